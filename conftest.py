@@ -1,0 +1,7 @@
+"""Root pytest configuration: the run profile, and shared helpers from tests/support."""
+
+from klikit_harness import profiles
+
+profiles.register()
+
+pytest_plugins = ["tests.support.standin"]

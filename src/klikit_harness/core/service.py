@@ -1,0 +1,430 @@
+"""The API as a pure function: an ``ApiRequest`` in, an ``ApiResponse`` out.
+
+Owns: routing (from ``contracts/openapi.yaml``), the order of checks (auth,
+rate limit, scope, Idempotency-Key, body, replay/conflict, validation), the
+envelope and the code → status mapping of the reading in force. Both adapters
+— the ASGI stand-in and the respx simulator — call this, so every answer they
+give is the same contract answer. Must not: do I/O, sleep or read the wall
+clock directly.
+
+A write is handled in two steps, ``prepare`` (everything up to reserving the
+Idempotency-Key) and ``execute``, so an adapter can hold a request "in
+flight" between them; ``handle`` does both at once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import contract
+from ..contract import Reading
+from . import defects as d
+from .clock import Clock, SystemClock
+from .credentials import (
+    CONCEPTS_ROTATION_WINDOW_S,
+    READ_SCOPE,
+    WRITE_SCOPE,
+    Credential,
+    Credentials,
+)
+from .defects import DefectSet
+from .errors import ApiError, invalid
+from .idempotency import Conflict, IdempotencyStore, Replay, Reserved, Stored, fingerprint
+from .ratelimit import RateLimiter
+from .world import INT32_MAX, World
+
+BASE_PATH = "/v1/partner"
+MAX_BODY_BYTES = 1024 * 1024
+MAX_DEPTH = 32
+MAX_KEY_LENGTH = 64
+JSON_TYPE = "application/json"
+
+
+@dataclass
+class ApiRequest:
+    method: str
+    path: str
+    query: Sequence[tuple[str, str]] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
+    body: bytes = b""
+    #: set by an adapter that stopped reading a body over MAX_BODY_BYTES
+    body_too_large: bool = False
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def param(self, name: str) -> str | None:
+        for key, value in self.query:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return None
+
+
+@dataclass
+class Prepared:
+    """A request that passed every check up to its Idempotency-Key reservation."""
+
+    request: ApiRequest
+    request_id: str
+    operation: contract.Operation
+    credential: Credential
+    path_params: dict[str, str]
+    body: Any
+    reserved: Reserved | None
+
+
+@dataclass(frozen=True)
+class _Route:
+    pattern: re.Pattern[str]
+    template: str
+    methods: dict[str, contract.Operation]
+
+
+def _compile_routes(base_path: str, overrides: Mapping[str, str] | None) -> list[_Route]:
+    grouped: dict[str, dict[str, contract.Operation]] = {}
+    for op in contract.operations().values():
+        path = (overrides or {}).get(op.operation_id, op.path)
+        grouped.setdefault(path, {})[op.method] = op
+    routes = []
+    # Literal paths before templated ones, so /menus/sections/enable is not a sectionID.
+    for template in sorted(grouped, key=lambda p: ("{" in p, p)):
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(base_path + template))
+        routes.append(_Route(re.compile(f"^{regex}$"), template, grouped[template]))
+    return routes
+
+
+class Service:
+    """One stand-in: a world, its credentials and the cross-cutting machinery."""
+
+    def __init__(
+        self,
+        world: World,
+        credentials: Credentials,
+        *,
+        reading: Reading = "reference",
+        clock: Clock | None = None,
+        defects: DefectSet | None = None,
+        base_path: str = BASE_PATH,
+        path_overrides: Mapping[str, str] | None = None,
+        idempotency: IdempotencyStore | None = None,
+    ) -> None:
+        if reading not in contract.READINGS:
+            raise ValueError(f"reading must be one of {contract.READINGS}, got {reading!r}")
+        self.world = world
+        self.credentials = credentials
+        self.reading: Reading = reading
+        self.clock = clock or SystemClock()
+        self.defects = defects if defects is not None else world.defects
+        world.defects = self.defects
+        self.idempotency = idempotency or IdempotencyStore()
+        self.limiter = RateLimiter()
+        self.catalogue = contract.errors()
+        self._routes = _compile_routes(base_path, path_overrides)
+        # The ASGI adapter runs on one event loop; the respx simulator may be called
+        # from threads. One lock keeps every write atomic for both.
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ public
+
+    def handle(self, request: ApiRequest) -> ApiResponse:
+        prepared = self.prepare(request)
+        if isinstance(prepared, ApiResponse):
+            return prepared
+        return self.execute(prepared)
+
+    def prepare(self, request: ApiRequest) -> Prepared | ApiResponse:
+        request_id = f"req_{uuid.uuid4()}"
+        with self._lock:
+            try:
+                return self._prepare(request, request_id)
+            except ApiError as exc:
+                return self.error_response(exc, request_id)
+            except _Html500:
+                return html_500()
+
+    def execute(self, prepared: Prepared) -> ApiResponse:
+        with self._lock:
+            response = self._execute(prepared)
+            if prepared.reserved is not None:
+                keep = 200 <= response.status < 300 or (
+                    self.defects.on(d.ERRORS_STORED) and 400 <= response.status < 500
+                )
+                self.idempotency.complete(
+                    prepared.reserved, Stored(response.status, response.headers, response.body), store=keep
+                )
+            return response
+
+    def abandon(self, prepared: Prepared) -> None:
+        """Forget a prepared write that will never execute (the client went away)."""
+        with self._lock:
+            if prepared.reserved is not None:
+                self.idempotency.release(prepared.reserved)
+
+    # --------------------------------------------------------------- envelope
+
+    def error_response(self, exc: ApiError, request_id: str) -> ApiResponse:
+        entry = self.catalogue.code_for(exc.meaning, self.reading)
+        status = entry.status
+        if exc.meaning == "request_invalid" and self.defects.on(d.WRONG_STATUS):
+            status = 422
+        headers = dict(exc.headers)
+        if status == 429 and self.defects.on(d.RATE_LIMIT_NO_ENVELOPE):
+            return ApiResponse(429, [("content-type", "text/plain")], b"Too Many Requests")
+        error: dict[str, Any] = {"code": entry.code, "message": exc.message}
+        if exc.details is not None:
+            error["details"] = exc.details
+        body: dict[str, Any] = {"request_id": request_id, "error": error}
+        if self.defects.on(d.REQUEST_ID_MISSING):
+            del body["request_id"]
+        return _json_response(status, body, headers)
+
+    # -------------------------------------------------------------- pipeline
+
+    def _route(self, request: ApiRequest) -> tuple[contract.Operation, dict[str, str]]:
+        for route in self._routes:
+            match = route.pattern.match(request.path)
+            if match is None:
+                continue
+            op = route.methods.get(request.method.upper())
+            if op is None:
+                allow = ", ".join(sorted(route.methods))
+                raise ApiError(
+                    "method_not_allowed",
+                    f"{request.method} is not allowed on {route.template}; use {allow}",
+                    {"allowed": sorted(route.methods)},
+                    headers={"allow": allow},
+                )
+            return op, match.groupdict()
+        raise ApiError("resource_not_found", f"no operation at {request.path}", {"path": request.path})
+
+    def _prepare(self, request: ApiRequest, request_id: str) -> Prepared | ApiResponse:
+        op, params = self._route(request)
+        now = self.clock.now()
+        cred = self.credentials.authenticate(
+            request.header("authorization"),
+            now=now,
+            rotation_window=CONCEPTS_ROTATION_WINDOW_S if self.reading == "concepts" else 0.0,
+            accept_old_secrets=self.defects.on(d.OLD_SECRET_ACCEPTED),
+            accept_revoked=self.defects.on(d.REVOKED_ACCEPTED),
+        )
+        retry_after = self.limiter.take(cred.key, rate=cred.rate, burst=cred.burst, now=now)
+        if retry_after is not None:
+            raise ApiError(
+                "rate_limit_exceeded",
+                f"rate cap of {cred.rate:g} requests/s hit; retry after {retry_after}s",
+                {"retry_after": retry_after},
+                headers={"retry-after": str(retry_after)},
+            )
+        needed = WRITE_SCOPE if op.is_write else READ_SCOPE
+        if needed not in cred.scopes and not (op.is_write and self.defects.on(d.SCOPE_NOT_ENFORCED)):
+            raise ApiError("auth_forbidden", f"credential is not scoped for {needed}", {"scope": needed})
+        self.world.run_due(now)
+        if not op.is_write:
+            return Prepared(request, request_id, op, cred, params, None, None)
+
+        key = request.header("idempotency-key")
+        if not key:
+            if self.reading == "reference" and not self.defects.on(d.MISSING_KEY_ACCEPTED):
+                raise ApiError(
+                    "request_missing_idempotency_key",
+                    "write endpoints need an Idempotency-Key header (1-64 characters, e.g. a UUID)",
+                    {"field": "Idempotency-Key"},
+                )
+            key = None
+        elif len(key) > MAX_KEY_LENGTH:
+            raise invalid("Idempotency-Key", f"must be at most {MAX_KEY_LENGTH} characters, got {len(key)}")
+        body = self._parse_body(request)
+        if key is None:
+            return Prepared(request, request_id, op, cred, params, body, None)
+        scope = "*" if self.defects.on(d.KEYS_GLOBAL) else cred.key
+        fp = fingerprint(op.method, request.path, body)
+        decision = self.idempotency.begin(scope, key, fp, now)
+        if isinstance(decision, Replay):
+            if self.defects.on(d.REPLAY_REEXECUTES):
+                return Prepared(request, request_id, op, cred, params, body, None)
+            stored = decision.response
+            return ApiResponse(stored.status, [*stored.headers, ("idempotent-replayed", "true")], stored.body)
+        if isinstance(decision, Conflict):
+            run_anyway = self.defects.on(d.NO_IN_FLIGHT) if decision.in_flight else self.defects.on(d.CONFLICT_200)
+            if run_anyway:
+                return Prepared(request, request_id, op, cred, params, body, None)
+            reason = "in_flight" if decision.in_flight else "different_body"
+            message = (
+                "a request with this Idempotency-Key is still in flight; retry later"
+                if decision.in_flight
+                else "this Idempotency-Key was used with a different request; use a new key per logical operation"
+            )
+            raise ApiError("state_idempotency_conflict", message, {"field": "Idempotency-Key", "reason": reason})
+        return Prepared(request, request_id, op, cred, params, body, decision)
+
+    def _parse_body(self, request: ApiRequest) -> Any:
+        if request.body_too_large or len(request.body) > MAX_BODY_BYTES:
+            raise invalid("body", f"request bodies are limited to {MAX_BODY_BYTES} bytes")
+        ctype = (request.header("content-type") or "").split(";")[0].strip().lower()
+        if ctype != JSON_TYPE:
+            raise invalid("Content-Type", f"must be {JSON_TYPE}, got {ctype or 'nothing'}")
+        if not request.body.strip():
+            raise invalid("body", "a JSON object is required")
+        try:
+            body = json.loads(request.body, parse_constant=_reject_constant, parse_float=_finite_float)
+        except RecursionError:
+            raise invalid("body", f"JSON nested deeper than {MAX_DEPTH} levels") from None
+        except ValueError as exc:
+            if self.defects.on(d.HTML_500_MALFORMED):
+                raise _Html500() from exc
+            raise invalid("body", f"malformed JSON: {exc}") from None
+        if _depth(body) > MAX_DEPTH:
+            raise invalid("body", f"JSON nested deeper than {MAX_DEPTH} levels")
+        if not isinstance(body, dict):
+            raise invalid("body", f"must be a JSON object, got {type(body).__name__}")
+        return body
+
+    def _execute(self, p: Prepared) -> ApiResponse:
+        try:
+            data = self._dispatch(p)
+        except ApiError as exc:
+            return self.error_response(exc, p.request_id)
+        return _json_response(200, {"request_id": p.request_id, "data": data}, {})
+
+    def _dispatch(self, p: Prepared) -> Any:
+        op = p.operation
+        biz = p.credential.business_id
+        if op.operation_id == "getMenu":
+            brand = _query_id(p.request, "brand_id")
+            branch = _query_id(p.request, "branch_id")
+            if (brand is None) != (branch is None):
+                raise ApiError(
+                    "request_invalid",
+                    "brand_id and branch_id must be passed together or omitted together",
+                    {"field": "brand_id" if brand is None else "branch_id"},
+                )
+            return self.world.get_menu(biz, brand, branch)
+        body = p.body
+        if op.body_schema:
+            self._validate(op.body_schema, body)
+        match op.operation_id:
+            case "createSection":
+                return self.world.create_section(biz, body)
+            case "setSectionVisibilities":
+                raw = p.path_params.get("sectionID", "")
+                if not raw.isdigit() or not 1 <= int(raw) <= INT32_MAX:
+                    raise invalid("sectionID", f"must be a positive 32-bit integer, got {raw!r}")
+                return self.world.set_visibilities(biz, int(raw), body)
+            case "enableSections":
+                return self.world.enable_sections(biz, body)
+            case "populateMenu":
+                return self.world.populate(biz, body)
+            case "syncMenuToStores":
+                return self.world.sync(biz, body)
+            case "publishMenu":
+                return self.world.publish(biz, body, self.clock.now())
+            case "resetStoreOverrides":
+                return self.world.reset(biz, body)
+        raise AssertionError(f"operation {op.operation_id} has no handler")  # pragma: no cover
+
+    def _validate(self, schema_name: str, body: Any) -> None:
+        if self.defects.on(d.LOOSE_INTEGERS):
+            _coerce_in_place(body)
+        validator = contract.body_validator(schema_name)
+        error = next(iter(sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))), None)
+        if error is None:
+            return
+        path = ".".join(str(part) for part in error.absolute_path)
+        field_name = path or "body"
+        if error.validator in {"required", "additionalProperties"}:
+            names = re.findall(r"'([^']+)'", error.message)
+            if names:
+                field_name = f"{path}.{names[0]}" if path else names[0]
+        raise invalid(field_name, _short(error.message), rule=str(error.validator))
+
+
+class _Html500(Exception):
+    """The html-500-on-malformed-json defect: the handler crashes."""
+
+
+def html_500() -> ApiResponse:
+    return ApiResponse(
+        500, [("content-type", "text/html")], b"<html><body><h1>500 Internal Server Error</h1></body></html>"
+    )
+
+
+def _json_response(status: int, body: Mapping[str, Any], headers: Mapping[str, str]) -> ApiResponse:
+    payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return ApiResponse(status, [("content-type", JSON_TYPE), *headers.items()], payload)
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in item)
+        if deepest > MAX_DEPTH:
+            break
+    return deepest
+
+
+def _query_id(request: ApiRequest, name: str) -> int | None:
+    raw = request.param(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= INT32_MAX:
+        raise invalid(name, f"must be a positive 32-bit integer, got {raw[:40]!r}")
+    return int(raw)
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= 200 else message[:197] + "..."
+
+
+def _coerce_in_place(value: Any) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, float) and v.is_integer():
+                value[k] = int(v)
+            else:
+                _coerce_in_place(v)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            if isinstance(v, float) and v.is_integer():
+                value[i] = int(v)
+            else:
+                _coerce_in_place(v)

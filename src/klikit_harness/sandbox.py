@@ -1,0 +1,219 @@
+"""The embedded stand-in: the domain core served over ASGI (Starlette + uvicorn).
+
+Owns: turning ASGI requests into ``ApiRequest`` (with a hard 1 MiB body cap),
+answering ``ApiResponse``, the optional write delay that makes "in flight"
+observable, and running the app on a loopback socket — in a background thread
+(tests, ``klikit-harness run``) or in the foreground (``klikit-harness sandbox``).
+Must not: decide any contract behaviour; ``core.service`` does.
+
+Why Starlette: the routing and every rule live in the transport-neutral core
+(the respx simulator must route identically), so the web layer only needs
+request/body streaming and responses — Starlette's primitives do that with
+almost no overhead, and uvicorn serves it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import socket
+import threading
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from .contract import Reading
+from .core.clock import Clock
+from .core.defects import DefectSet
+from .core.errors import ApiError
+from .core.seed import Seed, load
+from .core.service import BASE_PATH, MAX_BODY_BYTES, ApiRequest, ApiResponse, Service
+
+log = logging.getLogger("klikit_harness.sandbox")
+
+
+class SandboxApp:
+    """An ASGI app over one ``Service``."""
+
+    def __init__(self, service: Service, *, write_delay: float = 0.0) -> None:
+        self.service = service
+        self.write_delay = write_delay
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":  # pragma: no cover - websockets are not served
+            return
+        request = Request(scope, receive)
+        api_request = await self._read(request)
+        response = await self._answer(api_request)
+        await Response(response.body, status_code=response.status, headers=dict(response.headers))(scope, receive, send)
+
+    async def _read(self, request: Request) -> ApiRequest:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        too_large = False
+        chunks: list[bytes] = []
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            too_large = True
+        else:
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    too_large = True
+                    break
+                chunks.append(chunk)
+        return ApiRequest(
+            method=request.method,
+            path=request.url.path,
+            query=request.query_params.multi_items(),
+            headers=headers,
+            body=b"" if too_large else b"".join(chunks),
+            body_too_large=too_large,
+        )
+
+    async def _answer(self, api_request: ApiRequest) -> ApiResponse:
+        try:
+            prepared = self.service.prepare(api_request)
+            if isinstance(prepared, ApiResponse):
+                return prepared
+            if self.write_delay and prepared.operation.is_write:
+                try:
+                    await asyncio.sleep(self.write_delay)
+                except asyncio.CancelledError:
+                    self.service.abandon(prepared)
+                    raise
+            return self.service.execute(prepared)
+        except Exception:  # a bug in the stand-in: answer like a real server would
+            log.error("unhandled error\n%s", traceback.format_exc())
+            return self.service.error_response(ApiError("internal", "unexpected stand-in failure"), "req_internal")
+
+
+def build_service(
+    seed: Seed | None = None,
+    *,
+    reading: Reading = "reference",
+    defects: DefectSet | None = None,
+    clock: Clock | None = None,
+) -> Service:
+    """A fresh service over the seeded world (the packaged seed by default)."""
+    seed = seed or load()
+    world, credentials = seed.build()
+    return Service(world, credentials, reading=reading, clock=clock, defects=defects or DefectSet())
+
+
+class PortInUse(OSError):
+    pass
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; ``PortInUse`` says which address is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(f"port {port} on {host} is already in use; pass --port with a free port (or 0)") from None
+        raise
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _config(app: SandboxApp, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=1,
+    )
+
+
+@dataclass
+class RunningSandbox:
+    """A stand-in serving on a loopback port in a background thread."""
+
+    service: Service
+    seed: Seed
+    host: str
+    port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}{BASE_PATH}"
+
+    def env(self) -> dict[str, str]:
+        return self.seed.env(self.base_url)
+
+
+@contextlib.contextmanager
+def serve_in_thread(
+    seed: Seed | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    reading: Reading = "reference",
+    defects: DefectSet | None = None,
+    write_delay: float = 0.0,
+    service: Service | None = None,
+) -> Iterator[RunningSandbox]:
+    """Serve a stand-in for the duration of a ``with`` block; always stopped after."""
+    seed = seed or load()
+    service = service or build_service(seed, reading=reading, defects=defects)
+    sock = bind(host, port)
+    actual_port = sock.getsockname()[1]
+    server = uvicorn.Server(_config(SandboxApp(service, write_delay=write_delay), host, actual_port))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="klikit-sandbox", daemon=True)
+    thread.start()
+    try:
+        for _ in range(500):
+            if server.started:
+                break
+            if not thread.is_alive():
+                raise RuntimeError("the stand-in stopped while starting; see the log above")
+            threading.Event().wait(0.01)
+        else:
+            raise RuntimeError("the stand-in did not start within 5 s")
+        yield RunningSandbox(service, seed, host, actual_port)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def serve_forever(app: SandboxApp, sock: socket.socket) -> None:
+    """Serve in the foreground until Ctrl-C (uvicorn handles the signals)."""
+    host, port = sock.getsockname()[:2]
+    server = uvicorn.Server(_config(app, host, port))
+    server.run(sockets=[sock])
+
+
+def write_env_file(path: Path, env: dict[str, str]) -> None:
+    """Write the KLIKIT_* block, readable by its owner only (it holds secrets)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(f"{k}={v}\n" for k, v in env.items())
+    fd = path.open("w", encoding="utf-8")
+    with fd:
+        path.chmod(0o600)
+        fd.write(text)
