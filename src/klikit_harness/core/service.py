@@ -167,7 +167,12 @@ class Service:
 
     def execute(self, prepared: Prepared) -> ApiResponse:
         with self._lock:
-            response = self._execute(prepared)
+            try:
+                response = self._execute(prepared)
+            except BaseException:
+                # a crash must not leave the key "in flight" for 24 hours
+                self.abandon(prepared)
+                raise
             if prepared.reserved is not None:
                 keep = 200 <= response.status < 300 or (
                     self.defects.on(d.ERRORS_STORED) and 400 <= response.status < 500

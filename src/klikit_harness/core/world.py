@@ -130,7 +130,7 @@ class World:
     ) -> None:
         self.attachments.setdefault(store, {})[section_id] = sequence
         if overrides:
-            self.overrides[(store, section_id)] = dict(overrides)
+            self.overrides[(store, section_id)] = copy.deepcopy(dict(overrides))
 
     # --------------------------------------------------------------- ownership
 
@@ -214,7 +214,7 @@ class World:
                         },
                     )
 
-    def _apply(self, plan: _Plan) -> None:
+    def _apply(self, plan: _Plan, *, count: bool = True) -> None:
         for store, attached in plan.attachments.items():
             self.attachments[store] = attached
         for key, ov in plan.overrides.items():
@@ -222,7 +222,8 @@ class World:
                 self.overrides[key] = ov
             else:
                 self.overrides.pop(key, None)
-        self.writes += 1
+        if count:
+            self.writes += 1
 
     def _push_sections(self, business_id: int, body: Mapping[str, Any]) -> dict[int, Mapping[str, Any]]:
         pushed: dict[int, Mapping[str, Any]] = {}
@@ -271,7 +272,7 @@ class World:
             plan.attachments[store] = attached
             self._check_overlaps(plan, store, explicit)
             if partial:  # the defect: each store lands before the next is checked
-                self._apply(plan)
+                self._apply(plan, count=False)
                 plan = _Plan()
         self._apply(plan)
         return {"populated": populated, "skipped": skipped}
@@ -425,12 +426,15 @@ def _enable_all_days(schedule: Mapping[str, Any]) -> dict[str, Any]:
 
 def _parse_scheduled_at(value: str | None, now: float) -> float:
     """The UTC time a publish runs; absent, the zero value or the past mean now."""
-    if not value or value.startswith("0001-01-01"):
+    # null/absent means now; "" is not a date-time (400 like any unreadable value)
+    if value is None or value.startswith("0001-01-01"):
         return now
     try:
         when = datetime.fromisoformat(value)
     except ValueError:
         raise invalid("scheduledAt", f"{value!r} is not an RFC 3339 date-time") from None
-    if when.tzinfo is None:
+    offset = when.utcoffset()
+    if offset is None:
         raise invalid("scheduledAt", "scheduledAt needs a UTC offset (e.g. 2026-01-01T10:00:00Z)")
-    return when.astimezone(UTC).timestamp()
+    # Not astimezone(UTC): 9999-12-31T23:59:59-23:59 is a valid instant past datetime.max in UTC.
+    return when.replace(tzinfo=UTC).timestamp() - offset.total_seconds()

@@ -1,0 +1,213 @@
+"""Configuration for real environments: the ``KLIKIT_*`` variables (or a ``.env`` file).
+
+Owns: reading and validating the variables up front, with errors that name the
+variable and say what to set; the production-host guard. Must not: print a
+secret — secret fields are ``SecretStr`` and credential pairs hide their
+secret in ``repr``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PRODUCTION_HOSTS = frozenset({"gateway-enterprise.klikit.io"})
+DEFAULT_REMOTE_MAX_RPS = 5.0
+_STORE = re.compile(r"^\s*([1-9][0-9]{0,9})\s*:\s*([1-9][0-9]{0,9})\s*$")
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Credential:
+    key: str
+    secret: str = field(repr=False)
+
+    def pair(self) -> tuple[str, str]:
+        return (self.key, self.secret)
+
+    def __str__(self) -> str:
+        return f"{self.key}:***"
+
+
+@dataclass(frozen=True, order=True)
+class Store:
+    brand_id: int
+    branch_id: int
+
+    def as_json(self) -> dict[str, int]:
+        return {"brandID": self.brand_id, "branchID": self.branch_id}
+
+    def __str__(self) -> str:
+        return f"{self.brand_id}:{self.branch_id}"
+
+
+def parse_store(value: str, variable: str) -> Store:
+    match = _STORE.match(value)
+    if not match:
+        raise ValueError(f"{variable}: {value!r} is not brandID:branchID (e.g. 663:1062)")
+    return Store(int(match[1]), int(match[2]))
+
+
+def parse_stores(value: Any, variable: str) -> list[Store]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, list):
+        return [v if isinstance(v, Store) else parse_store(str(v), variable) for v in value]
+    return [parse_store(part, variable) for part in str(value).split(",") if part.strip()]
+
+
+def parse_credential(value: Any, variable: str) -> Credential | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, Credential):
+        return value
+    key, sep, secret = str(value).partition(":")
+    if not sep or not key.strip() or not secret:
+        raise ValueError(f"{variable} must be key:secret (the secret is never printed)")
+    return Credential(key.strip(), secret)
+
+
+class Settings(BaseSettings):
+    """Every ``KLIKIT_*`` variable of the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="KLIKIT_", extra="ignore", env_file=None)
+
+    base_url: str | None = None
+    partner_key: str | None = None
+    secret_key: SecretStr | None = None
+    stores: Annotated[list[Store], NoDecode] = Field(default_factory=list)
+    fresh_stores: Annotated[list[Store], NoDecode] = Field(default_factory=list)
+    old_secret: SecretStr | None = None
+    revoked_credential: Annotated[Credential | None, NoDecode] = None
+    limited_credential: Annotated[Credential | None, NoDecode] = None
+    second_credential: Annotated[Credential | None, NoDecode] = None
+    foreign_credential: Annotated[Credential | None, NoDecode] = None
+    burst_credential: Annotated[Credential | None, NoDecode] = None
+    foreign_store: Annotated[Store | None, NoDecode] = None
+    allow_burst: bool = False
+    max_rps: float | None = None
+    allow_production: bool = False
+
+    @field_validator("stores", "fresh_stores", mode="before")
+    @classmethod
+    def _stores(cls, value: Any, info: Any) -> list[Store]:
+        return parse_stores(value, f"KLIKIT_{info.field_name.upper()}")
+
+    @field_validator("foreign_store", mode="before")
+    @classmethod
+    def _store(cls, value: Any) -> Store | None:
+        if value is None or value == "" or isinstance(value, Store):
+            return value  # type: ignore[no-any-return]
+        return parse_store(str(value), "KLIKIT_FOREIGN_STORE")
+
+    @field_validator(
+        "revoked_credential", "limited_credential", "second_credential", "foreign_credential", "burst_credential",
+        mode="before",
+    )
+    @classmethod
+    def _credential(cls, value: Any, info: Any) -> Credential | None:
+        return parse_credential(value, f"KLIKIT_{info.field_name.upper()}")
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _url(cls, value: Any) -> str | None:
+        if value is None or str(value).strip() == "":
+            return None
+        text = str(value).strip().rstrip("/")
+        parts = urlsplit(text)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError(f"KLIKIT_BASE_URL: {value!r} is not an http(s) URL (e.g. https://api.dev.shadowchef.co/v1/partner)")
+        return text
+
+    @field_validator("max_rps", mode="before")
+    @classmethod
+    def _rps(cls, value: Any) -> float | None:
+        if value is None or value == "":
+            return None
+        try:
+            rps = float(value)
+        except ValueError:
+            raise ValueError(f"KLIKIT_MAX_RPS: {value!r} is not a number (requests per second; 0 = no cap)") from None
+        if rps < 0:
+            raise ValueError("KLIKIT_MAX_RPS must be >= 0 (0 = no cap)")
+        return rps
+
+    @model_validator(mode="after")
+    def _remote_needs_credentials(self) -> Settings:
+        if self.base_url is not None:
+            missing = [v for v, ok in (("KLIKIT_PARTNER_KEY", self.partner_key), ("KLIKIT_SECRET_KEY", self.secret_key)) if not ok]
+            if missing:
+                raise ValueError(f"KLIKIT_BASE_URL is set, so {' and '.join(missing)} must be set too")
+        return self
+
+    # ------------------------------------------------------------------ views
+
+    @property
+    def main(self) -> Credential | None:
+        if self.partner_key and self.secret_key:
+            return Credential(self.partner_key, self.secret_key.get_secret_value())
+        return None
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url or "").hostname or ""
+
+    @property
+    def is_production(self) -> bool:
+        return self.host in PRODUCTION_HOSTS
+
+    def effective_max_rps(self, *, standin: bool) -> float | None:
+        """The harness's own request cap: none on the stand-in, 5/s elsewhere unless set."""
+        if self.max_rps is not None:
+            return self.max_rps or None
+        return None if standin else DEFAULT_REMOTE_MAX_RPS
+
+    def secrets(self) -> list[tuple[str | None, str]]:
+        """(key, secret) of everything secret, for redaction."""
+        out: list[tuple[str | None, str]] = []
+        if self.secret_key:
+            out.append((self.partner_key, self.secret_key.get_secret_value()))
+        if self.old_secret:
+            out.append((self.partner_key, self.old_secret.get_secret_value()))
+        for cred in (self.revoked_credential, self.limited_credential, self.second_credential,
+                     self.foreign_credential, self.burst_credential):
+            if cred:
+                out.append((cred.key, cred.secret))
+        return out
+
+
+def load_settings(env_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read the variables (and ``env_file``); a ``ConfigError`` names what to fix."""
+    if env_file is not None and not Path(env_file).is_file():
+        raise ConfigError(f"env file {env_file} does not exist")
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            name = f"KLIKIT_{loc.upper()}" if loc else "configuration"
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(msg if msg.startswith("KLIKIT_") else f"{name}: {msg}")
+        raise ConfigError("; ".join(problems)) from None
+
+
+def guard_production(settings: Settings) -> bool:
+    """True when the run must stay read-only; raises unless production was allowed."""
+    if not settings.is_production:
+        return False
+    if not settings.allow_production:
+        raise ConfigError(
+            f"{settings.host} is klikit's production host; set KLIKIT_ALLOW_PRODUCTION=1 to run the "
+            "read-only checks against it (writes never run there), or point KLIKIT_BASE_URL at the dev host"
+        )
+    return True

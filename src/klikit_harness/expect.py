@@ -1,0 +1,131 @@
+"""Expectations the contract suite states about a target's answers.
+
+Owns: turning "this response must be X" into a ``Violation`` that carries the
+behaviour id, what was received, what the contract documents, the
+``request_id`` and a curl reproduction. Statuses and codes come from
+``contracts/errors.yaml`` for the reading in force. Must not: send requests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from . import contract
+from .contract import Reading
+from .failures import Violation
+from .target import TargetClient
+
+
+def _body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _rid(response: httpx.Response) -> str | None:
+    body = _body(response)
+    rid = body.get("request_id") if isinstance(body, dict) else None
+    return rid if isinstance(rid, str) else None
+
+
+def _fail(client: TargetClient, response: httpx.Response, title: str, behaviour: str, documented: str) -> Violation:
+    text = response.text[:300].replace("\n", " ")
+    return Violation(
+        title,
+        behaviour=behaviour,
+        received=client.target.redactor(f"HTTP {response.status_code} {response.headers.get('content-type', '')}: {text}"),
+        documented=documented,
+        request_id=_rid(response),
+        reproduction=client.last.curl() if client.last else None,
+    )
+
+
+def envelope(client: TargetClient, response: httpx.Response) -> dict[str, Any]:
+    """The response is the documented envelope (checked on every answer the suite reads)."""
+    body = _body(response)
+    if not isinstance(body, dict):
+        raise _fail(client, response, "response is not a JSON object", "envelope.json-body", "a JSON envelope")
+    rid = body.get("request_id")
+    if not isinstance(rid, str) or not rid:
+        raise _fail(client, response, "response has no request_id", "envelope.request-id", "a non-empty string request_id")
+    if 200 <= response.status_code < 300:
+        if "data" not in body or "error" in body:
+            raise _fail(client, response, "2xx without data (or with error)", "envelope.success-has-data", "{request_id, data}")
+    else:
+        err = body.get("error")
+        if (
+            not isinstance(err, dict)
+            or not isinstance(err.get("code"), str)
+            or not isinstance(err.get("message"), str)
+            or "data" in body
+        ):
+            raise _fail(client, response, "error response without the error object", "envelope.error-shape",
+                        "{request_id, error: {code, message, details?}}")
+    return body
+
+
+def ok(client: TargetClient, response: httpx.Response, behaviour: str) -> Any:
+    """A 2xx envelope; returns ``data``."""
+    body = envelope(client, response)
+    if not 200 <= response.status_code < 300:
+        raise _fail(client, response, f"expected success, got {response.status_code}", behaviour, "2xx with data")
+    return body["data"]
+
+
+def error(
+    client: TargetClient,
+    response: httpx.Response,
+    meaning: str,
+    behaviour: str,
+    *,
+    reading: Reading | None = None,
+    field: str | None = None,
+) -> dict[str, Any]:
+    """An error envelope with the code (and the catalogue's status) for ``meaning`` in the reading."""
+    reading = reading or client.target.reading
+    entry = contract.errors().code_for(meaning, reading)
+    documented = f"HTTP {entry.status} {entry.code}"
+    if response.status_code != entry.status:
+        raise _fail(client, response, f"expected {documented}, got HTTP {response.status_code}", behaviour, documented)
+    body = envelope(client, response)
+    code = body["error"]["code"]
+    if code != entry.code:
+        raise _fail(client, response, f"expected code {entry.code}, got {code}", behaviour, documented)
+    catalogued = contract.errors().lookup(code)
+    if catalogued is None or catalogued.status != response.status_code:
+        raise _fail(client, response, f"{code} is answered with a status the catalogue does not give it",
+                    "envelope.code-status-catalogue", documented)
+    if field is not None and field not in str(body["error"].get("details", "")):
+        raise _fail(client, response, f"error details do not name {field}", "schedule.invalid-details-field",
+                    f"details naming {field}")
+    return body
+
+
+def reading_of(response: httpx.Response, readings: dict[str, tuple[int, str]]) -> str | None:
+    """Which reading an answer follows: ``readings`` maps a reading to its (status, code)."""
+    body = _body(response)
+    code = body.get("error", {}).get("code") if isinstance(body, dict) and isinstance(body.get("error"), dict) else None
+    for name, (status, expected) in readings.items():
+        if response.status_code == status and code == expected:
+            return name
+    return None
+
+
+def contested(client: TargetClient, response: httpx.Response, behaviour: str, meanings: dict[str, str]) -> None:
+    """Record which reading a contested answer follows, then hold it to the chosen one.
+
+    ``meanings`` maps each reading to the reference code it expects (e.g. a
+    revoked credential: reference → auth_revoked, concepts → auth_invalid_credential).
+    """
+    catalogue = contract.errors()
+    expected = {
+        reading: (catalogue.code_for(m, reading).status, catalogue.code_for(m, reading).code)  # type: ignore[arg-type]
+        for reading, m in meanings.items()
+    }
+    observed = reading_of(response, expected)
+    client.target.observe_reading(behaviour, observed or "neither")
+    chosen = client.target.reading
+    error(client, response, meanings[chosen], behaviour, reading=chosen)

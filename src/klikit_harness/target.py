@@ -1,0 +1,305 @@
+"""The target under test: the embedded stand-in or a real environment, seen the same way.
+
+Owns: ``Target`` (base URL, credentials, stores, run id, reading, profile,
+request cap, redaction) and ``TargetClient`` (httpx, one credential, fresh
+Idempotency-Keys, the ``KLIKIT_MAX_RPS`` cap, a record of every exchange for
+reports and copy-paste reproductions). Must not: know the stand-in's internals
+beyond offering its ``Service`` to self-tests; suites against a real target
+use only what a partner can observe.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from . import contract
+from .config import Credential, Settings, Store
+from .contract import Reading
+from .core.service import Service
+from .profiles import Profile
+from .redact import Redactor
+from .sandbox import SandboxApp
+
+AUTO: Any = object()
+USER_AGENT = "klikit-harness"
+
+
+@dataclass
+class Exchange:
+    """One request and its answer, as recorded for reports (secrets never kept)."""
+
+    method: str
+    url: str
+    credential_var: str | None
+    headers: dict[str, str]
+    body: str | None
+    status: int | None = None
+    response_text: str = ""
+    request_id: str | None = None
+
+    def curl(self) -> str:
+        """A copy-paste reproduction; credentials come from the environment."""
+        parts = ["curl", "-sS", "-X", self.method]
+        if self.credential_var:
+            key_var, secret_var = self.credential_var.split(":")
+            parts += ["-u", f'"${key_var}:${secret_var}"']
+        for name, value in self.headers.items():
+            parts += ["-H", shlex.quote(f"{name}: {value}")]
+        if self.body is not None:
+            parts += ["--data", shlex.quote(self.body)]
+        parts.append(shlex.quote(self.url))
+        return " ".join(parts)
+
+
+class RateCap:
+    """Spaces requests so the harness never exceeds ``rps`` (shared by all clients of a target)."""
+
+    def __init__(self, rps: float | None) -> None:
+        self.interval = 1.0 / rps if rps else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            delay = self._next - now
+            self._next = max(now, self._next) + self.interval
+        if delay > 0:
+            time.sleep(delay)
+
+
+@dataclass
+class Target:
+    """What every suite talks to."""
+
+    base_url: str
+    settings: Settings
+    reading: Reading = "reference"
+    strict: bool = False
+    profile: Profile = "smoke"
+    read_only: bool = False
+    service: Service | None = None
+    app: SandboxApp | None = None
+    run_id: str = field(default_factory=lambda: datetime.now(UTC).strftime("kh-%Y%m%d%H%M%S-") + uuid.uuid4().hex[:4])
+    paths: Mapping[str, str] = field(default_factory=dict)
+    exchanges: deque[Exchange] = field(default_factory=lambda: deque(maxlen=200))
+    requests_sent: int = 0
+    observed_readings: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.redactor = Redactor()
+        for key, secret in self.settings.secrets():
+            self.redactor.add(secret, key)
+        self.cap = RateCap(self.settings.effective_max_rps(standin=self.is_standin))
+        self._fresh = list(self.settings.fresh_stores)
+        self._lock = threading.Lock()
+
+    @property
+    def is_standin(self) -> bool:
+        return self.service is not None
+
+    @property
+    def max_rps(self) -> float | None:
+        return self.settings.effective_max_rps(standin=self.is_standin)
+
+    @property
+    def main(self) -> tuple[str, str]:
+        cred = self.settings.main
+        if cred is None:  # pragma: no cover - settings validation prevents it
+            raise RuntimeError("KLIKIT_PARTNER_KEY and KLIKIT_SECRET_KEY are not set")
+        return cred.pair()
+
+    @property
+    def stores(self) -> list[dict[str, int]]:
+        return [s.as_json() for s in self.settings.stores]
+
+    def take_fresh_store(self) -> Store | None:
+        """A never-populated store, consumed (first-time-push checks use each once).
+
+        The embedded stand-in never runs out: it opens a new branch when its
+        seeded fresh stores are used up. A real target's come from KLIKIT_FRESH_STORES.
+        """
+        with self._lock:
+            if self._fresh:
+                return self._fresh.pop(0)
+            if self.service is None:
+                return None
+            from .core.world import Store as WorldStore
+            from .core.world import StoreKey
+
+            world = self.service.world
+            business = self.service.credentials.get(self.main[0])
+            assert business is not None
+            brand = world.businesses[business.business_id].brand_ids[0]
+            branch = max(k.branch_id for k in world.stores) + 1
+            world.add_store(WorldStore(StoreKey(brand, branch), business.business_id))
+            return Store(brand, branch)
+
+    def fresh_left(self) -> int:
+        return len(self._fresh)
+
+    def client(
+        self,
+        credential: Credential | tuple[str, str] | None | Any = AUTO,
+        *,
+        variable: str = "KLIKIT_PARTNER_KEY:KLIKIT_SECRET_KEY",
+        capped: bool = True,
+    ) -> TargetClient:
+        """A client signing as ``credential`` (the main one by default; None = no auth)."""
+        if credential is AUTO:
+            pair: tuple[str, str] | None = self.main
+        elif isinstance(credential, Credential):
+            pair = credential.pair()
+        else:
+            pair = credential
+        return TargetClient(self, pair, variable if pair else None, capped=capped)
+
+    def path(self, operation_id: str, **params: Any) -> str:
+        template = self.paths.get(operation_id) or contract.operations()[operation_id].path
+        return template.format(**params)
+
+    def observe_reading(self, behaviour: str, reading: str) -> None:
+        """Record which reading of a contested behaviour the target follows."""
+        self.observed_readings[behaviour] = reading
+
+    def record(self, exchange: Exchange) -> None:
+        with self._lock:
+            self.exchanges.append(exchange)
+            self.requests_sent += 1
+
+    def section_ids(self) -> list[int]:
+        with self.client() as client:
+            data = client.call("getMenu").json()["data"]
+        return [int(s["id"]) for s in data["menu"]["sections"]]
+
+
+class TargetClient:
+    """httpx over one credential; every write gets a fresh Idempotency-Key unless told otherwise."""
+
+    def __init__(
+        self, target: Target, credential: tuple[str, str] | None, variable: str | None, *, capped: bool = True
+    ) -> None:
+        self.target = target
+        self.capped = capped
+        self.credential = credential
+        self.variable = variable
+        self._http = httpx.Client(
+            base_url=target.base_url,
+            auth=credential,
+            timeout=httpx.Timeout(30.0, connect=10.0),
+            headers={"user-agent": USER_AGENT},
+        )
+        self.last: Exchange | None = None
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> TargetClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def call(
+        self,
+        operation_id: str,
+        body: Any = AUTO,
+        *,
+        params: Mapping[str, Any] | None = None,
+        key: Any = AUTO,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        **path_params: Any,
+    ) -> httpx.Response:
+        op = contract.operations()[operation_id]
+        verb = method or op.method
+        url_path = path if path is not None else self.target.path(operation_id, **path_params)
+        hdrs = dict(headers or {})
+        if verb in {"POST", "PATCH", "PUT"}:
+            if key is AUTO:
+                hdrs.setdefault("Idempotency-Key", str(uuid.uuid4()))
+            elif key is not None:
+                hdrs["Idempotency-Key"] = str(key)
+        payload: bytes | None = content
+        if payload is None and body is not AUTO:
+            payload = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        return self.send(verb, url_path, params=params, headers=hdrs, content=payload)
+
+    def send(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None, content: bytes | None = None,
+    ) -> httpx.Response:
+        if self.capped:
+            self.target.cap.wait()
+        request = self._http.build_request(method, path, params=params, headers=dict(headers or {}), content=content)
+        shown = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
+        exchange = Exchange(
+            method=method,
+            url=str(request.url),
+            credential_var=self.variable,
+            headers=shown,
+            body=content.decode("utf-8", "replace")[:4000] if content else None,
+        )
+        try:
+            response = self._http.send(request)
+        finally:
+            self.target.record(exchange)
+            self.last = exchange
+        exchange.status = response.status_code
+        exchange.response_text = self.target.redactor(response.text[:2000])
+        try:
+            rid = response.json().get("request_id")
+            exchange.request_id = rid if isinstance(rid, str) else None
+        except (ValueError, AttributeError):
+            exchange.request_id = None
+        if response.status_code == 429:
+            self._check_429(response, exchange)
+        return response
+
+    def _check_429(self, response: httpx.Response, exchange: Exchange) -> None:
+        """Any 429 the harness meets, in any check, must carry the envelope and Retry-After."""
+        from .failures import Violation
+
+        retry_after = response.headers.get("retry-after", "")
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        code_ok = isinstance(body, dict) and isinstance(body.get("error"), dict) and bool(body.get("request_id"))
+        if not (retry_after.isdigit() and int(retry_after) >= 1 and code_ok):
+            raise Violation(
+                "429 without the envelope or an integer Retry-After",
+                behaviour="ratelimit.429-envelope-retry-after",
+                received=f"Retry-After={retry_after or '(none)'}; body={exchange.response_text[:200]}",
+                documented="429 rate_limit_exceeded envelope with Retry-After: <seconds >= 1>",
+                request_id=exchange.request_id,
+                reproduction=exchange.curl(),
+            )
+
+    # ---------------------------------------------------------- partner views
+
+    def get_menu(self, store: Store | Mapping[str, int] | None = None) -> httpx.Response:
+        if store is None:
+            return self.call("getMenu")
+        s = store.as_json() if isinstance(store, Store) else store
+        return self.call("getMenu", params={"brand_id": s["brandID"], "branch_id": s["branchID"]})
+
+    def publish(self, stores: Iterable[Store | Mapping[str, int]]) -> httpx.Response:
+        body = {"stores": [s.as_json() if isinstance(s, Store) else dict(s) for s in stores], "providerIDs": [1]}
+        return self.call("publishMenu", body)

@@ -1,0 +1,26 @@
+"""Fixtures of the chaos suite: a fresh simulator and a client over it, per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from klikit_harness.client import KlikitClient
+from klikit_harness.simulator import Simulator
+from tests.support.chaos_world import make_client
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    """A simulator reached through ``sim.transport()`` (nothing is patched)."""
+    simulator = Simulator()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def client(sim: Simulator) -> Iterator[KlikitClient]:
+    """The main credential's client over ``sim``, sleeping on the simulator's clock."""
+    with make_client(sim) as klikit:
+        yield klikit
