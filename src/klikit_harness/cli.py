@@ -13,8 +13,10 @@ from pathlib import Path
 import click
 
 from . import contract
+from .config import ConfigError, Settings, guard_production, load_settings
 from .core.defects import REGISTRY, DefectSet
 from .core.seed import SeedError, load
+from .profiles import PROFILES
 from .redact import mask
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -136,6 +138,146 @@ def sandbox(
         pass
     finally:
         sock.close()
+
+
+SUITES = ("contract", "chaos", "fuzz")
+
+
+def _suite_paths(suites: tuple[str, ...]) -> tuple[Path, list[Path]]:
+    root = contract._REPO_ROOT
+    paths = [root / "tests" / name for name in suites]
+    missing = [str(p) for p in paths if not p.is_dir()]
+    if missing:
+        fail(
+            f"suite folder(s) {', '.join(missing)} not found: "
+            "run klikit-harness from a source checkout (pip install -e .)"
+        )
+    return root, paths
+
+
+def _preflight(settings: Settings) -> None:
+    """Exit 3 when a remote target does not answer at all (any HTTP answer will do)."""
+    import httpx
+
+    assert settings.base_url is not None
+    try:
+        httpx.get(f"{settings.base_url}/menus", timeout=10.0)
+    except httpx.TransportError as exc:
+        fail(
+            f"target {settings.base_url} is unreachable ({type(exc).__name__}); check KLIKIT_BASE_URL and the network",
+            EXIT_UNREACHABLE,
+        )
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option(
+    "--target",
+    default=None,
+    metavar="sandbox|URL",
+    help="'sandbox' = the embedded stand-in; a URL = that environment. Default: KLIKIT_BASE_URL, else sandbox.",
+)
+@click.option(
+    "--profile",
+    type=click.Choice(PROFILES),
+    default="smoke",
+    show_default=True,
+    help="How hard to push: example counts and request budgets (see README).",
+)
+@click.option(
+    "--suite", "suites", multiple=True, type=click.Choice(SUITES), help="Suites to run (repeatable; default: all)."
+)
+@click.option("--contract", "reading", type=click.Choice(contract.READINGS), default="reference", show_default=True)
+@click.option("--strict", is_flag=True, help="Enforce 'assumed' behaviours on real targets too.")
+@click.option(
+    "--report", "report_dir", type=click.Path(path_type=Path), default=Path("harness-report"), show_default=True
+)
+@click.option(
+    "--defect", "defects", multiple=True, metavar="NAME", help="Seeded defect for the embedded stand-in (repeatable)."
+)
+@click.option("--env-file", type=click.Path(path_type=Path), help="Read KLIKIT_* variables from this .env file.")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def run(
+    target: str | None,
+    profile: str,
+    suites: tuple[str, ...],
+    reading: str,
+    strict: bool,
+    report_dir: Path,
+    defects: tuple[str, ...],
+    env_file: Path | None,
+    pytest_args: tuple[str, ...],
+) -> None:
+    """Run the suites against a target; exit 0 holds, 1 violations, 2 configuration, 3 unreachable."""
+    import os
+    import subprocess
+
+    overrides = {"base_url": target} if target and target != "sandbox" else {}
+    try:
+        settings = load_settings(env_file, **overrides)
+        if target == "sandbox":
+            settings.base_url = None
+        if settings.base_url is not None:
+            guard_production(settings)
+        DefectSet(defects)
+    except (ConfigError, ValueError) as exc:
+        fail(str(exc))
+    if defects and settings.base_url is not None:
+        fail("--defect switches bugs on in the embedded stand-in; it cannot be combined with a remote target")
+    if settings.base_url is not None:
+        _preflight(settings)
+    root, paths = _suite_paths(suites or SUITES)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    args = [
+        *(str(p) for p in paths),
+        "--rootdir",
+        str(root),
+        "-c",
+        str(root / "pyproject.toml"),
+        "--klikit-profile",
+        profile,
+        "--klikit-contract",
+        reading,
+        "--klikit-report",
+        str(report_dir),
+        "--junitxml",
+        str(report_dir / "junit.xml"),
+    ]
+    args += ["--klikit-target", target if target else (settings.base_url or "sandbox")]
+    if env_file:
+        args += ["--klikit-env-file", str(env_file)]
+    if strict:
+        args.append("--klikit-strict")
+    for name in defects:
+        args += ["--klikit-defect", name]
+    args += list(pytest_args)
+    where = settings.base_url or "the embedded stand-in"
+    click.echo(
+        f"klikit-harness: running {', '.join(suites or SUITES)} against {where} (profile {profile}, contract {reading})"
+    )
+    # A child process: pytest must import the suites (and rewrite their asserts) itself.
+    code = subprocess.call([sys.executable, "-m", "pytest", *args], env={**os.environ, "KLIKIT_PROFILE": profile})
+    sys.exit({0: EXIT_OK, 1: EXIT_VIOLATIONS, EXIT_UNREACHABLE: EXIT_UNREACHABLE}.get(code, EXIT_USAGE))
+
+
+@main.command()
+@click.option(
+    "--target", default=None, metavar="sandbox|URL", help="Default: KLIKIT_BASE_URL, else the embedded stand-in."
+)
+@click.option("--env-file", type=click.Path(path_type=Path), help="Read KLIKIT_* variables from this .env file.")
+def doctor(target: str | None, env_file: Path | None) -> None:
+    """Check a target's configuration before a long run: one line per item, with what to fix."""
+    from .doctor import diagnose
+
+    overrides = {"base_url": target} if target and target != "sandbox" else {}
+    try:
+        settings = load_settings(env_file, **overrides)
+        if target == "sandbox":
+            settings.base_url = None
+        if settings.base_url is not None:
+            guard_production(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    sys.exit(diagnose(settings, echo=click.echo))
 
 
 @main.command("defects")

@@ -17,6 +17,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .core.world import StoreKey as Store
+
+__all__ = ["ConfigError", "Credential", "Settings", "Store", "guard_production", "load_settings"]
+
 PRODUCTION_HOSTS = frozenset({"gateway-enterprise.klikit.io"})
 DEFAULT_REMOTE_MAX_RPS = 5.0
 _STORE = re.compile(r"^\s*([1-9][0-9]{0,9})\s*:\s*([1-9][0-9]{0,9})\s*$")
@@ -36,18 +40,6 @@ class Credential:
 
     def __str__(self) -> str:
         return f"{self.key}:***"
-
-
-@dataclass(frozen=True, order=True)
-class Store:
-    brand_id: int
-    branch_id: int
-
-    def as_json(self) -> dict[str, int]:
-        return {"brandID": self.brand_id, "branchID": self.branch_id}
-
-    def __str__(self) -> str:
-        return f"{self.brand_id}:{self.branch_id}"
 
 
 def parse_store(value: str, variable: str) -> Store:
@@ -110,7 +102,11 @@ class Settings(BaseSettings):
         return parse_store(str(value), "KLIKIT_FOREIGN_STORE")
 
     @field_validator(
-        "revoked_credential", "limited_credential", "second_credential", "foreign_credential", "burst_credential",
+        "revoked_credential",
+        "limited_credential",
+        "second_credential",
+        "foreign_credential",
+        "burst_credential",
         mode="before",
     )
     @classmethod
@@ -125,7 +121,9 @@ class Settings(BaseSettings):
         text = str(value).strip().rstrip("/")
         parts = urlsplit(text)
         if parts.scheme not in {"http", "https"} or not parts.netloc:
-            raise ValueError(f"KLIKIT_BASE_URL: {value!r} is not an http(s) URL (e.g. https://api.dev.shadowchef.co/v1/partner)")
+            raise ValueError(
+                f"KLIKIT_BASE_URL: {value!r} is not an http(s) URL (e.g. https://api.dev.shadowchef.co/v1/partner)"
+            )
         return text
 
     @field_validator("max_rps", mode="before")
@@ -144,7 +142,11 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _remote_needs_credentials(self) -> Settings:
         if self.base_url is not None:
-            missing = [v for v, ok in (("KLIKIT_PARTNER_KEY", self.partner_key), ("KLIKIT_SECRET_KEY", self.secret_key)) if not ok]
+            missing = [
+                v
+                for v, ok in (("KLIKIT_PARTNER_KEY", self.partner_key), ("KLIKIT_SECRET_KEY", self.secret_key))
+                if not ok
+            ]
             if missing:
                 raise ValueError(f"KLIKIT_BASE_URL is set, so {' and '.join(missing)} must be set too")
         return self
@@ -178,8 +180,13 @@ class Settings(BaseSettings):
             out.append((self.partner_key, self.secret_key.get_secret_value()))
         if self.old_secret:
             out.append((self.partner_key, self.old_secret.get_secret_value()))
-        for cred in (self.revoked_credential, self.limited_credential, self.second_credential,
-                     self.foreign_credential, self.burst_credential):
+        for cred in (
+            self.revoked_credential,
+            self.limited_credential,
+            self.second_credential,
+            self.foreign_credential,
+            self.burst_credential,
+        ):
             if cred:
                 out.append((cred.key, cred.secret))
         return out

@@ -36,7 +36,9 @@ def _fail(client: TargetClient, response: httpx.Response, title: str, behaviour:
     return Violation(
         title,
         behaviour=behaviour,
-        received=client.target.redactor(f"HTTP {response.status_code} {response.headers.get('content-type', '')}: {text}"),
+        received=client.target.redactor(
+            f"HTTP {response.status_code} {response.headers.get('content-type', '')}: {text}"
+        ),
         documented=documented,
         request_id=_rid(response),
         reproduction=client.last.curl() if client.last else None,
@@ -50,10 +52,14 @@ def envelope(client: TargetClient, response: httpx.Response) -> dict[str, Any]:
         raise _fail(client, response, "response is not a JSON object", "envelope.json-body", "a JSON envelope")
     rid = body.get("request_id")
     if not isinstance(rid, str) or not rid:
-        raise _fail(client, response, "response has no request_id", "envelope.request-id", "a non-empty string request_id")
+        raise _fail(
+            client, response, "response has no request_id", "envelope.request-id", "a non-empty string request_id"
+        )
     if 200 <= response.status_code < 300:
         if "data" not in body or "error" in body:
-            raise _fail(client, response, "2xx without data (or with error)", "envelope.success-has-data", "{request_id, data}")
+            raise _fail(
+                client, response, "2xx without data (or with error)", "envelope.success-has-data", "{request_id, data}"
+            )
     else:
         err = body.get("error")
         if (
@@ -62,8 +68,13 @@ def envelope(client: TargetClient, response: httpx.Response) -> dict[str, Any]:
             or not isinstance(err.get("message"), str)
             or "data" in body
         ):
-            raise _fail(client, response, "error response without the error object", "envelope.error-shape",
-                        "{request_id, error: {code, message, details?}}")
+            raise _fail(
+                client,
+                response,
+                "error response without the error object",
+                "envelope.error-shape",
+                "{request_id, error: {code, message, details?}}",
+            )
     return body
 
 
@@ -96,11 +107,21 @@ def error(
         raise _fail(client, response, f"expected code {entry.code}, got {code}", behaviour, documented)
     catalogued = contract.errors().lookup(code)
     if catalogued is None or catalogued.status != response.status_code:
-        raise _fail(client, response, f"{code} is answered with a status the catalogue does not give it",
-                    "envelope.code-status-catalogue", documented)
+        raise _fail(
+            client,
+            response,
+            f"{code} is answered with a status the catalogue does not give it",
+            "envelope.code-status-catalogue",
+            documented,
+        )
     if field is not None and field not in str(body["error"].get("details", "")):
-        raise _fail(client, response, f"error details do not name {field}", "schedule.invalid-details-field",
-                    f"details naming {field}")
+        raise _fail(
+            client,
+            response,
+            f"error details do not name {field}",
+            "schedule.invalid-details-field",
+            f"details naming {field}",
+        )
     return body
 
 

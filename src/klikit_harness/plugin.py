@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,6 @@ from .core.defects import DefectSet
 from .failures import Violation
 from .simulator import klikit_simulator  # noqa: F401  (the chaos fixture for partner teams)
 
-
 EXIT_UNREACHABLE = 3
 RECORDER = pytest.StashKey["reporting.Recorder"]()
 TARGET = pytest.StashKey["Any"]()
@@ -36,14 +35,31 @@ TARGET = pytest.StashKey["Any"]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("klikit", "klikit-harness")
-    group.addoption("--klikit-target", default=None, metavar="sandbox|URL",
-                    help="Target: 'sandbox' (the embedded stand-in, default unless KLIKIT_BASE_URL is set) or a base URL.")
-    group.addoption("--klikit-profile", default=None, choices=profiles.PROFILES, help="Run profile (default: $KLIKIT_PROFILE or smoke).")
-    group.addoption("--klikit-contract", default="reference", choices=contract.READINGS, help="Reading of contested behaviours.")
+    group.addoption(
+        "--klikit-target",
+        default=None,
+        metavar="sandbox|URL",
+        help="Target: 'sandbox' (the embedded stand-in, default unless KLIKIT_BASE_URL is set) or a base URL.",
+    )
+    group.addoption(
+        "--klikit-profile",
+        default=None,
+        choices=profiles.PROFILES,
+        help="Run profile (default: $KLIKIT_PROFILE or smoke).",
+    )
+    group.addoption(
+        "--klikit-contract", default="reference", choices=contract.READINGS, help="Reading of contested behaviours."
+    )
     group.addoption("--klikit-strict", action="store_true", help="Enforce 'assumed' behaviours on real targets too.")
-    group.addoption("--klikit-defect", action="append", default=[], metavar="NAME", help="Seeded defect for the embedded stand-in.")
-    group.addoption("--klikit-env-file", default=None, metavar="PATH", help="Read KLIKIT_* variables from this .env file.")
-    group.addoption("--klikit-report", default=None, metavar="DIR", help="Write results.json, report.md and report.html here.")
+    group.addoption(
+        "--klikit-defect", action="append", default=[], metavar="NAME", help="Seeded defect for the embedded stand-in."
+    )
+    group.addoption(
+        "--klikit-env-file", default=None, metavar="PATH", help="Read KLIKIT_* variables from this .env file."
+    )
+    group.addoption(
+        "--klikit-report", default=None, metavar="DIR", help="Write results.json, report.md and report.html here."
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -112,9 +128,18 @@ def open_target(config: pytest.Config) -> Iterator[Any]:
         except ValueError as exc:
             raise pytest.UsageError(str(exc)) from None
         with serve_in_thread(reading=reading, defects=defects) as sandbox:
-            standin_settings = load_settings(None, **{k.removeprefix("KLIKIT_").lower(): v for k, v in sandbox.env().items()})
-            yield Target(sandbox.base_url, standin_settings, reading=reading, strict=strict, profile=profile,
-                         service=sandbox.service, app=_app_of(sandbox))
+            standin_settings = load_settings(
+                None, **{k.removeprefix("KLIKIT_").lower(): v for k, v in sandbox.env().items()}
+            )
+            yield Target(
+                sandbox.base_url,
+                standin_settings,
+                reading=reading,
+                strict=strict,
+                profile=profile,
+                service=sandbox.service,
+                app=_app_of(sandbox),
+            )
         return
     try:
         read_only = guard_production(settings)
@@ -125,8 +150,10 @@ def open_target(config: pytest.Config) -> Iterator[Any]:
         with target.client() as client:
             client.call("getMenu")
     except httpx.TransportError as exc:
-        pytest.exit(f"target {settings.base_url} is unreachable: {type(exc).__name__}: {target.redactor(str(exc))}",
-                    returncode=EXIT_UNREACHABLE)
+        pytest.exit(
+            f"target {settings.base_url} is unreachable: {type(exc).__name__}: {target.redactor(str(exc))}",
+            returncode=EXIT_UNREACHABLE,
+        )
     yield target
 
 
@@ -153,19 +180,29 @@ def _suite_of(nodeid: str) -> str:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     target = item.config.stash.get(TARGET, None)
-    if target is not None and report.failed and report.longrepr is not None:
-        report.longrepr = target.redactor(str(report.longrepr))
+    if target is not None:
+        if report.failed and report.longrepr is not None:
+            report.longrepr = target.redactor(str(report.longrepr))
+        report.sections = [(title, target.redactor(text)) for title, text in report.sections]
     ids = behaviour_ids(item)
     if report.when == "setup" and report.passed:
         item.stash[_SENT] = target.requests_sent if target is not None else 0
     if report.when == "call" or (report.when == "setup" and not report.passed):
-        if report.failed and target is not None and not target.is_standin and not target.strict and _only_assumed(call, ids):
+        if (
+            report.failed
+            and target is not None
+            and not target.is_standin
+            and not target.strict
+            and _only_assumed(call, ids)
+        ):
             # assumed behaviours are observations, not failures, on real targets (unless --strict)
             report.outcome = "skipped"
-            report.wasxfail = "observed: " + str(report.longrepr).splitlines()[-1][:200]  # type: ignore[attr-defined]
+            report.wasxfail = "observed: " + str(report.longrepr).splitlines()[-1][:200]
             outcome = "observed"
         else:
             outcome = "failed" if report.failed else "skipped" if report.skipped else "passed"
@@ -179,14 +216,21 @@ _SENT = pytest.StashKey[int]()
 def _only_assumed(call: Any, ids: list[str]) -> bool:
     """Did the failure break only ``assumed`` behaviours (reported as observations)?"""
     exc = call.excinfo.value if call.excinfo is not None else None
-    if isinstance(exc, Violation) and exc.behaviour in contract.behaviours():
+    if isinstance(exc, Violation) and exc.behaviour is not None and exc.behaviour in contract.behaviours():
         return contract.behaviour(exc.behaviour).status == "assumed"
     return bool(ids) and all(contract.behaviour(b).status == "assumed" for b in ids)
 
 
-def _record(item: pytest.Item, report: Any, call: Any, outcome: str, ids: list[str], target: Any) -> reporting.TestRecord:
-    rec = reporting.TestRecord(nodeid=item.nodeid, suite=_suite_of(item.nodeid), outcome=outcome, behaviours=ids,
-                               duration=round(report.duration, 3))
+def _record(
+    item: pytest.Item, report: Any, call: Any, outcome: str, ids: list[str], target: Any
+) -> reporting.TestRecord:
+    rec = reporting.TestRecord(
+        nodeid=item.nodeid,
+        suite=_suite_of(item.nodeid),
+        outcome=outcome,
+        behaviours=ids,
+        duration=round(report.duration, 3),
+    )
     if outcome == "skipped" and isinstance(report.longrepr, tuple):
         rec.message = str(report.longrepr[2]).removeprefix("Skipped: ")
         return rec
@@ -237,3 +281,32 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if target is not None and xml and Path(xml).is_file():
         path = Path(xml)
         path.write_text(target.redactor(path.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    recorder = config.stash.get(RECORDER, None)
+    if recorder is None or not recorder.records:
+        return
+    target = config.stash.get(TARGET, None)
+    rows = recorder.rows(target.observed_readings if target is not None else None)
+    tally: dict[str, int] = {}
+    for row in rows:
+        tally[row.result] = tally.get(row.result, 0) + 1
+    tr = terminalreporter
+    tr.section("klikit-harness: behaviours")
+    for row in rows:
+        if row.result in {"fail", "observed"}:
+            first = row.failures[0] if row.failures else None
+            rid = f" request_id={first.request_id}" if first and first.request_id else ""
+            tr.write_line(f"{row.result.upper():<8} {row.id} — {row.statement}{rid}")
+    for row in rows:
+        if row.observed_reading:
+            tr.write_line(f"reading  {row.id}: target follows the {row.observed_reading} reading")
+    summary = ", ".join(f"{tally.get(k, 0)} {k}" for k in reporting.RESULT_ORDER)
+    tr.write_line(f"behaviours: {summary}")
+    if target is not None:
+        where = "embedded stand-in" if target.is_standin else target.base_url
+        tr.write_line(f"target: {where}; requests sent: {target.requests_sent}; run id: {target.run_id}")
+    directory = config.getoption("--klikit-report", default=None)
+    if directory:
+        tr.write_line(f"reports: {directory}/report.html, {directory}/report.md, {directory}/results.json")

@@ -50,7 +50,9 @@ class BehaviourRow:
     observed_reading: str | None = None
 
 
-_HYPOTHESIS_LINES = re.compile(r"^(Falsifying (?:explicit )?example.*|@reproduce_failure\(.*\)|.*--hypothesis-seed=.*)$", re.M)
+_HYPOTHESIS_LINES = re.compile(
+    r"^(Falsifying (?:explicit )?example.*|@reproduce_failure\(.*\)|.*--hypothesis-seed=.*)$", re.M
+)
 
 
 def hypothesis_reproduction(text: str) -> str | None:
@@ -233,4 +235,5 @@ def html_report(rows: Iterable[BehaviourRow], meta: dict[str, Any], counts: dict
         "td,th{border:1px solid #d0d7de;padding:4px 8px;vertical-align:top;text-align:left}"
         "pre{white-space:pre-wrap;background:#f6f8fa;padding:6px}"
     )
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>klikit-harness report</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+    head = f"<meta charset='utf-8'><title>klikit-harness report</title><style>{style}</style>"
+    return f"<!doctype html><html><head>{head}</head><body>{''.join(body)}</body></html>\n"

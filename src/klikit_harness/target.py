@@ -153,7 +153,7 @@ class Target:
 
     def client(
         self,
-        credential: Credential | tuple[str, str] | None | Any = AUTO,
+        credential: Credential | tuple[str, str] | Any | None = AUTO,
         *,
         variable: str = "KLIKIT_PARTNER_KEY:KLIKIT_SECRET_KEY",
         capped: bool = True,
@@ -242,8 +242,13 @@ class TargetClient:
         return self.send(verb, url_path, params=params, headers=hdrs, content=payload)
 
     def send(
-        self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None, content: bytes | None = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
     ) -> httpx.Response:
         if self.capped:
             self.target.cap.wait()

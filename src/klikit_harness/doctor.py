@@ -1,0 +1,170 @@
+"""``klikit-harness doctor``: check a configuration against its target before a long run.
+
+Owns: one line per item (reachable, credential, scopes, each store, fresh
+stores, optional credentials) with what to fix. Must not: write anything to
+the target — scopes are probed with requests the API rejects before any write
+(an empty publish body fails validation only after the scope check passed).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Generator
+
+import httpx
+
+from .config import Credential, Settings, load_settings
+from .target import Target, TargetClient
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_UNREACHABLE = 0, 1, 3
+
+
+class _Report:
+    def __init__(self, echo: Callable[[str], None]) -> None:
+        self.echo = echo
+        self.problems = 0
+
+    def ok(self, item: str, detail: str = "") -> None:
+        self.echo(f"  ok    {item}" + (f" — {detail}" if detail else ""))
+
+    def bad(self, item: str, fix: str) -> None:
+        self.problems += 1
+        self.echo(f"  FIX   {item} — {fix}")
+
+    def skip(self, item: str, why: str) -> None:
+        self.echo(f"  --    {item} — {why}")
+
+
+def _status(client: TargetClient, op: str, **kw: object) -> tuple[int, str]:
+    r = client.call(op, **kw)  # type: ignore[arg-type]
+    try:
+        code = r.json().get("error", {}).get("code", "")
+    except (ValueError, AttributeError):
+        code = ""
+    return r.status_code, str(code)
+
+
+def _probe_write(client: TargetClient) -> tuple[int, str]:
+    # auth, rate limit and scope come before body validation: 400 means the scope is there
+    return _status(client, "publishMenu", body={}, key=str(uuid.uuid4()))
+
+
+def _standin_settings() -> Generator[tuple[Settings, Target], None, None]:
+    from .sandbox import serve_in_thread
+
+    with serve_in_thread() as sandbox:
+        settings = load_settings(None, **{k.removeprefix("KLIKIT_").lower(): v for k, v in sandbox.env().items()})
+        yield settings, Target(sandbox.base_url, settings, service=sandbox.service)
+
+
+def diagnose(settings: Settings, *, echo: Callable[[str], None] = print) -> int:
+    """Run every check; 0 when all hold, 1 when something needs fixing, 3 when unreachable."""
+    if settings.base_url is None:
+        echo("doctor: no KLIKIT_BASE_URL — checking the embedded stand-in")
+        gen = _standin_settings()
+        standin_settings, target = next(gen)
+        try:
+            return _diagnose(standin_settings, target, echo)
+        finally:
+            gen.close()
+    echo(f"doctor: {settings.base_url}")
+    return _diagnose(settings, Target(settings.base_url, settings), echo)
+
+
+def _diagnose(settings: Settings, target: Target, echo: Callable[[str], None]) -> int:
+    out = _Report(echo)
+    try:
+        with target.client(None, variable="") as anonymous:
+            status, _ = _status(anonymous, "getMenu")
+    except httpx.TransportError as exc:
+        out.bad("reachable", f"{type(exc).__name__}: check KLIKIT_BASE_URL and the network")
+        return EXIT_UNREACHABLE
+    out.ok("reachable", f"an anonymous getMenu answered {status}")
+    with target.client() as api:
+        status, code = _status(api, "getMenu")
+        if status != 200:
+            fix = (
+                "KLIKIT_SECRET_KEY was rejected — the secret may have been rotated; ask the operator"
+                if status == 401
+                else f"HTTP {status} {code}"
+            )
+            out.bad("credential KLIKIT_PARTNER_KEY", fix)
+            return EXIT_PROBLEMS
+        out.ok("credential KLIKIT_PARTNER_KEY", "menus:read works")
+        status, code = _probe_write(api)
+        if status == 403:
+            out.bad("scope for menu writes", f"{code}: ask the operator to grant menus:write to KLIKIT_PARTNER_KEY")
+        else:
+            out.ok("scope for menu writes", f"a write past the scope check answered {status} {code}")
+        if not settings.stores:
+            out.bad("KLIKIT_STORES", "empty: list brandID:branchID of stores the harness may write to")
+        for store in settings.stores:
+            status, code = _status(api, "getMenu", params={"brand_id": store.brand_id, "branch_id": store.branch_id})
+            if status == 200:
+                out.ok(f"store {store}", "resolvable")
+            else:
+                out.bad(
+                    f"store {store} (KLIKIT_STORES)", f"getMenu answered {status} {code}: not a store of this business"
+                )
+        if not settings.fresh_stores:
+            out.skip("KLIKIT_FRESH_STORES", "unset: first-time-push checks will be skipped")
+        for store in settings.fresh_stores:
+            r = api.get_menu(store)
+            if r.status_code != 200:
+                out.bad(f"fresh store {store}", f"getMenu answered {r.status_code}: not a store of this business")
+            elif r.json()["data"]["menu"]["sections"]:
+                out.bad(
+                    f"fresh store {store}",
+                    "it serves sections: it was populated already; remove it from KLIKIT_FRESH_STORES",
+                )
+            else:
+                out.ok(f"fresh store {store}", "serves no menu (never published)")
+        if settings.foreign_store:
+            status, code = _status(
+                api,
+                "getMenu",
+                params={"brand_id": settings.foreign_store.brand_id, "branch_id": settings.foreign_store.branch_id},
+            )
+            if status == 404:
+                out.ok("KLIKIT_FOREIGN_STORE", "404 to this credential, as expected")
+            else:
+                out.bad("KLIKIT_FOREIGN_STORE", f"answered {status}: it must be a store of another business")
+    if settings.old_secret and settings.partner_key:
+        _expect_rejected(
+            out, target, Credential(settings.partner_key, settings.old_secret.get_secret_value()), "KLIKIT_OLD_SECRET"
+        )
+    if settings.revoked_credential:
+        _expect_rejected(out, target, settings.revoked_credential, "KLIKIT_REVOKED_CREDENTIAL")
+    if settings.limited_credential:
+        with target.client(settings.limited_credential.pair(), variable="") as limited:
+            read, _ = _status(limited, "getMenu")
+            write, code = _probe_write(limited)
+        if read == 200 and write == 403:
+            out.ok("KLIKIT_LIMITED_CREDENTIAL", "reads, and is refused writes")
+        else:
+            out.bad(
+                "KLIKIT_LIMITED_CREDENTIAL", f"getMenu {read}, write probe {write} {code}: it must read but not write"
+            )
+    for name, cred in (
+        ("KLIKIT_SECOND_CREDENTIAL", settings.second_credential),
+        ("KLIKIT_FOREIGN_CREDENTIAL", settings.foreign_credential),
+        ("KLIKIT_BURST_CREDENTIAL", settings.burst_credential),
+    ):
+        if cred:
+            with target.client(cred.pair(), variable="") as client:
+                status, code = _status(client, "getMenu")
+            if status == 200:
+                out.ok(name, "valid")
+            else:
+                out.bad(name, f"getMenu answered {status} {code}: check the key:secret")
+    echo("doctor: all good" if not out.problems else f"doctor: {out.problems} item(s) to fix")
+    return EXIT_OK if not out.problems else EXIT_PROBLEMS
+
+
+def _expect_rejected(out: _Report, target: Target, cred: Credential, name: str) -> None:
+    with target.client(cred.pair(), variable="") as client:
+        status, code = _status(client, "getMenu")
+    if status in (401, 403):
+        out.ok(name, f"rejected with {status} {code}, as expected")
+    else:
+        out.bad(name, f"answered {status}: it should be rejected (rotated out / revoked)")
