@@ -280,6 +280,69 @@ def doctor(target: str | None, env_file: Path | None) -> None:
     sys.exit(diagnose(settings, echo=click.echo))
 
 
+@main.command()
+@click.option("--profile", type=click.Choice(("smoke", "release")), default="smoke", show_default=True)
+@click.option("--defect", "defects", multiple=True, metavar="NAME", help="Only these defects (repeatable; default: all).")
+@click.option("--suite", "suites", multiple=True, type=click.Choice(SUITES), help="Suites to run (default: all).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Runs at once (default: the number of cores).")
+@click.option("--maxfail", type=click.IntRange(1, 1000), default=1, show_default=True,
+              help="Stop a defect's run after this many failures (1 = time to first kill).")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the kill matrix as JSON here.")
+def mutants(profile: str, defects: tuple[str, ...], suites: tuple[str, ...], jobs: int | None, maxfail: int,
+            json_path: Path | None) -> None:
+    """Run the suites against every seeded defect; exit 0 only if the clean run passes and all are killed."""
+    import time
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from . import mutants as mutation
+
+    unknown = sorted(set(defects) - set(REGISTRY))
+    if unknown:
+        fail(f"unknown defect(s) {', '.join(unknown)}; `klikit-harness defects` lists them")
+    root, _ = _suite_paths(suites or SUITES)
+    console = Console(highlight=False, width=180)
+    total = len(defects or REGISTRY)
+    done = 0
+    started = time.perf_counter()
+
+    def progress(outcome: mutation.Outcome) -> None:
+        nonlocal done
+        done += 1
+        verdict = "killed" if outcome.killed else "SURVIVED"
+        console.print(f"[{done}/{total}] {outcome.name}: {verdict} ({outcome.wall_seconds:.0f} s)")
+
+    console.print(f"mutants: clean run + {total} defects, suites {', '.join(suites or SUITES)}, profile {profile}")
+    clean, outcomes = mutation.run(root, defects=defects or None, suites=suites or SUITES, profile=profile,
+                                   jobs=jobs, maxfail=maxfail, on_result=progress)
+    wall = time.perf_counter() - started
+    table = Table(title="kill matrix")
+    for column in ("defect", "result", "suites", "behaviours", "to first failure"):
+        table.add_column(column)
+    for o in sorted(outcomes, key=lambda o: (o.killed, o.family, o.name)):
+        first = "" if o.seconds_to_first_failure is None else f"{o.seconds_to_first_failure:.1f} s, {o.requests_to_first_failure} req"
+        table.add_row(o.name, "killed" if o.killed else "[bold red]SURVIVED[/]", ",".join(o.suites),
+                      ", ".join(o.behaviours[:3]) + (" …" if len(o.behaviours) > 3 else ""), first)
+    console.print(table)
+    killed = sum(o.killed for o in outcomes)
+    times = sorted(o.seconds_to_first_failure for o in outcomes if o.seconds_to_first_failure is not None)
+    median = times[len(times) // 2] if times else 0.0
+    clean_ok = clean.exit_code == 0
+    console.print(f"clean run: {'passed' if clean_ok else 'FAILED (exit ' + str(clean.exit_code) + ')'} in {clean.wall_seconds:.0f} s")
+    if not clean_ok:
+        console.print(clean.error or "see the failing tests above")
+    console.print(f"killed {killed}/{len(outcomes)}; median time to kill {median:.1f} s; total wall {wall:.0f} s")
+    for o in outcomes:
+        if o.error and not o.killed:
+            console.print(f"{o.name}: run error (exit {o.exit_code}): {o.error[-300:]}")
+    if json_path is not None:
+        meta = {"profile": profile, "suites": list(suites or SUITES), "maxfail": maxfail}
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(mutation.matrix_json(clean, outcomes, meta) + "\n", encoding="utf-8")
+    sys.exit(EXIT_OK if clean_ok and killed == len(outcomes) else EXIT_VIOLATIONS)
+
+
 @main.command("defects")
 def list_defects() -> None:
     """List the seeded defects the stand-in can switch on."""

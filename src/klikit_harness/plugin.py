@@ -230,6 +230,7 @@ def _record(
         outcome=outcome,
         behaviours=ids,
         duration=round(report.duration, 3),
+        requests=target.requests_sent if target is not None else 0,
     )
     if outcome == "skipped" and isinstance(report.longrepr, tuple):
         rec.message = str(report.longrepr[2]).removeprefix("Skipped: ")

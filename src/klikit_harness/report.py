@@ -29,6 +29,8 @@ class TestRecord:
     outcome: str  # passed | failed | skipped | observed
     behaviours: list[str]
     duration: float = 0.0
+    #: requests the target had received when this test ended (for time/requests to first failure)
+    requests: int = 0
     message: str = ""
     request_id: str | None = None
     received: str | None = None

@@ -7,14 +7,19 @@ from collections.abc import Iterator
 import pytest
 
 from klikit_harness.client import KlikitClient
+from klikit_harness.core.defects import DefectSet
 from klikit_harness.simulator import Simulator
 from tests.support.chaos_world import make_client
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    """A simulator reached through ``sim.transport()`` (nothing is patched)."""
-    simulator = Simulator()
+def sim(request: pytest.FixtureRequest) -> Iterator[Simulator]:
+    """A simulator reached through ``sim.transport()`` (nothing is patched).
+
+    ``--klikit-defect`` switches the same seeded defects on in its core as in the
+    stand-in, so ``klikit-harness mutants`` measures what the chaos suite catches too.
+    """
+    simulator = Simulator(defects=DefectSet(request.config.getoption("--klikit-defect", default=[]) or []))
     yield simulator
     simulator.stop()
 

@@ -431,3 +431,20 @@ def test_unknown_query_parameters(api):
     extra = expect.ok(api, api.call("getMenu", params={"lang": "en", "utm": "x"}), "routing.unknown-query-ignored")
     if [s["id"] for s in plain["menu"]["sections"]] != [s["id"] for s in extra["menu"]["sections"]]:
         raise violation("an unknown query parameter changed the answer", "routing.unknown-query-ignored", "different menu", "same menu")
+
+
+@pytest.mark.behaviour("schedule.touching-not-overlap", "populate.overlap-scope")
+def test_an_override_touching_another_section_is_accepted(api, fresh_store, new_section):
+    lunch = new_section(name="lunch", availableTimes=TIMES)  # 1100-1500, used as the fallback
+    dinner = new_section(name="dinner", availableTimes=week(1700, 2200))
+    body = push_body(fresh_store, {lunch: {"sequence": 1, "availableTimes": {}}, dinner: {"sequence": 2, "availableTimes": week(1500, 2100)}})
+    expect.ok(api, api.call("populateMenu", body), "schedule.touching-not-overlap")
+
+
+@pytest.mark.behaviour("schedule.disabled-days-unchecked", "populate.overlap-scope")
+def test_a_disabled_override_day_never_collides(api, fresh_store, new_section):
+    lunch = new_section(name="lunch", availableTimes=TIMES)
+    dinner = new_section(name="dinner", availableTimes=week(1700, 2200))
+    disabled = {str(d): {"disabled": True, "slots": [{"startTime": 1200, "endTime": 1800}]} for d in range(7)}
+    body = push_body(fresh_store, {lunch: {"sequence": 1, "availableTimes": {}}, dinner: {"sequence": 2, "availableTimes": disabled}})
+    expect.ok(api, api.call("populateMenu", body), "schedule.disabled-days-unchecked")

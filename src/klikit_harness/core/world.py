@@ -270,12 +270,31 @@ class World:
                     explicit[sid] = times
                 plan.overrides[(store, sid)] = ov
             plan.attachments[store] = attached
-            self._check_overlaps(plan, store, explicit)
-            if partial:  # the defect: each store lands before the next is checked
-                self._apply(plan, count=False)
-                plan = _Plan()
+            if partial:
+                self._populate_partially(plan, store, explicit)
+            else:
+                self._check_overlaps(plan, store, explicit)
         self._apply(plan)
         return {"populated": populated, "skipped": skipped}
+
+    def _populate_partially(self, plan: _Plan, store: StoreKey, explicit: Mapping[int, Mapping[str, Any]]) -> None:
+        """The populate-partial-write defect: sections land one by one, and a failed check keeps the earlier ones."""
+        order = list(plan.attachments[store])
+        for i, sid in enumerate(order):
+            step = _Plan(
+                attachments={store: {s: plan.attachments[store][s] for s in order[: i + 1]}},
+                overrides={k: v for k, v in plan.overrides.items() if k[0] == store and k[1] in order[: i + 1]},
+            )
+            try:
+                self._check_overlaps(step, store, {s: explicit[s] for s in order[: i + 1] if s in explicit})
+            except ApiError:
+                if i:
+                    previous = order[:i]
+                    self._apply(_Plan(
+                        attachments={store: {s: plan.attachments[store][s] for s in previous}},
+                        overrides={k: v for k, v in plan.overrides.items() if k[0] == store and k[1] in previous},
+                    ), count=False)
+                raise
 
     def sync(self, business_id: int, body: Mapping[str, Any]) -> dict[str, int]:
         """Push named sections to stores that have a menu, honouring the persist list."""
