@@ -9,6 +9,7 @@ them down again.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -236,10 +237,25 @@ def body_validator(schema_name: str) -> Draft202012Validator:
     schemas = doc.get("components", {}).get("schemas", {})
     if schema_name not in schemas:
         raise ContractError(f"openapi.yaml has no components/schemas/{schema_name}")
-    # Resolve local $refs against the whole document.
-    root = {"$defs": {}, "components": doc["components"], "$ref": f"#/components/schemas/{schema_name}"}
+    # Resolve local $refs against the whole document. Python's "$" also matches before a
+    # trailing newline ("1022\n" would pass ^[1-9][0-9]*$): anchor patterns with \Z instead.
+    components = _anchor_patterns(copy.deepcopy(doc["components"]))
+    root = {"$defs": {}, "components": components, "$ref": f"#/components/schemas/{schema_name}"}
     validator = _StrictValidator(root)
     return cast(Draft202012Validator, validator)
+
+
+def _anchor_patterns(node: Any) -> Any:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str) and value.endswith("$") and not value.endswith("\\$"):
+                node[key] = value[:-1] + r"\Z"
+            else:
+                _anchor_patterns(value)
+    elif isinstance(node, list):
+        for item in node:
+            _anchor_patterns(item)
+    return node
 
 
 @dataclass(frozen=True)

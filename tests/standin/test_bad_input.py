@@ -108,6 +108,8 @@ def test_absurd_numbers(api, service, payload):
         ("/menus/populate", {"stores": [store(FRESH[0])], "sections": {"01022": {"sequence": 1}}}),
         ("/menus/populate", {"stores": [store(FRESH[0])], "sections": {"9999999999": {"sequence": 1}}}),
         ("/menus/sections", {"title": {"en": "x"}, "visibilities": {"klikit": True}}),
+        ("/menus/sections", {"title": {"en": "x"}, "visibilities": {"1\n": True}}),
+        ("/menus/populate", {"stores": [store(FRESH[0])], "sections": {"1022\n": {"sequence": 1}}}),
     ],
 )
 def test_id_keyed_maps_take_positive_int32_keys(api, service, path, body):

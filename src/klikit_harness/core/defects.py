@@ -185,6 +185,12 @@ HTML_500_MALFORMED = register(
     "malformed JSON crashes the handler: 500 with an HTML body",
     family="input",
 )
+ASTRAL_TITLE_CRASH = register(
+    "astral-title-crash",
+    "a title with a character outside the Basic Multilingual Plane (an emoji) crashes the write "
+    "(a 3-byte utf8 column): 500",
+    family="input",
+)
 LOOSE_INTEGERS = register("loose-integers", "integer fields accept 2.0 (a float) like 2", family="input")
 RATE_LIMIT_NO_ENVELOPE = register(
     "rate-limit-no-envelope",

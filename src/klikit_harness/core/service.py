@@ -335,9 +335,10 @@ class Service:
                 return self.world.create_section(biz, body)
             case "setSectionVisibilities":
                 raw = p.path_params.get("sectionID", "")
-                if not raw.isdigit() or not 1 <= int(raw) <= INT32_MAX:
-                    raise invalid("sectionID", f"must be a positive 32-bit integer, got {raw!r}")
-                return self.world.set_visibilities(biz, int(raw), body)
+                section_id = _int32_id(raw)
+                if section_id is None:
+                    raise invalid("sectionID", f"must be a positive 32-bit integer, got {raw[:40]!r}")
+                return self.world.set_visibilities(biz, section_id, body)
             case "enableSections":
                 return self.world.enable_sections(biz, body)
             case "populateMenu":
@@ -411,9 +412,22 @@ def _query_id(request: ApiRequest, name: str) -> int | None:
     raw = request.param(name)
     if raw is None:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= INT32_MAX:
+    value = _int32_id(raw)
+    if value is None:
         raise invalid(name, f"must be a positive 32-bit integer, got {raw[:40]!r}")
-    return int(raw)
+    return value
+
+
+def _int32_id(raw: str) -> int | None:
+    """A positive int32 written in ASCII digits, else None.
+
+    ``str.isdigit`` alone also accepts "²" (int() then raises: a 500) and
+    Arabic-Indic digits (read as an id a typed backend rejects).
+    """
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
+        return None
+    value = int(raw)
+    return value if 1 <= value <= INT32_MAX else None
 
 
 def _short(message: str) -> str:

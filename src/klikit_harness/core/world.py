@@ -395,6 +395,10 @@ class World:
         return {"menu": {"branchInfo": self.stores[key].branch_info(), "sections": served}}
 
     def create_section(self, business_id: int, body: Mapping[str, Any]) -> dict[str, int]:
+        if self.defects.on(d.ASTRAL_TITLE_CRASH) and any(
+            ord(ch) > 0xFFFF for text in (body.get("title") or {}).values() for ch in text
+        ):
+            raise UnicodeEncodeError("utf8mb3", "title", 0, 1, "character outside the BMP")
         self._check_schedule(body.get("availableTimes"), "availableTimes")
         self._check_dates(body.get("blackoutDates"), "blackoutDates")
         if self.next_section_id > INT32_MAX:

@@ -1,0 +1,882 @@
+"""Contract checks over one HTTP exchange: plain functions that raise a typed ``Violation``.
+
+Owns: ``HttpExchange`` (a request and its answer, transport-neutral), the
+check registry (``CHECKS``, ``@check``), the envelope / catalogue / rate-limit
+/ secret checks every answer must pass, and the input oracle
+(``expected_answer``): what the reference semantics say a given request must
+be answered with — decided from the request alone (route, credential,
+Idempotency-Key, body, query), never from the target's state. Must not: send
+requests, import Schemathesis or read the stand-in's internals; adapters (the
+fuzz hooks, other suites) build an ``HttpExchange`` and call these.
+
+Every failure is a ``failures.Violation`` subclass whose message carries a
+title, ``Received:`` / ``Documented:`` lines, the behaviour id, the
+``request_id`` and a curl reproduction without credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+import shlex
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache, cached_property
+from typing import Any, Literal
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from . import contract
+from .contract import Reading
+from .core import schedules
+from .failures import Violation
+
+INT32_MAX = 2_147_483_647
+MAX_BODY_BYTES = 1024 * 1024
+MAX_DEPTH = 32
+MAX_KEY_LENGTH = 64
+JSON_TYPE = "application/json"
+BASE_PATH = "/v1/partner"
+
+__all__ = [
+    "CHECKS",
+    "CatalogueViolation",
+    "Check",
+    "Context",
+    "DuplicateRequestId",
+    "EnvelopeViolation",
+    "HttpExchange",
+    "InputAnswerViolation",
+    "RateLimitViolation",
+    "RequestIdLog",
+    "SecretEchoed",
+    "ServerErrorViolation",
+    "Verdict",
+    "check",
+    "expected_answer",
+    "run_checks",
+]
+
+
+# ------------------------------------------------------------------ failures
+
+
+class EnvelopeViolation(Violation):
+    """The answer is not the documented JSON envelope."""
+
+
+class CatalogueViolation(Violation):
+    """An error code outside errors.yaml, or a status other than the catalogue's for the code."""
+
+
+class ServerErrorViolation(Violation):
+    """A 5xx answered a request a client can send."""
+
+
+class RateLimitViolation(Violation):
+    """A 429 without the envelope or without an integer ``Retry-After`` of at least 1."""
+
+
+class SecretEchoed(Violation):
+    """The answer carries the credential's secret (or its Basic-auth encoding)."""
+
+
+class DuplicateRequestId(Violation):
+    """Two different requests were answered with the same ``request_id``."""
+
+
+class InputAnswerViolation(Violation):
+    """The answer is not the one the reference semantics give this request."""
+
+
+# ------------------------------------------------------------------ exchange
+
+_NOT_JSON: Any = object()
+
+
+@dataclass(frozen=True)
+class HttpExchange:
+    """One request and its answer; header names are lower-case."""
+
+    method: str
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    request_headers: Mapping[str, str] = field(default_factory=dict)
+    request_body: bytes | None = None
+
+    @classmethod
+    def from_httpx(cls, response: Any) -> HttpExchange:
+        """From an ``httpx.Response`` (its request must have been sent)."""
+        request = response.request
+        return cls(
+            method=request.method,
+            url=str(request.url),
+            status=response.status_code,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            body=response.content,
+            request_headers={k.lower(): v for k, v in request.headers.items()},
+            request_body=request.content or None,
+        )
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+    @property
+    def query(self) -> list[tuple[str, str]]:
+        return parse_qsl(urlsplit(self.url).query, keep_blank_values=True)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    @cached_property
+    def json(self) -> Any:
+        """The parsed body, or ``_NOT_JSON``."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return _NOT_JSON
+
+    @property
+    def envelope(self) -> dict[str, Any] | None:
+        body = self.json
+        return body if isinstance(body, dict) else None
+
+    @property
+    def request_id(self) -> str | None:
+        env = self.envelope
+        rid = env.get("request_id") if env else None
+        return rid if isinstance(rid, str) else None
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        env = self.envelope
+        err = env.get("error") if env else None
+        return err if isinstance(err, dict) else None
+
+    def received(self, redact: Callable[[str], str] = str) -> str:
+        text = self.body[:300].decode("utf-8", "replace").replace("\n", " ")
+        return redact(f"HTTP {self.status} {self.content_type or '(no content-type)'}: {text}")
+
+    def curl(self, redact: Callable[[str], str] = str, origin: str | None = None) -> str:
+        """A copy-paste reproduction; the credential comes from ``$KLIKIT_*`` variables.
+
+        ``origin`` (``http://127.0.0.1:8080``) replaces the URL's scheme and host, for
+        exchanges made in-process with a service that also answers there.
+        """
+        url = self.url
+        if origin:
+            parts_of = urlsplit(origin)
+            url = urlsplit(url)._replace(scheme=parts_of.scheme, netloc=parts_of.netloc).geturl()
+        parts = ["curl", "-sS", "-X", self.method]
+        if "authorization" in self.request_headers:
+            parts += ["-u", '"$KLIKIT_PARTNER_KEY:$KLIKIT_SECRET_KEY"']
+        for name in ("idempotency-key", "content-type"):
+            if name in self.request_headers:
+                parts += ["-H", shlex.quote(f"{name}: {self.request_headers[name]}")]
+        if self.request_body:
+            parts += ["--data", shlex.quote(self.request_body[:4000].decode("utf-8", "replace"))]
+        parts.append(shlex.quote(url))
+        return redact(" ".join(parts))
+
+
+# ------------------------------------------------------------------- context
+
+
+class RequestIdLog:
+    """The ``request_id`` of every answer seen, to prove they are distinct.
+
+    A replay (``Idempotent-Replayed: true``) repeats the first answer's id by
+    design, and the same exchange may be checked twice (Schemathesis re-runs
+    checks while shrinking); both are told apart from a real duplicate by the
+    exchange's identity: method, URL, request body and answer body.
+    """
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self._seen: OrderedDict[str, int] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def seen(self, request_id: str, exchange: HttpExchange) -> bool:
+        """Record ``request_id``; True when a *different* exchange already carried it."""
+        identity = hash((exchange.method, exchange.url, exchange.request_body, exchange.body,
+                         exchange.request_headers.get("x-schemathesis-testcaseid")))
+        with self._lock:
+            previous = self._seen.get(request_id)
+            if previous is None:
+                self._seen[request_id] = identity
+                if len(self._seen) > self._capacity:
+                    self._seen.popitem(last=False)
+                return False
+            return previous != identity
+
+
+@dataclass
+class Context:
+    """What the checks need to know about the run; nothing secret is ever printed."""
+
+    reading: Reading = "reference"
+    #: the full-scope credential the requests are signed with; the oracle judges only its requests
+    main: tuple[str, str] | None = None
+    #: (partner_key, secret_key) pairs whose secrets must never be echoed
+    credentials: tuple[tuple[str, str], ...] = ()
+    #: stores and sections known to belong to the caller's business
+    own_stores: frozenset[tuple[int, int]] = frozenset()
+    own_sections: frozenset[int] = frozenset()
+    request_ids: RequestIdLog = field(default_factory=RequestIdLog)
+    redact: Callable[[str], str] = str
+    #: operationId -> path template, for targets whose undocumented paths differ
+    paths: Mapping[str, str] = field(default_factory=dict)
+    #: the path of the target's base URL (``/v1/partner`` on klikit)
+    base_path: str = BASE_PATH
+    #: scheme://host[:port] reproductions point at (in-process exchanges have a placeholder host)
+    origin: str | None = None
+
+
+# ------------------------------------------------------------------ registry
+
+CheckFunction = Callable[[HttpExchange, Context], None]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    function: CheckFunction
+    behaviours: tuple[str, ...]
+    doc: str
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def check(name: str, *behaviours: str) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check under ``name``; a second check of the same name is refused."""
+
+    def register(function: CheckFunction) -> CheckFunction:
+        if name in CHECKS:
+            raise ValueError(f"a check named {name!r} is already registered ({CHECKS[name].function.__qualname__})")
+        unknown = [b for b in behaviours if b not in contract.behaviours()]
+        if unknown:
+            raise ValueError(f"check {name!r} names unknown behaviour ids {unknown}: add them to behaviours.yaml")
+        CHECKS[name] = Check(name, function, behaviours, (function.__doc__ or "").strip().splitlines()[0])
+        return function
+
+    return register
+
+
+def run_checks(exchange: HttpExchange, ctx: Context, names: Iterable[str] | None = None) -> None:
+    """Run the named checks (all by default) and raise the first failure."""
+    for name in names if names is not None else CHECKS:
+        CHECKS[name].function(exchange, ctx)
+
+
+def _fail(
+    kind: type[Violation], ex: HttpExchange, ctx: Context, title: str, behaviour: str, documented: str
+) -> Violation:
+    return kind(
+        title,
+        behaviour=behaviour,
+        received=ex.received(ctx.redact),
+        documented=documented,
+        request_id=ex.request_id,
+        reproduction=ex.curl(ctx.redact, ctx.origin),
+    )
+
+
+def _is_success(status: int) -> bool:
+    return 200 <= status < 300
+
+
+# -------------------------------------------------------------- the checks
+
+
+@check("json_body", "envelope.json-body")
+def json_body(ex: HttpExchange, ctx: Context) -> None:
+    """Every answer is a JSON object served as application/json."""
+    if ex.method.upper() == "HEAD":  # a HEAD answer has no body by definition
+        return
+    media = ex.content_type.split(";")[0].strip().lower()
+    if media != JSON_TYPE and not media.endswith("+json"):
+        raise _fail(EnvelopeViolation, ex, ctx, f"answer served as {media or 'no content type'}, not JSON",
+                    "envelope.json-body", "Content-Type: application/json and a JSON object body")
+    if ex.envelope is None:
+        raise _fail(EnvelopeViolation, ex, ctx, "answer body is not a JSON object", "envelope.json-body",
+                    "a JSON object body")
+
+
+@check("request_id", "envelope.request-id")
+def request_id(ex: HttpExchange, ctx: Context) -> None:
+    """Every JSON answer carries a non-empty string request_id."""
+    env = ex.envelope
+    if env is None:
+        return  # json_body reports it
+    rid = env.get("request_id")
+    if not isinstance(rid, str) or not rid:
+        raise _fail(EnvelopeViolation, ex, ctx, "answer without a non-empty string request_id",
+                    "envelope.request-id", "a top-level non-empty string request_id on every answer")
+
+
+@check("request_id_distinct", "envelope.request-id")
+def request_id_distinct(ex: HttpExchange, ctx: Context) -> None:
+    """Different requests are answered with different request_ids (replays excepted)."""
+    rid = ex.request_id
+    if not rid or ex.headers.get("idempotent-replayed", "").lower() == "true":
+        return
+    if ctx.request_ids.seen(rid, ex):
+        raise _fail(DuplicateRequestId, ex, ctx, f"request_id {rid!r} was already used by another answer",
+                    "envelope.request-id", "a request_id per request (only an idempotent replay repeats one)")
+
+
+@check("success_envelope", "envelope.success-has-data")
+def success_envelope(ex: HttpExchange, ctx: Context) -> None:
+    """A 2xx answer has data and no error."""
+    env = ex.envelope
+    if env is None or not _is_success(ex.status):
+        return
+    if "data" not in env or "error" in env:
+        raise _fail(EnvelopeViolation, ex, ctx, "2xx answer without data (or with error)",
+                    "envelope.success-has-data", "{request_id, data} on every 2xx answer, no error key")
+
+
+@check("error_envelope", "envelope.error-shape")
+def error_envelope(ex: HttpExchange, ctx: Context) -> None:
+    """A non-2xx answer has error{code, message, details?} and no data."""
+    env = ex.envelope
+    if env is None or _is_success(ex.status):
+        return
+    err = env.get("error")
+    if (
+        not isinstance(err, dict)
+        or not isinstance(err.get("code"), str)
+        or not isinstance(err.get("message"), str)
+        or set(err) - {"code", "message", "details"}
+        or "data" in env
+    ):
+        raise _fail(EnvelopeViolation, ex, ctx, "error answer without the error object",
+                    "envelope.error-shape", "{request_id, error: {code, message, details?}}, no data key")
+
+
+@check("code_in_catalogue", "envelope.code-status-catalogue")
+def code_in_catalogue(ex: HttpExchange, ctx: Context) -> None:
+    """error.code is a code of errors.yaml for the reading, answered with the catalogue's status."""
+    err = ex.error
+    if err is None or not isinstance(err.get("code"), str) or _is_success(ex.status):
+        return
+    catalogue = contract.errors()
+    code: str = err["code"]
+    vocabulary = catalogue.codes(ctx.reading)
+    # errors.yaml lists spellings "clients should understand as the same meaning" (aliases);
+    # they are accepted when they stand for a code of the reading in force.
+    entry = vocabulary.get(catalogue.aliases.get(code, code))
+    if entry is None:
+        known = ", ".join(sorted(vocabulary))
+        raise _fail(CatalogueViolation, ex, ctx, f"error code {code!r} is not in errors.yaml ({ctx.reading} reading)",
+                    "envelope.code-status-catalogue", f"one of: {known}")
+    if entry.status != ex.status:
+        raise _fail(CatalogueViolation, ex, ctx, f"{code} answered with HTTP {ex.status}",
+                    "envelope.code-status-catalogue", f"{code} is HTTP {entry.status} (errors.yaml)")
+
+
+@check("no_server_error", "input.wrong-types", "input.malformed-json")
+def no_server_error(ex: HttpExchange, ctx: Context) -> None:
+    """No request a client can send is answered with a 5xx."""
+    if ex.status >= 500:
+        raise _fail(ServerErrorViolation, ex, ctx, f"HTTP {ex.status} for a client's request",
+                    "input.wrong-types",
+                    "2xx, or a 4xx of errors.yaml naming what is wrong with the request (input.malformed-json: "
+                    "never a 500)")
+
+
+@check("rate_limited_answer", "ratelimit.429-envelope-retry-after", "ratelimit.retry-after-seconds")
+def rate_limited_answer(ex: HttpExchange, ctx: Context) -> None:
+    """Every 429 carries the envelope, the rate-limit code and an integer Retry-After >= 1."""
+    if ex.status != 429:
+        return
+    documented = "429 rate_limit_exceeded envelope with Retry-After: <integer seconds >= 1>"
+    retry_after = ex.headers.get("retry-after", "").strip()
+    if not (retry_after.isascii() and retry_after.isdigit() and int(retry_after) >= 1):
+        raise _fail(RateLimitViolation, ex, ctx, f"429 with Retry-After {retry_after or '(absent)'!r}",
+                    "ratelimit.retry-after-seconds" if retry_after else "ratelimit.429-envelope-retry-after",
+                    documented)
+    err = ex.error
+    expected = contract.errors().code_for("rate_limit_exceeded", ctx.reading).code
+    if ex.request_id is None or err is None or err.get("code") != expected:
+        raise _fail(RateLimitViolation, ex, ctx, "429 without the rate-limit envelope",
+                    "ratelimit.429-envelope-retry-after", documented)
+
+
+@check("no_secret_echo", "client.secrets-never-leak")
+def no_secret_echo(ex: HttpExchange, ctx: Context) -> None:
+    """No answer carries a secret key or its Basic-auth encoding."""
+    needles: list[str] = []
+    for key, secret in {*ctx.credentials, *([ctx.main] if ctx.main else [])}:
+        if len(secret) >= 4:
+            needles += [secret, base64.b64encode(f"{key}:{secret}".encode()).decode()]
+    if not needles:
+        return
+    haystack = ex.body.decode("utf-8", "replace") + "\n" + "\n".join(f"{k}: {v}" for k, v in ex.headers.items())
+    if any(needle in haystack for needle in needles):
+        # The message never repeats the secret: the received text goes through the redactor.
+        raise _fail(SecretEchoed, ex, ctx, "the answer echoes the secret key", "client.secrets-never-leak",
+                    "no answer, success or error, carries the secret key or the Authorization header")
+
+
+# ---------------------------------------------------------------- the oracle
+
+Kind = Literal["valid", "reject", "either", "unknown"]
+Stage = Literal["decode", "rules"]
+
+_OPERATION_BEHAVIOUR = {
+    "createSection": "section.create-returns-id",
+    "setSectionVisibilities": "visibility.replaces-map",
+    "enableSections": "enable.missing-is-false",
+    "populateMenu": "populate.attaches-fresh-stores",
+    "syncMenuToStores": "sync.persisted-fields-kept",
+    "publishMenu": "publish.counts",
+    "resetStoreOverrides": "reset.drops-overrides",
+    "getMenu": "getmenu.store-mode",
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the reference semantics say a request must be answered with.
+
+    ``reject``: the error ``meaning`` (a reference code) with its catalogue
+    status, ``details`` naming one of ``fields``; a ``rules``-stage rejection
+    may instead be 404 when the request names ids not known to be the
+    caller's (the contract does not order ownership before business rules).
+    ``valid``: 2xx (404 only for ids not known to be the caller's; a 400 only
+    for the state-dependent schedule overlap of populate / sync).
+    ``either``: the contract does not decide (both answers pass).
+    ``unknown``: the oracle cannot tell (a credential it does not know).
+    """
+
+    kind: Kind
+    operation_id: str | None = None
+    meaning: str | None = None
+    fields: tuple[str, ...] = ()
+    behaviour: str | None = None
+    reason: str = ""
+    stage: Stage = "decode"
+    ids_outside: bool = False
+    has_explicit_times: bool = False
+
+
+class _Reject(Exception):
+    def __init__(self, meaning: str, fields: Iterable[str], behaviour: str, reason: str, stage: Stage = "decode"):
+        super().__init__(reason)
+        self.meaning, self.fields, self.behaviour, self.reason, self.stage = (
+            meaning, tuple(fields), behaviour, reason, stage)
+
+
+@dataclass(frozen=True)
+class _Route:
+    pattern: re.Pattern[str]
+    methods: Mapping[str, contract.Operation]
+
+
+@cache
+def _routes(base_path: str, paths: tuple[tuple[str, str], ...]) -> tuple[_Route, ...]:
+    overrides = dict(paths)
+    grouped: dict[str, dict[str, contract.Operation]] = {}
+    for op in contract.operations().values():
+        grouped.setdefault(overrides.get(op.operation_id, op.path), {})[op.method] = op
+    routes = []
+    # Literal paths before templated ones, so /menus/sections/enable is not a sectionID.
+    for template in sorted(grouped, key=lambda p: ("{" in p, p)):
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(base_path.rstrip("/") + template))
+        routes.append(_Route(re.compile(regex), grouped[template]))
+    return tuple(routes)
+
+
+def _route(method: str, path: str, ctx: Context) -> tuple[contract.Operation | None, dict[str, str], bool]:
+    """(operation, path parameters, path known); the path is read percent-decoded, as servers route it."""
+    decoded = unquote(path)
+    for route in _routes(ctx.base_path, tuple(sorted(ctx.paths.items()))):
+        match = route.pattern.fullmatch(decoded)
+        if match is not None:
+            return route.methods.get(method.upper()), match.groupdict(), True
+    return None, {}, False
+
+
+def _credential(header: str | None) -> tuple[str, str] | None:
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    key, sep, secret = decoded.partition(":")
+    return (key, secret) if sep and key else None
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack and deepest <= MAX_DEPTH:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in item)
+    return deepest
+
+
+def _parse_body(ex: HttpExchange) -> Any:
+    raw = ex.request_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise _Reject("request_invalid", ["body"], "input.body-too-large", "body over 1 MiB")
+    media = ex.request_headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != JSON_TYPE:
+        raise _Reject("request_invalid", ["Content-Type"], "input.wrong-content-type", f"Content-Type {media!r}")
+    if not raw.strip():
+        raise _Reject("request_invalid", ["body"], "input.malformed-json", "empty body")
+    try:
+        body = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise _Reject("request_invalid", ["body"], "input.deep-nesting", "JSON nested too deep") from None
+    except ValueError:
+        raise _Reject("request_invalid", ["body"], "input.malformed-json", "not JSON / non-finite number") from None
+    if _depth(body) > MAX_DEPTH:
+        raise _Reject("request_invalid", ["body"], "input.deep-nesting", f"JSON nested deeper than {MAX_DEPTH}")
+    if not isinstance(body, dict):
+        raise _Reject("request_invalid", ["body"], "input.non-object-body", f"a JSON {type(body).__name__}")
+    return body
+
+
+def _integral_floats(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    if isinstance(value, float) and value.is_integer():
+        yield path
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _integral_floats(v, (*path, str(k)))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _integral_floats(v, (*path, str(i)))
+
+
+def as_integers(value: Any) -> Any:
+    """``value`` with every integral float (``2.0``) written as an integer."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: as_integers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_integers(v) for v in value]
+    return value
+
+
+def _schema_fields(errors: Iterable[Any]) -> list[str]:
+    fields = []
+    for error in errors:
+        path = ".".join(str(p) for p in error.absolute_path)
+        named = error.validator in {"required", "additionalProperties"}
+        names = re.findall(r"'([^']+)'", error.message) if named else []
+        fields.append(".".join(p for p in (path, names[0] if names else "") if p) or "body")
+    return fields
+
+
+def _schema_behaviour(errors: list[Any], body: Any, schema_name: str) -> str:
+    """The behaviour a schema-invalid body breaks, for the failure message."""
+    if any(True for _ in _integral_floats(body)) and contract.body_validator(schema_name).is_valid(as_integers(body)):
+        # Every error goes away when 2.0 is read as 2: integers were sent as floats.
+        return "input.strict-integers"
+    kinds = {e.validator for e in errors}
+    paths = {str(p) for e in errors for p in e.absolute_path}
+    if "required" in kinds:
+        return "input.missing-required"
+    if "availableTimes" in paths:
+        return "schedule.shape"
+    if "additionalProperties" in kinds:
+        return "input.unknown-fields"
+    if "propertyNames" in kinds and paths & {"sections", "visibilities"}:
+        return "input.id-keyed-map-keys"
+    if kinds & {"maximum", "minimum"}:
+        return "input.absurd-numbers"
+    return "input.wrong-types"
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _scheduled_at_problem(value: Any) -> str | None:
+    """Why a scheduledAt cannot be read (None when it can): RFC 3339 with an offset, or null."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        return f"{value!r} is not an RFC 3339 date-time with an offset"
+    normal = value.upper()
+    fraction = re.search(r"\.(\d+)", normal)
+    if fraction and len(fraction.group(1)) > 6:  # Python reads microseconds at most
+        normal = normal.replace(fraction.group(0), "." + fraction.group(1)[:6])
+    try:
+        datetime.fromisoformat(normal.replace("Z", "+00:00"))
+    except ValueError:
+        return f"{value!r} is not a calendar date-time"
+    return None
+
+
+def is_calendar_date(value: Any) -> bool:
+    """A ``YYYY-MM-DD`` string naming a real day."""
+    try:
+        datetime.strptime(value, "%Y-%m-%d")
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _business_rules(op_id: str, body: Mapping[str, Any]) -> None:
+    """Rules on schema-valid bodies that JSON Schema cannot express (raise ``_Reject``)."""
+    problems: list[tuple[str, str, str]] = []  # (field, behaviour, reason)
+
+    def schedule(times: Any, where: str) -> None:
+        if isinstance(times, Mapping) and times:
+            for p in schedules.problems(times):
+                kind = ("schedule.hhmm-range" if "HHMM" in p.reason else
+                        "schedule.start-before-end" if "before" in p.reason else "schedule.no-overlap-within-day")
+                problems.append((f"{where}.{p.field}", kind, p.reason))
+
+    if op_id == "createSection":
+        schedule(body.get("availableTimes"), "availableTimes")
+        for i, value in enumerate(body.get("blackoutDates") or []):
+            if not is_calendar_date(value):
+                problems.append((f"blackoutDates[{i}]", "section.blackout-dates-format", f"{value!r} is not a date"))
+    elif op_id in {"populateMenu", "syncMenuToStores"}:
+        for key, entry in body["sections"].items():
+            if int(key) > INT32_MAX:
+                problems.append((f"sections.{key}", "input.id-keyed-map-keys", "section ids are int32"))
+            elif isinstance(entry, Mapping):
+                schedule(entry.get("availableTimes"), f"sections.{key}.availableTimes")
+    elif op_id == "publishMenu":
+        reason = _scheduled_at_problem(body.get("scheduledAt"))
+        if reason:
+            problems.append(("scheduledAt", "publish.scheduled", reason))
+    if problems:
+        raise _Reject("request_invalid", [p[0] for p in problems], problems[0][1], problems[0][2], stage="rules")
+
+
+def _ids_outside(op_id: str, body: Mapping[str, Any] | None, params: Mapping[str, str],
+                 query: Mapping[str, str], ctx: Context) -> bool:
+    """Does the request name a store or section not known to be the caller's?"""
+    stores: list[Any] = []
+    sections: list[Any] = []
+    if body is not None:
+        stores += list(body.get("stores") or []) + list(body.get("zoneStores") or [])
+        sections += list(body.get("ids") or []) if op_id == "enableSections" else []
+        sections += list((body.get("sections") or {}).keys()) if op_id in {"populateMenu", "syncMenuToStores"} else []
+    if "sectionID" in params:
+        sections.append(params["sectionID"])
+    if op_id == "getMenu" and "brand_id" in query and "branch_id" in query:
+        stores.append({"brandID": query["brand_id"], "branchID": query["branch_id"]})
+    for s in stores:
+        try:
+            key = (_int32(str(s["brandID"])), _int32(str(s["branchID"])))
+        except (KeyError, TypeError):
+            return True
+        if key not in ctx.own_stores:
+            return True
+    for sid in sections:
+        value = sid if isinstance(sid, int) and not isinstance(sid, bool) else _int32(str(sid))
+        if value is None or value not in ctx.own_sections:
+            return True
+    return False
+
+
+def _query_id(name: str, values: list[str]) -> int | None:
+    if not values:
+        return None
+    raw = values[0]
+    value = _int32(raw)
+    if value is None:
+        raise _Reject("request_invalid", [name], "input.wrong-types", f"{name}={raw[:40]!r} is not a positive int32")
+    return value
+
+
+def _int32(raw: str) -> int | None:
+    """A positive int32 written in ASCII digits ("²", "١٠٢٢" and 5,000 digits are not)."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
+        return None
+    value = int(raw)
+    return value if 1 <= value <= INT32_MAX else None
+
+
+def expected_answer(ex: HttpExchange, ctx: Context) -> Verdict:
+    """The answer the reference semantics give this request, decided from the request alone.
+
+    Checks apply in the documented order: route, auth, Idempotency-Key, body
+    parsing, validation (schema, then the rules schemas cannot express).
+    """
+    op, params, known_path = _route(ex.method, ex.path, ctx)
+    if not known_path:
+        return Verdict("reject", None, "resource_not_found", ("path",), "routing.unknown-path-404", "unknown path")
+    if op is None:
+        return Verdict("reject", None, "method_not_allowed", (), "routing.method-not-allowed-405",
+                       f"{ex.method} is not served on this path")
+    op_id = op.operation_id
+    credential = _credential(ex.request_headers.get("authorization"))
+    if credential is None:
+        return Verdict("reject", op_id, "auth_missing", (), "auth.missing", "no usable Basic credential")
+    if ctx.main is None or credential != ctx.main:
+        return Verdict("unknown", op_id, reason="not the run's main credential")
+    query: dict[str, list[str]] = {}
+    for name, value in ex.query:
+        query.setdefault(name, []).append(value)
+    body: dict[str, Any] | None = None
+    try:
+        if op.is_write:
+            key = ex.request_headers.get("idempotency-key")
+            key = key.strip(" \t") if key is not None else None
+            if not key:
+                if ctx.reading == "reference":
+                    raise _Reject("request_missing_idempotency_key", ["Idempotency-Key"],
+                                  "idempotency.key-required-on-writes", "write without Idempotency-Key")
+            elif len(key) > MAX_KEY_LENGTH:
+                raise _Reject("request_invalid", ["Idempotency-Key"], "idempotency.key-over-64-invalid",
+                              f"Idempotency-Key of {len(key)} characters")
+            body = _parse_body(ex)
+            assert op.body_schema is not None
+            errors = list(contract.body_validator(op.body_schema).iter_errors(body))
+            if errors:
+                behaviour = _schema_behaviour(errors, body, op.body_schema)
+                raise _Reject("request_invalid", _schema_fields(errors), behaviour, errors[0].message[:200])
+            if "sectionID" in params:
+                raw = params["sectionID"]
+                if _int32(raw) is None:
+                    raise _Reject("request_invalid", ["sectionID"], "input.wrong-types", f"sectionID {raw[:40]!r}")
+            _business_rules(op_id, body)
+        elif op_id == "getMenu":
+            brand = _query_id("brand_id", query.get("brand_id", []))
+            branch = _query_id("branch_id", query.get("branch_id", []))
+            if (brand is None) != (branch is None):
+                raise _Reject("request_invalid", ["brand_id", "branch_id"], "getmenu.one-param-400",
+                              "exactly one of brand_id and branch_id")
+    except _Reject as rejected:
+        outside = rejected.stage == "rules" and _ids_outside(op_id, body, params, _first(query), ctx)
+        return Verdict("reject", op_id, rejected.meaning, rejected.fields, rejected.behaviour, rejected.reason,
+                       rejected.stage, ids_outside=outside)
+    outside = _ids_outside(op_id, body, params, _first(query), ctx)
+    explicit = op_id in {"populateMenu", "syncMenuToStores"} and any(
+        isinstance(e, Mapping) and bool(e.get("availableTimes")) for e in ((body or {}).get("sections") or {}).values()
+    )
+    duplicated = any(len(query.get(name, [])) > 1 for name in ("brand_id", "branch_id"))
+    # The contract says nothing about a repeated query parameter: the first value or a 400 are both fine.
+    return Verdict("either" if duplicated else "valid", op_id, behaviour=_OPERATION_BEHAVIOUR[op_id],
+                   ids_outside=outside, has_explicit_times=explicit)
+
+
+def _first(query: Mapping[str, list[str]]) -> dict[str, str]:
+    return {k: v[0] for k, v in query.items() if v}
+
+
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
+
+
+def _leaf(field_path: str) -> str:
+    words = [t for t in _TOKEN.findall(field_path) if not t.isdigit()]
+    return words[-1] if words else field_path
+
+
+def _normal_path(field_path: str) -> str:
+    """``sections[0].x`` and ``sections.0.x`` alike."""
+    return re.sub(r"\[(\d+)\]", r".\1", field_path).strip(".")
+
+
+def _names_field(err: Mapping[str, Any], fields: Iterable[str]) -> bool:
+    """Do the error's details (or message) name one of the offending fields?
+
+    A field is named when ``details.field`` is its path (in either index
+    notation) or when its last name appears in the details or the message.
+    """
+    details = err.get("details")
+    named = details.get("field") if isinstance(details, Mapping) else None
+    text = json.dumps(details, default=str) + " " + str(err.get("message", ""))
+    tokens = set(_TOKEN.findall(text))
+    for f in fields:
+        if isinstance(named, str) and _normal_path(named) == _normal_path(f):
+            return True
+        leaf = _leaf(f)
+        if _TOKEN.fullmatch(leaf) and leaf in tokens:
+            return True
+    return False
+
+
+def matches_rejection(ex: HttpExchange, verdict: Verdict, ctx: Context) -> bool:
+    """Is the answer exactly the rejection the verdict documents?"""
+    assert verdict.meaning is not None
+    entry = contract.errors().code_for(verdict.meaning, ctx.reading)
+    err = ex.error
+    if ex.status == entry.status and err is not None and err.get("code") == entry.code:
+        return not verdict.fields or _names_field(err, verdict.fields)
+    if verdict.stage == "rules" and verdict.ids_outside:
+        nf = contract.errors().code_for("resource_not_found", ctx.reading)
+        return ex.status == nf.status and err is not None and err.get("code") == nf.code
+    return False
+
+
+def matches_acceptance(ex: HttpExchange, verdict: Verdict, ctx: Context) -> bool:
+    """Is the answer one the contract allows for a request it accepts?"""
+    if _is_success(ex.status) or ex.status == 409:
+        return True  # 409: the catalogue check holds its code to state_idempotency_conflict
+    err = ex.error or {}
+    catalogue = contract.errors()
+    if ex.status == 404:
+        return verdict.ids_outside and err.get("code") == catalogue.code_for("resource_not_found", ctx.reading).code
+    if ex.status == 400 and verdict.has_explicit_times:
+        # A non-empty availableTimes in populate / sync is compared with the store's other
+        # sections: a collision is a 400 that depends on the target's state, not on the body.
+        return err.get("code") == catalogue.code_for("request_invalid", ctx.reading).code and _names_field(
+            err, ["availableTimes"])
+    return False
+
+
+@check("input_answer", "input.strict-integers", "getmenu.one-param-400", "schedule.invalid-details-field",
+       "routing.unknown-query-ignored", "tenancy.unknown-same-as-foreign")
+def input_answer(ex: HttpExchange, ctx: Context) -> None:
+    """The answer is the one the reference semantics give this request (accept or the named rejection)."""
+    if ex.status >= 500 or ex.status == 429:
+        return  # no_server_error and rate_limited_answer own these
+    verdict = expected_answer(ex, ctx)
+    if verdict.kind == "unknown":
+        return
+    if verdict.kind == "reject":
+        if matches_rejection(ex, verdict, ctx):
+            return
+        assert verdict.meaning is not None
+        entry = contract.errors().code_for(verdict.meaning, ctx.reading)
+        named = f" whose details name {', '.join(verdict.fields[:3])}" if verdict.fields else ""
+        also = " (or 404 resource_not_found: the request names ids not known to be the caller's)" \
+            if verdict.stage == "rules" and verdict.ids_outside else ""
+        raise _fail(InputAnswerViolation, ex, ctx, f"{verdict.operation_id or ex.path}: {verdict.reason}",
+                    verdict.behaviour or "input.wrong-types", f"{entry.status} {entry.code}{named}{also}")
+    if verdict.kind == "either" and (_is_success(ex.status) or ex.status == 400):
+        return
+    if matches_acceptance(ex, verdict, ctx):
+        return
+    if ex.status == 404:
+        title, behaviour = "a request naming only the caller's own stores and sections got 404", \
+            "tenancy.unknown-same-as-foreign"
+    else:
+        title, behaviour = f"a request the contract accepts got {ex.status}", verdict.behaviour or "input.wrong-types"
+    raise _fail(InputAnswerViolation, ex, ctx, f"{verdict.operation_id}: {title}", behaviour,
+                "2xx (404 only for ids outside the caller's business; unknown query parameters are ignored)")

@@ -1,0 +1,581 @@
+"""Schemathesis hooks and checks for fuzzing the klikit Partner API — the CLI and the pytest suite alike.
+
+Owns: what makes Schemathesis useful against this contract — a fresh
+Idempotency-Key on every generated write whose key is valid, generated ids
+grounded on the caller's own stores and sections (so writes get past the
+404s), the harness checks of ``checks.py`` registered as ``klikit_*``
+Schemathesis checks, the filter that drops exactly those built-in failures
+the contract makes correct answers, and the request-rate cap. Must not:
+decide a contract rule (``checks`` does) or print a secret.
+
+The plain CLI loads this module through ``schemathesis.toml`` (``hooks =
+"klikit_harness.fuzz_hooks"``) and reads the ``KLIKIT_*`` variables; a test
+suite imports it and calls ``configure`` with its target. Importing registers
+the hooks and checks with Schemathesis for the whole process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import uuid
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import schemathesis
+from schemathesis import GenerationMode
+from schemathesis.core.failures import AcceptedNegativeData
+from schemathesis.generation.meta import TestPhase
+from schemathesis.openapi.checks import EnsureResourceAvailability, MissingHeaderNotRejected, RejectedPositiveData
+
+from . import checks, contract
+from .core import schedules
+from .failures import Violation
+
+Case = schemathesis.Case[Any]
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT"})
+#: share of positive cases whose ids are replaced by the caller's own (the rest keep drawn ids: 404 paths)
+GROUNDING_SHARE = 0.75
+FUZZ_SECTION_TITLE = "klikit-harness fuzz"
+
+
+@dataclass
+class FuzzSettings:
+    """What the hooks know about the run."""
+
+    ctx: checks.Context
+    #: stores the harness may write to (they have a menu), as {brandID, branchID}
+    stores: list[dict[str, int]] = field(default_factory=list)
+    #: sections of the business pushed by populate / sync (store-level effects only; the run's own
+    #: sections are not pushed, so their drawn schedules never collide with another suite's)
+    sections: list[int] = field(default_factory=list)
+    #: sections the run created: the only ones whose business-level row it changes
+    own_sections: list[int] = field(default_factory=list)
+    run_id: str = "klikit-harness"
+    #: the embedded stand-in's count of executed writes; None for anything reached over the network
+    writes: Callable[[], int] | None = None
+    ground: bool = True
+    #: False on a read-only run: generated writes are not sent at all
+    allow_writes: bool = True
+    #: called with every exchange (the pytest suite records them on its target for reports)
+    record: Callable[[checks.HttpExchange], None] | None = None
+
+
+_LOCK = threading.RLock()
+_SETTINGS: FuzzSettings | None = None
+_DEFERRED = False
+_WRITES_BEFORE: dict[str, int] = {}
+
+
+def defer() -> None:
+    """A test suite configures the hooks later, from its session target.
+
+    Schemathesis builds coverage-phase cases while pytest collects, before any
+    fixture runs; until ``configure`` is called the hooks leave cases as drawn
+    instead of reading ``KLIKIT_*`` as the CLI does.
+    """
+    global _DEFERRED
+    _DEFERRED = True
+
+
+def configure(settings: FuzzSettings) -> None:
+    """Tell the hooks about the target (a test suite calls this before sending anything)."""
+    global _SETTINGS
+    with _LOCK:
+        _SETTINGS = settings
+        _WRITES_BEFORE.clear()
+
+
+def current() -> FuzzSettings | None:
+    """The settings in force; the CLI builds them from ``KLIKIT_*`` on first use.
+
+    None while a test suite has deferred configuration (``defer``).
+    """
+    global _SETTINGS
+    with _LOCK:
+        if _SETTINGS is None and not _DEFERRED:
+            _SETTINGS = settings_from_env()
+        return _SETTINGS
+
+
+def required() -> FuzzSettings:
+    settings = current()
+    if settings is None:
+        raise RuntimeError("klikit_harness.fuzz_hooks.configure() was not called before the first request")
+    return settings
+
+
+def settings_from_env() -> FuzzSettings:
+    """Settings for the plain CLI: the ``KLIKIT_*`` variables and the target's business-mode getMenu.
+
+    Creates one section titled ``klikit-harness fuzz <run>`` for the business-level
+    section writes, so no existing section's business row is ever changed.
+    """
+    import httpx
+
+    from .config import ConfigError, load_settings
+
+    try:
+        env = load_settings(None)
+    except ConfigError as exc:
+        raise RuntimeError(f"klikit-harness fuzz hooks: {exc}") from None
+    if env.base_url is None or env.main is None:
+        raise RuntimeError(
+            "klikit-harness fuzz hooks need KLIKIT_BASE_URL, KLIKIT_PARTNER_KEY and KLIKIT_SECRET_KEY "
+            "(`klikit-harness sandbox --env-file sandbox.env` writes them for the stand-in)"
+        )
+    if env.is_production:
+        raise RuntimeError(f"{env.host} is the production host: the fuzzer writes, so it never runs there")
+    reading = os.environ.get("KLIKIT_CONTRACT", "reference")
+    if reading not in contract.READINGS:
+        raise RuntimeError(f"KLIKIT_CONTRACT={reading!r} is not a reading; use one of {', '.join(contract.READINGS)}")
+    key, secret = env.main.pair()
+    run_id = f"kh-fuzz-{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=env.base_url, auth=(key, secret), timeout=30) as client:
+        try:
+            answer = client.get(contract.operations()["getMenu"].path)
+            sections = [int(s["id"]) for s in answer.json()["data"]["menu"]["sections"]]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            raise RuntimeError(
+                f"klikit-harness fuzz hooks: business-mode getMenu at {env.base_url} did not list the sections "
+                f"({type(exc).__name__}); check KLIKIT_BASE_URL and the credential (klikit-harness doctor)"
+            ) from None
+        made = client.post(
+            contract.operations()["createSection"].path,
+            json={"title": {"en": f"{FUZZ_SECTION_TITLE} {run_id}"}, "fromAPI": True},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        own = [int(made.json()["data"]["id"])] if made.status_code == 200 else []
+    stores = [s.as_json() for s in env.stores]
+    ctx = checks.Context(
+        reading=reading,
+        main=(key, secret),
+        credentials=tuple(pair for pair in _pairs(env.secrets())),
+        own_stores=frozenset((s["brandID"], s["branchID"]) for s in stores)
+        | frozenset((s.brand_id, s.branch_id) for s in env.fresh_stores),
+        own_sections=frozenset(sections + own),
+        base_path=_path_of(env.base_url),
+    )
+    return FuzzSettings(ctx=ctx, stores=stores, sections=sections, own_sections=own, run_id=run_id)
+
+
+def _pairs(secrets: list[tuple[str | None, str]]) -> list[tuple[str, str]]:
+    return [(key or "", secret) for key, secret in secrets]
+
+
+def _origin_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _path_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path.rstrip("/") or "/"
+
+
+def rate_limit_spec(max_rps: float | None) -> str | None:
+    """``KLIKIT_MAX_RPS`` as a Schemathesis rate limit (``5/s``); None for no cap."""
+    if not max_rps:
+        return None
+    return f"{int(max_rps)}/s" if max_rps >= 1 else f"{max(1, int(max_rps * 60))}/m"
+
+
+# --------------------------------------------------------------- exchanges
+
+
+def exchange_of(response: schemathesis.Response) -> checks.HttpExchange:
+    """A Schemathesis response (and the request that produced it) as a ``checks.HttpExchange``."""
+    request = response.request
+    body = request.body
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    elif body is not None and not isinstance(body, bytes):  # a generator (chunked upload): not replayable
+        body = None
+    return checks.HttpExchange(
+        method=str(request.method or "GET"),
+        url=str(request.url or ""),
+        status=response.status_code,
+        headers={k.lower(): ", ".join(v) for k, v in response.headers.items()},
+        body=response.content,
+        request_headers={k.lower(): str(v) for k, v in request.headers.items()},
+        request_body=body or None,
+    )
+
+
+def _operation_id(case: Case) -> str | None:
+    for op in contract.operations().values():
+        if op.method == case.method.upper() and op.path == case.path:
+            return op.operation_id
+    return None
+
+
+def learn(ex: checks.HttpExchange, settings: FuzzSettings) -> None:
+    """Remember sections the run created: they are the caller's and the run may change them."""
+    if ex.method.upper() != "POST" or not 200 <= ex.status < 300 or not ex.path.endswith("/menus/sections"):
+        return
+    data = (ex.envelope or {}).get("data")
+    sid = data.get("id") if isinstance(data, dict) else None
+    if isinstance(sid, int) and not isinstance(sid, bool):
+        with _LOCK:
+            settings.ctx.own_sections = settings.ctx.own_sections | {sid}
+            if sid not in settings.own_sections:
+                settings.own_sections.append(sid)
+
+
+# -------------------------------------------------------------------- hooks
+
+
+@schemathesis.hook
+def before_call(context: schemathesis.HookContext, case: Case, kwargs: dict[str, Any]) -> None:
+    """A fresh Idempotency-Key for every write whose generated key is valid.
+
+    Hypothesis keeps redrawing tiny keys ("0", "!"), so most generated writes
+    would replay or hit 409. A key that is missing, empty or longer than 64
+    characters is left alone: those are the negative cases (400s).
+    """
+    settings = current()
+    if case.method.upper() in WRITE_METHODS:
+        key = case.headers.get("Idempotency-Key") if case.headers is not None else None
+        if key is not None and 1 <= len(key.strip(" \t")) <= checks.MAX_KEY_LENGTH:
+            case.headers["Idempotency-Key"] = str(uuid.uuid4())
+    if settings is not None and settings.writes is not None:
+        with _LOCK:
+            _WRITES_BEFORE[case.id] = settings.writes()
+            if len(_WRITES_BEFORE) > 10_000:
+                _WRITES_BEFORE.pop(next(iter(_WRITES_BEFORE)))
+
+
+@schemathesis.hook
+def after_call(context: schemathesis.HookContext, case: Case, response: schemathesis.Response) -> None:
+    """Hand every exchange to the run's recorder (reports quote the last one as a reproduction)."""
+    settings = current()
+    if settings is not None and settings.record is not None:
+        settings.record(exchange_of(response))
+
+
+def _rng(case: Case, settings: FuzzSettings) -> random.Random:
+    """Randomness derived from the generated case itself: the same case is grounded the same way
+    on every run and while shrinking, and no draw is added to Hypothesis's choice sequence.
+
+    Ids of sections the run created are masked: a stateful step carries the id
+    the server assigned, which differs on every replay, and a grounding that
+    followed it would make Hypothesis see different scenarios for the same draws.
+    """
+    created = {str(sid) for sid in settings.own_sections}
+
+    def mask(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {("#" if str(k) in created else str(k)): mask(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [mask(v) for v in value]
+        if isinstance(value, (int, str)) and not isinstance(value, bool) and str(value) in created:
+            return "#"
+        return value
+
+    body = case.body if isinstance(case.body, (dict, list)) else None
+    raw = json.dumps(mask([case.path_parameters, case.query, body]), sort_keys=True, default=str)
+    return random.Random(zlib.crc32(raw.encode()))
+
+
+def _is_positive(case: Case) -> bool:
+    meta = case.meta
+    return meta is None or meta.generation.mode is GenerationMode.POSITIVE
+
+
+def _is_stateful(case: Case) -> bool:
+    meta = case.meta
+    return meta is not None and meta.phase.name is TestPhase.STATEFUL
+
+
+@schemathesis.hook
+def map_case(context: schemathesis.HookContext, case: Case) -> Case:
+    """Ground most positive cases on the caller's own stores and sections.
+
+    With drawn ids every populate / sync / publish / reset is a 404; with the
+    target's stores and sections those operations run for real. Only valid
+    values replace valid values, so a positive case stays positive; negative
+    cases are left as drawn. Business-level section writes (enable,
+    visibilities) only ever name sections the run created. Titles of created
+    sections start with the run id, so a real target can be cleaned up. In the
+    stateful phase the section ids come from links (a created section) and
+    are kept.
+    """
+    settings = current()
+    if settings is None or not settings.ground or not _is_positive(case):
+        return case
+    op_id = _operation_id(case)
+    rnd = _rng(case, settings)
+    body = cast(dict[str, Any], case.body) if isinstance(case.body, dict) else None
+    if op_id == "createSection" and body is not None and isinstance(body.get("title"), dict):
+        title = {k: f"{settings.run_id} {v}"[:500] if isinstance(v, str) else v for k, v in body["title"].items()}
+        body = {**body, "title": title}
+        case.body = body
+    if rnd.random() >= GROUNDING_SHARE:
+        return case
+    if op_id == "getMenu":
+        if settings.stores and "brand_id" in case.query and "branch_id" in case.query:
+            store = rnd.choice(settings.stores)
+            case.query = {**case.query, "brand_id": store["brandID"], "branch_id": store["branchID"]}
+        return case
+    linked = _is_stateful(case)
+    if op_id == "setSectionVisibilities" and settings.own_sections and not linked:
+        case.path_parameters = {**case.path_parameters, "sectionID": rnd.choice(settings.own_sections)}
+    if body is None:
+        return case
+    new = _repaired(cast(dict[str, Any], checks.as_integers(body)), rnd)
+    if settings.stores and isinstance(body.get("stores"), list):
+        new["stores"] = _pick(rnd, settings.stores, len(body["stores"]))
+    if settings.stores and isinstance(body.get("zoneStores"), list) and body["zoneStores"]:
+        new["zoneStores"] = _pick(rnd, settings.stores, len(body["zoneStores"]))
+    if op_id == "enableSections" and settings.own_sections and isinstance(body.get("ids"), list) and not linked:
+        new["ids"] = _pick(rnd, settings.own_sections, len(body["ids"]))
+    if op_id in {"populateMenu", "syncMenuToStores"} and settings.sections and isinstance(new.get("sections"), dict):
+        entries = list(new["sections"].values())[: len(settings.sections)]
+        chosen = rnd.sample(settings.sections, len(entries))
+        new["sections"] = {str(sid): entry for sid, entry in zip(chosen, entries, strict=True)}
+    case.body = new
+    return case
+
+
+def _repaired(body: dict[str, Any], rnd: random.Random) -> dict[str, Any]:
+    """Half of the drawn schedules and dates that break a business rule become valid ones.
+
+    Drawn schedules almost always break a rule JSON Schema cannot state (HHMM
+    minutes, startTime < endTime), so without this populate, sync and
+    createSection would nearly never succeed; the other half keeps exercising
+    the rule's 400. (The caller also sends grounded integers as integers: the
+    ungrounded quarter keeps the drawn ``2.0`` values.)
+    """
+
+    def schedule(times: Any) -> Any:
+        if isinstance(times, dict) and times and not schedules.is_valid(times) and rnd.random() < 0.5:
+            return {}
+        return times
+
+    if "availableTimes" in body:
+        body["availableTimes"] = schedule(body["availableTimes"])
+    for entry in (body.get("sections") or {}).values() if isinstance(body.get("sections"), dict) else ():
+        if isinstance(entry, dict) and "availableTimes" in entry:
+            entry["availableTimes"] = schedule(entry["availableTimes"])
+    if isinstance(body.get("blackoutDates"), list) and rnd.random() < 0.5:
+        body["blackoutDates"] = [d for d in body["blackoutDates"] if checks.is_calendar_date(d)]
+    return body
+
+
+def _pick(rnd: random.Random, pool: list[Any], count: int) -> list[Any]:
+    """``count`` items (at least one) from ``pool``, repeats allowed: the contract de-duplicates."""
+    return [rnd.choice(pool) for _ in range(max(1, min(count, 5)))]
+
+
+@schemathesis.hook
+def filter_case(context: schemathesis.HookContext, case: Case) -> bool:
+    """On a read-only run (the production host) generated writes are never sent."""
+    settings = current()
+    return settings is None or settings.allow_writes or case.method.upper() not in WRITE_METHODS
+
+
+@schemathesis.hook
+def filter_failure(
+    context: schemathesis.HookContext,
+    failure: Any,
+    case: Case,
+    response: schemathesis.Response,
+) -> bool:
+    """Drop a built-in failure only when the contract makes the answer correct.
+
+    OpenAPI cannot state every rule of the contract, so three kinds of built-in
+    failure are wrong on a correct server (and hide later defects of the same
+    check). Each is dropped only when ``checks.expected_answer`` — the
+    reference semantics applied to the request as sent — says the answer is
+    exactly the documented one; otherwise the failure stands, and the
+    ``klikit_input_answer`` check fails too.
+
+    - "Schema-valid request rejected" (positive_data_acceptance): integers sent
+      as ``2.0`` (valid JSON Schema integers; the contract types them strictly),
+      getMenu with exactly one of brand_id / branch_id, and business rules
+      (HHMM minutes, startTime < endTime, overlaps, calendar dates,
+      scheduledAt) — dropped when the answer is 400 request_invalid whose
+      details name the offending field (or, for a business rule on ids not
+      known to be the caller's, 404 resource_not_found).
+    - "Schema-violating request accepted" (negative_data_rejection): an unknown
+      query parameter, which the contract ignores — dropped when the request
+      is otherwise valid and the answer is the valid request's answer.
+    - "Missing required header accepted": Idempotency-Key under the concepts
+      reading, where the header is optional; and a "missing" Authorization
+      that the configured credential put back, so the request as sent had it.
+
+    And one stateful one: "Created resource not found" when the step did not
+    use the link (Schemathesis applies a link's body only some of the time)
+    and its 404 is explained by ids not known to be the caller's — the answer
+    the contract requires for them. A 404 on a request naming only the
+    caller's own sections, the created one included, still fails.
+    """
+    handled = (RejectedPositiveData, AcceptedNegativeData, MissingHeaderNotRejected, EnsureResourceAvailability)
+    if not isinstance(failure, handled):
+        return True
+    settings = required()
+    ex = exchange_of(response)
+    verdict = checks.expected_answer(ex, settings.ctx)
+    if isinstance(failure, EnsureResourceAvailability):
+        return not (verdict.kind == "valid" and verdict.ids_outside)
+    if verdict.kind == "reject":
+        return not checks.matches_rejection(ex, verdict, settings.ctx)
+    if verdict.kind in {"valid", "either"}:
+        return not checks.matches_acceptance(ex, verdict, settings.ctx)
+    return True
+
+
+@schemathesis.hook
+def before_load_schema(context: schemathesis.HookContext, raw_schema: dict[str, Any]) -> None:
+    """Links that set a request body set all of it (``x-schemathesis: merge_body: false``).
+
+    Merged into a generated body, ``enableSections``' link would keep drawn ids
+    of other businesses beside the created section's, and the 404 they cause
+    makes the created section look unavailable (a false "created resource not
+    found"). How a tool merges link bodies is the harness's business, not the
+    contract's, so the flag is added here rather than in openapi.yaml.
+    """
+    for item in (raw_schema.get("paths") or {}).values():
+        for operation in item.values() if isinstance(item, dict) else ():
+            if not isinstance(operation, dict):
+                continue
+            for response in (operation.get("responses") or {}).values():
+                for link in (response.get("links") or {}).values() if isinstance(response, dict) else ():
+                    if isinstance(link, dict) and "requestBody" in link:
+                        link.setdefault("x-schemathesis", {}).setdefault("merge_body", False)
+
+
+@schemathesis.hook
+def after_load_schema(context: schemathesis.HookContext, schema: schemathesis.BaseSchema) -> None:
+    """CLI: cap the request rate at ``KLIKIT_MAX_RPS`` (5/s off the stand-in by default) unless
+    ``--rate-limit`` is given, so the cap covers the requests checks send on their own too."""
+    if _DEFERRED or os.environ.get("KLIKIT_BASE_URL") is None or schema.config.rate_limit is not None:
+        return
+    from .config import load_settings
+
+    env = load_settings(None)
+    loopback = env.host in {"127.0.0.1", "localhost", "::1"}
+    spec = rate_limit_spec(env.effective_max_rps(standin=loopback))
+    if spec:
+        schema.config.update(rate_limit=spec)
+
+
+# ------------------------------------------------------------------- checks
+
+
+#: the harness's checks as registered with Schemathesis (``klikit_<name>``), in registry order
+HARNESS_CHECKS: list[schemathesis.CheckFunction] = []
+
+
+def _register(entry: checks.Check) -> None:
+    def run(ctx: schemathesis.CheckContext, response: schemathesis.Response, case: Case) -> bool | None:
+        settings = required()
+        ex = exchange_of(response)
+        learn(ex, settings)
+        entry.function(ex, settings.ctx)
+        return None
+
+    run.__name__ = f"klikit_{entry.name}"
+    run.__qualname__ = run.__name__
+    run.__doc__ = entry.doc
+    HARNESS_CHECKS.append(schemathesis.check(run))
+
+
+for _entry in checks.CHECKS.values():
+    _register(_entry)
+
+
+@schemathesis.check
+def klikit_no_write_on_rejection(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: Case
+) -> bool | None:
+    """A request the contract rejects writes nothing (the embedded stand-in's write count is unchanged)."""
+    settings = required()
+    if settings.writes is None:
+        return None
+    with _LOCK:
+        before = _WRITES_BEFORE.pop(case.id, None)
+    if before is None:
+        return None
+    ex = exchange_of(response)
+    verdict = checks.expected_answer(ex, settings.ctx)
+    after = settings.writes()
+    if verdict.kind == "reject" and after != before:
+        raise Violation(
+            f"{verdict.operation_id}: a rejected request wrote {after - before} time(s)",
+            behaviour=verdict.behaviour,
+            received=ex.received(settings.ctx.redact),
+            documented="a request the contract rejects changes nothing",
+            request_id=ex.request_id,
+            reproduction=ex.curl(settings.ctx.redact, settings.ctx.origin),
+        )
+    return None
+
+
+HARNESS_CHECKS.append(klikit_no_write_on_rejection)
+
+
+def settings_for(
+    target: Any, *, stores: list[dict[str, int]], sections: list[int], own_sections: list[int]
+) -> FuzzSettings:
+    """Settings for a ``klikit_harness.target.Target`` (the pytest suite's session target).
+
+    ``stores`` are the stores generated writes name, ``sections`` the business's
+    sections pushed to them, ``own_sections`` the sections the run created.
+    """
+    service = target.service
+    writes: Callable[[], int] | None = (lambda: int(service.world.writes)) if service is not None else None
+    paths: Mapping[str, str] = dict(getattr(target, "paths", {}) or {})
+    known_stores = [*stores, *target.stores, *(s.as_json() for s in target.settings.fresh_stores)]
+    ctx = checks.Context(
+        reading=target.reading,
+        main=tuple(target.main),
+        credentials=tuple(_pairs(target.settings.secrets())),
+        own_stores=frozenset((s["brandID"], s["branchID"]) for s in known_stores),
+        own_sections=frozenset(sections + own_sections),
+        redact=target.redactor,
+        paths=paths,
+        base_path=_path_of(target.base_url),
+        origin=_origin_of(target.base_url),
+    )
+    return FuzzSettings(
+        ctx=ctx,
+        stores=list(stores),
+        sections=list(sections),
+        own_sections=list(own_sections),
+        run_id=target.run_id,
+        writes=writes,
+        allow_writes=not target.read_only,
+        record=lambda ex: _record_on(target, ex),
+    )
+
+
+def _record_on(target: Any, ex: checks.HttpExchange) -> None:
+    from urllib.parse import urlsplit
+
+    from .target import Exchange
+
+    url = ex.url
+    if urlsplit(url).hostname == "testserver":  # in-process (ASGI): the same service answers on base_url
+        origin = urlsplit(target.base_url)
+        url = urlsplit(url)._replace(scheme=origin.scheme, netloc=origin.netloc).geturl()
+    shown = {k: v for k, v in ex.request_headers.items() if k in {"idempotency-key", "content-type"}}
+    target.record(
+        Exchange(
+            method=ex.method,
+            url=url,
+            credential_var="KLIKIT_PARTNER_KEY:KLIKIT_SECRET_KEY" if "authorization" in ex.request_headers else None,
+            headers=shown,
+            body=ex.request_body.decode("utf-8", "replace")[:4000] if ex.request_body else None,
+            status=ex.status,
+            response_text=target.redactor(ex.body[:2000].decode("utf-8", "replace")),
+            request_id=ex.request_id,
+        )
+    )

@@ -1,0 +1,372 @@
+"""The harness's checks on crafted exchanges: each fails on an answer that breaks it and passes a good one.
+
+Also the filter of built-in Schemathesis failures: it drops a failure only
+when the answer is exactly the documented one, so a 200 or a 500 to the
+same request still fails.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from schemathesis import checks as schemathesis_checks
+from schemathesis.core.failures import AcceptedNegativeData
+from schemathesis.openapi.checks import RejectedPositiveData
+
+from klikit_harness import checks, fuzz_hooks
+from klikit_harness.checks import HttpExchange
+from klikit_harness.failures import Violation
+
+MAIN = ("pk_test", "sk_test_secret_1234")
+BASE = "http://target.test/v1/partner"
+AUTH = "Basic " + base64.b64encode(f"{MAIN[0]}:{MAIN[1]}".encode()).decode()
+OWN_STORE = {"brandID": 663, "branchID": 1062}
+FOREIGN_STORE = {"brandID": 900, "branchID": 3001}
+OWN_SECTION = 1022
+
+
+def ctx(**kw: Any) -> checks.Context:
+    defaults: dict[str, Any] = {
+        "main": MAIN,
+        "credentials": (MAIN,),
+        "own_stores": frozenset({(663, 1062)}),
+        "own_sections": frozenset({OWN_SECTION}),
+    }
+    return checks.Context(**{**defaults, **kw})
+
+
+def envelope_ok(data: Any = None, rid: str = "req_1") -> bytes:
+    return json.dumps({"request_id": rid, "data": data if data is not None else {}}).encode()
+
+
+def envelope_error(code: str, field: str | None = None, rid: str = "req_1", **extra: Any) -> bytes:
+    error: dict[str, Any] = {"code": code, "message": f"{field or 'request'}: rejected"}
+    if field is not None:
+        error["details"] = {"field": field, **extra}
+    return json.dumps({"request_id": rid, "error": error}).encode()
+
+
+def exchange(
+    method: str,
+    path: str,
+    status: int,
+    body: bytes,
+    *,
+    request: Any = None,
+    query: str = "",
+    headers: dict[str, str] | None = None,
+    key: str | None = "k-1",
+    content_type: str = "application/json",
+) -> HttpExchange:
+    request_headers = {"authorization": AUTH}
+    if method in {"POST", "PATCH"}:
+        request_headers["content-type"] = "application/json"
+        if key is not None:
+            request_headers["idempotency-key"] = key
+    return HttpExchange(
+        method=method,
+        url=f"{BASE}{path}" + (f"?{query}" if query else ""),
+        status=status,
+        headers={"content-type": content_type, **(headers or {})},
+        body=body,
+        request_headers=request_headers,
+        request_body=json.dumps(request).encode() if request is not None else None,
+    )
+
+
+def run(name: str, ex: HttpExchange, context: checks.Context | None = None) -> None:
+    checks.CHECKS[name].function(ex, context or ctx())
+
+
+def fails(name: str, ex: HttpExchange, kind: type[Exception], context: checks.Context | None = None) -> Exception:
+    with pytest.raises(kind) as info:
+        run(name, ex, context)
+    return info.value
+
+
+PUBLISH = {"stores": [OWN_STORE], "providerIDs": [1]}
+
+
+# ------------------------------------------------------------------ envelope
+
+
+@pytest.mark.behaviour("envelope.json-body")
+def test_json_body_passes_a_json_object():
+    run("json_body", exchange("GET", "/menus", 200, envelope_ok()))
+
+
+@pytest.mark.behaviour("envelope.json-body")
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [("text/html", b"<h1>500</h1>"), ("application/json", b"[1, 2]"), ("application/json", b"{not json")],
+)
+def test_json_body_fails_html_arrays_and_garbage(content_type, body):
+    failure = fails("json_body", exchange("GET", "/menus", 500, body, content_type=content_type),
+                    checks.EnvelopeViolation)
+    assert "envelope.json-body" in str(failure) and "Received:" in str(failure) and "Documented:" in str(failure)
+
+
+@pytest.mark.behaviour("envelope.request-id")
+def test_request_id_present():
+    run("request_id", exchange("GET", "/menus", 200, envelope_ok()))
+    fails("request_id", exchange("GET", "/menus", 400, b'{"error": {"code": "request_invalid", "message": "m"}}'),
+          checks.EnvelopeViolation)
+    fails("request_id", exchange("GET", "/menus", 200, b'{"request_id": "", "data": {}}'), checks.EnvelopeViolation)
+
+
+@pytest.mark.behaviour("envelope.request-id")
+def test_request_ids_are_distinct_across_requests_but_replays_and_rechecks_pass():
+    context = ctx()
+    first = exchange("GET", "/menus", 200, envelope_ok(rid="req_same"))
+    run("request_id_distinct", first, context)
+    run("request_id_distinct", first, context)  # the same exchange checked again (shrinking)
+    replay = exchange("POST", "/menus/publish", 200, envelope_ok(rid="req_same"), request=PUBLISH,
+                      headers={"idempotent-replayed": "true"})
+    run("request_id_distinct", replay, context)
+    other = exchange("GET", "/menus", 200, envelope_ok({"other": 1}, rid="req_same"), query="brand_id=1&branch_id=2")
+    failure = fails("request_id_distinct", other, checks.DuplicateRequestId, context)
+    assert failure.request_id == "req_same"
+
+
+@pytest.mark.behaviour("envelope.success-has-data")
+def test_success_envelope():
+    run("success_envelope", exchange("GET", "/menus", 200, b'{"request_id": "r", "data": null}'))
+    fails("success_envelope", exchange("GET", "/menus", 200, b'{"request_id": "r"}'), checks.EnvelopeViolation)
+    fails("success_envelope",
+          exchange("GET", "/menus", 200, b'{"request_id": "r", "data": {}, "error": {"code": "x", "message": "y"}}'),
+          checks.EnvelopeViolation)
+
+
+@pytest.mark.behaviour("envelope.error-shape")
+def test_error_envelope():
+    run("error_envelope", exchange("GET", "/menus", 400, envelope_error("request_invalid", "brand_id")))
+    for body in (
+        b'{"request_id": "r", "error": "bad"}',
+        b'{"request_id": "r", "error": {"code": 400, "message": "m"}}',
+        b'{"request_id": "r", "error": {"code": "request_invalid", "message": "m"}, "data": null}',
+        b'{"request_id": "r", "error": {"code": "request_invalid", "message": "m", "trace": "..."}}',
+    ):
+        fails("error_envelope", exchange("GET", "/menus", 400, body), checks.EnvelopeViolation)
+
+
+@pytest.mark.behaviour("envelope.code-status-catalogue")
+def test_code_must_be_catalogued_with_its_status_for_the_reading():
+    run("code_in_catalogue", exchange("GET", "/menus", 400, envelope_error("request_invalid")))
+    run("code_in_catalogue", exchange("PATCH", "/menus/sections/enable", 404, envelope_error("not_found")))  # alias
+    run("code_in_catalogue", exchange("GET", "/menus", 400, envelope_error("REQUEST_INVALID")), ctx(reading="concepts"))
+    fails("code_in_catalogue", exchange("GET", "/menus", 422, envelope_error("request_invalid")),
+          checks.CatalogueViolation)
+    fails("code_in_catalogue", exchange("GET", "/menus", 400, envelope_error("bad_request")), checks.CatalogueViolation)
+    fails("code_in_catalogue", exchange("GET", "/menus", 400, envelope_error("REQUEST_INVALID")),
+          checks.CatalogueViolation)  # the concepts spelling under the reference reading
+
+
+@pytest.mark.behaviour("input.wrong-types", "input.malformed-json")
+def test_no_server_error():
+    run("no_server_error", exchange("GET", "/menus", 404, envelope_error("resource_not_found")))
+    failure = fails("no_server_error", exchange("GET", "/menus", 500, envelope_error("internal")),
+                    checks.ServerErrorViolation)
+    assert "HTTP 500" in str(failure)
+
+
+@pytest.mark.behaviour("ratelimit.429-envelope-retry-after", "ratelimit.retry-after-seconds")
+def test_rate_limited_answer():
+    good = envelope_error("rate_limit_exceeded")
+    run("rate_limited_answer", exchange("GET", "/menus", 429, good, headers={"retry-after": "2"}))
+    fails("rate_limited_answer", exchange("GET", "/menus", 429, good), checks.RateLimitViolation)
+    fails("rate_limited_answer", exchange("GET", "/menus", 429, good, headers={"retry-after": "0"}),
+          checks.RateLimitViolation)
+    fails("rate_limited_answer", exchange("GET", "/menus", 429, good, headers={"retry-after": "1.5"}),
+          checks.RateLimitViolation)
+    fails("rate_limited_answer",
+          exchange("GET", "/menus", 429, b"Too Many Requests", content_type="text/plain", headers={"retry-after": "1"}),
+          checks.RateLimitViolation)
+
+
+@pytest.mark.behaviour("client.secrets-never-leak")
+def test_no_secret_echo_and_the_failure_never_repeats_it():
+    run("no_secret_echo", exchange("GET", "/menus", 401, envelope_error("auth_invalid_credential")))
+    echoed = json.dumps({"request_id": "r", "error": {"code": "auth_invalid_credential",
+                                                      "message": f"bad secret {MAIN[1]}"}}).encode()
+    context = ctx(redact=lambda text: text.replace(MAIN[1], "***"))
+    failure = fails("no_secret_echo", exchange("GET", "/menus", 401, echoed), checks.SecretEchoed, context)
+    assert MAIN[1] not in str(failure)
+    fails("no_secret_echo", exchange("GET", "/menus", 200, envelope_ok(), headers={"x-debug-auth": AUTH}),
+          checks.SecretEchoed)
+
+
+# ------------------------------------------------------------ input oracle
+
+
+@pytest.mark.behaviour("input.strict-integers")
+def test_float_integers_must_get_400_naming_the_field():
+    body = {"stores": [{"brandID": 663.0, "branchID": 1062}], "providerIDs": [1]}
+    good = exchange("POST", "/menus/publish", 400, envelope_error("request_invalid", "stores.0.brandID"), request=body)
+    run("input_answer", good)
+    fails("input_answer", exchange("POST", "/menus/publish", 200, envelope_ok(), request=body),
+          checks.InputAnswerViolation)
+    fails("input_answer",
+          exchange("POST", "/menus/publish", 400, envelope_error("request_invalid", "providerIDs"), request=body),
+          checks.InputAnswerViolation)  # details name another field
+
+
+@pytest.mark.behaviour("getmenu.one-param-400")
+def test_get_menu_with_one_store_param_must_get_400():
+    run("input_answer", exchange("GET", "/menus", 400, envelope_error("request_invalid", "branch_id"),
+                                 query="brand_id=663"))
+    fails("input_answer", exchange("GET", "/menus", 200, envelope_ok(), query="brand_id=663"),
+          checks.InputAnswerViolation)
+
+
+@pytest.mark.behaviour("routing.unknown-query-ignored")
+def test_unknown_query_parameters_are_ignored():
+    run("input_answer", exchange("GET", "/menus", 200, envelope_ok(), query="colour=red"))
+    fails("input_answer", exchange("GET", "/menus", 400, envelope_error("request_invalid", "colour"),
+                                   query="colour=red"), checks.InputAnswerViolation)
+
+
+@pytest.mark.behaviour("schedule.hhmm-range", "schedule.start-before-end", "schedule.invalid-details-field")
+@pytest.mark.parametrize(
+    ("slot", "field"),
+    [({"startTime": 960, "endTime": 1200}, "availableTimes.0.slots[0].startTime"),
+     ({"startTime": 1200, "endTime": 1200}, "availableTimes.0.slots[0]")],
+)
+def test_business_rule_400_on_schema_valid_schedules(slot, field):
+    body = {"title": {"en": "x"}, "availableTimes": {"0": {"disabled": False, "slots": [slot]}}}
+    run("input_answer", exchange("POST", "/menus/sections", 400, envelope_error("request_invalid", field), request=body))
+    fails("input_answer", exchange("POST", "/menus/sections", 200, envelope_ok({"id": 7}), request=body),
+          checks.InputAnswerViolation)
+
+
+@pytest.mark.behaviour("populate.overlap-rejected", "sync.overlap-rejected")
+def test_state_dependent_overlap_400_is_accepted_only_for_explicit_schedules():
+    times = {"0": {"disabled": False, "slots": [{"startTime": 1100, "endTime": 1300}]}}
+    explicit = {"stores": [OWN_STORE], "sections": {str(OWN_SECTION): {"sequence": 1, "availableTimes": times}}}
+    collision = envelope_error("request_invalid", f"sections.{OWN_SECTION}.availableTimes", weekday="0")
+    run("input_answer", exchange("POST", "/menus/sync", 400, collision, request=explicit))
+    fallback = {"stores": [OWN_STORE], "sections": {str(OWN_SECTION): {"sequence": 1, "availableTimes": {}}}}
+    fails("input_answer", exchange("POST", "/menus/sync", 400, collision, request=fallback),
+          checks.InputAnswerViolation)
+
+
+@pytest.mark.behaviour("tenancy.unknown-same-as-foreign", "populate.foreign-resource-404")
+def test_404_only_for_ids_outside_the_business():
+    foreign = {"stores": [FOREIGN_STORE], "providerIDs": [1]}
+    run("input_answer", exchange("POST", "/menus/publish", 404, envelope_error("resource_not_found", "stores[0]"),
+                                 request=foreign))
+    failure = fails("input_answer", exchange("POST", "/menus/publish", 404,
+                                             envelope_error("resource_not_found", "stores[0]"), request=PUBLISH),
+                    checks.InputAnswerViolation)
+    assert failure.behaviour == "tenancy.unknown-same-as-foreign"
+
+
+@pytest.mark.behaviour("idempotency.key-required-on-writes", "idempotency.key-over-64-invalid")
+def test_idempotency_key_answers_follow_the_reading():
+    missing = envelope_error("request_missing_idempotency_key", "Idempotency-Key")
+    run("input_answer", exchange("POST", "/menus/publish", 400, missing, request=PUBLISH, key=None))
+    fails("input_answer", exchange("POST", "/menus/publish", 200, envelope_ok(), request=PUBLISH, key=None),
+          checks.InputAnswerViolation)
+    run("input_answer", exchange("POST", "/menus/publish", 200, envelope_ok(), request=PUBLISH, key=None),
+        ctx(reading="concepts"))
+    too_long = envelope_error("request_invalid", "Idempotency-Key")
+    run("input_answer", exchange("POST", "/menus/publish", 400, too_long, request=PUBLISH, key="k" * 65))
+    fails("input_answer", exchange("POST", "/menus/publish", 200, envelope_ok(), request=PUBLISH, key="k" * 65),
+          checks.InputAnswerViolation)
+
+
+@pytest.mark.behaviour("routing.method-not-allowed-405")
+def test_unserved_method_must_get_405():
+    run("input_answer", exchange("DELETE", "/menus", 405, envelope_error("method_not_allowed")))
+    fails("input_answer", exchange("DELETE", "/menus", 404, envelope_error("resource_not_found")),
+          checks.InputAnswerViolation)
+
+
+# ------------------------------------------------- the built-in failure filter
+
+
+def st_response(ex: HttpExchange) -> schemathesis.Response:
+    prepared = requests.Request(
+        ex.method, ex.url, headers=dict(ex.request_headers), data=ex.request_body
+    ).prepare()
+    return schemathesis.Response(
+        status_code=ex.status, headers={k: [v] for k, v in ex.headers.items()}, content=ex.body,
+        request=prepared, elapsed=0.01, verify=True,
+    )
+
+
+@pytest.fixture
+def hooks_for_test_context():
+    saved = fuzz_hooks._SETTINGS
+    fuzz_hooks.configure(fuzz_hooks.FuzzSettings(ctx=ctx()))
+    yield
+    fuzz_hooks._SETTINGS = saved
+
+
+def rejected(ex: HttpExchange) -> RejectedPositiveData:
+    return RejectedPositiveData(operation="op", message="Valid data should have been accepted",
+                                status_code=ex.status, allowed_statuses=["2xx"])
+
+
+def accepted(ex: HttpExchange) -> AcceptedNegativeData:
+    return AcceptedNegativeData(operation="op", message="Invalid data should have been rejected",
+                                status_code=ex.status, expected_statuses=["400"])
+
+
+def keeps(failure: Any, ex: HttpExchange) -> bool:
+    return bool(fuzz_hooks.filter_failure(schemathesis.HookContext(), failure, None, st_response(ex)))  # type: ignore[arg-type]
+
+
+@pytest.mark.behaviour("input.strict-integers", "getmenu.one-param-400", "routing.unknown-query-ignored")
+def test_filter_drops_a_built_in_failure_only_for_the_documented_answer(hooks_for_test_context):
+    floats = {"stores": [{"brandID": 663, "branchID": 1062.0}], "providerIDs": [1]}
+    right = exchange("POST", "/menus/publish", 400, envelope_error("request_invalid", "stores.0.branchID"),
+                     request=floats)
+    assert not keeps(rejected(right), right)
+    for wrong in (
+        exchange("POST", "/menus/publish", 500, envelope_error("internal"), request=floats),
+        exchange("POST", "/menus/publish", 400, envelope_error("request_invalid"), request=floats),  # no field named
+        exchange("POST", "/menus/publish", 422, envelope_error("request_invalid", "stores.0.branchID"), request=floats),
+    ):
+        assert keeps(rejected(wrong), wrong)
+    one_param = exchange("GET", "/menus", 400, envelope_error("request_invalid", "branch_id"), query="brand_id=7")
+    assert not keeps(rejected(one_param), one_param)
+    valid_but_rejected = exchange("GET", "/menus", 400, envelope_error("request_invalid", "brand_id"),
+                                  query="brand_id=7&branch_id=8")
+    assert keeps(rejected(valid_but_rejected), valid_but_rejected)
+    ignored = exchange("GET", "/menus", 200, envelope_ok(), query="colour=red")
+    assert not keeps(accepted(ignored), ignored)
+    wrongly_accepted = exchange("GET", "/menus", 200, envelope_ok(), query="brand_id=x&branch_id=1")
+    assert keeps(accepted(wrongly_accepted), wrongly_accepted)
+
+
+@pytest.mark.behaviour("input.strict-integers", "idempotency.key-over-64-invalid")
+def test_no_write_on_rejection(hooks_for_test_context):
+    writes = {"count": 5}
+    settings = fuzz_hooks.required()
+    settings.writes = lambda: writes["count"]
+    case = type("FakeCase", (), {"id": "case-1"})()
+    floats = {"stores": [{"brandID": 663.0, "branchID": 1062}], "providerIDs": [1]}
+    rejected_answer = st_response(exchange("POST", "/menus/publish", 400,
+                                           envelope_error("request_invalid", "stores.0.brandID"), request=floats))
+
+    def check(after: int, response: schemathesis.Response) -> None:
+        fuzz_hooks._WRITES_BEFORE[case.id] = 5
+        writes["count"] = after
+        fuzz_hooks.klikit_no_write_on_rejection(None, response, case)  # type: ignore[arg-type]
+
+    check(5, rejected_answer)
+    with pytest.raises(Violation, match="a rejected request wrote 1 time"):
+        check(6, rejected_answer)
+    check(6, st_response(exchange("POST", "/menus/publish", 200, envelope_ok(), request=PUBLISH)))  # accepted: it writes
+
+
+@pytest.mark.behaviour("envelope.json-body", "envelope.request-id", "envelope.code-status-catalogue")
+def test_every_harness_check_is_registered_with_schemathesis():
+    registered = set(schemathesis_checks.CHECKS.get_all_names())
+    assert {f"klikit_{name}" for name in checks.CHECKS} | {"klikit_no_write_on_rejection"} <= registered
+    assert len(fuzz_hooks.HARNESS_CHECKS) == len(checks.CHECKS) + 1

@@ -1,0 +1,70 @@
+"""Hand-picked inputs the generators rarely reach, held to the same checks as generated ones.
+
+Each is sent over every transport of the profile and must pass the harness's
+checks (``klikit_input_answer`` decides the expected answer from the
+request) and never be answered with a 5xx.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from schemathesis.checks import not_a_server_error
+
+from klikit_harness import fuzz_hooks
+from tests.fuzz import support
+
+schema = support.load_schema(phases=("examples",))
+CHECKS = [not_a_server_error, *fuzz_hooks.HARNESS_CHECKS]
+FAR_FUTURE = "9999-12-31T23:59:59-23:59"  # a valid instant past Python's datetime.max once in UTC
+
+
+def send(fuzz: support.FuzzRun, path: str, method: str, **parts: Any) -> list[int]:
+    if method != "GET":
+        parts.setdefault("headers", {"Idempotency-Key": "edge"})  # replaced by a fresh UUID before sending
+        parts.setdefault("media_type", "application/json")
+    statuses = []
+    for transport in fuzz.transports:
+        case = schema[path][method].Case(**parts)
+        response = fuzz.call(case, transport)
+        case.validate_response(response, checks=CHECKS, transport_kwargs=fuzz.kwargs(transport))
+        statuses.append(response.status_code)
+    return statuses
+
+
+def own_store(fuzz: support.FuzzRun) -> dict[str, int]:
+    return fuzz.settings.stores[0]
+
+
+@pytest.mark.behaviour("input.wrong-types", "input.absurd-numbers")
+@pytest.mark.parametrize("brand", ["²", "٦٦٣", "9" * 5000, "0663", "+663"], ids=["superscript", "arabic-indic", "5000-digits", "leading-zero", "plus"])
+def test_get_menu_store_ids_are_ascii_positive_int32(fuzz, brand):
+    statuses = send(fuzz, "/menus", "GET", query={"brand_id": brand, "branch_id": own_store(fuzz)["branchID"]})
+    assert all(s in {200, 400, 404} for s in statuses)  # the exact answer is klikit_input_answer's
+
+
+@pytest.mark.behaviour("input.wrong-types", "tenancy.foreign-section-404")
+@pytest.mark.parametrize("section", ["²", "١٠٢٢", "9" * 5000, "0"], ids=["superscript", "arabic-indic", "5000-digits", "zero"])
+def test_section_path_ids_are_ascii_positive_int32(fuzz, section):
+    assert set(send(fuzz, "/menus/sections/{sectionID}/visibilities", "PATCH",
+                    path_parameters={"sectionID": section}, body={"visibilities": {"1": True}})) == {400}
+
+
+@pytest.mark.behaviour("publish.scheduled")
+@pytest.mark.parametrize(("when", "status"), [("", 400), (FAR_FUTURE, 200), ("0001-01-01T00:00:00Z", 200)])
+def test_scheduled_at_edges(fuzz, when, status):
+    body = {"stores": [own_store(fuzz)], "providerIDs": [1], "scheduledAt": when}
+    assert set(send(fuzz, "/menus/publish", "POST", body=body)) == {status}
+
+
+@pytest.mark.behaviour("section.create-returns-id", "input.malformed-json")
+def test_titles_outside_the_basic_multilingual_plane(fuzz):
+    assert set(send(fuzz, "/menus/sections", "POST", body={"title": {"en": f"{fuzz.target.run_id} 🍜 ramen"}})) == {200}
+
+
+@pytest.mark.behaviour("input.id-keyed-map-keys")
+def test_id_keys_with_a_trailing_newline_are_rejected(fuzz):
+    section = fuzz.settings.own_sections[0]
+    assert set(send(fuzz, "/menus/sections/{sectionID}/visibilities", "PATCH",
+                    path_parameters={"sectionID": section}, body={"visibilities": {"1\n": True}})) == {400}

@@ -1,0 +1,56 @@
+"""Writes without a usable Idempotency-Key: the negative cases the fuzzing phase leaves alone.
+
+The fuzzing phase gives every write whose generated key is valid a fresh
+UUID (tiny redrawn keys would otherwise replay or conflict). These tests take
+schema-valid writes and remove the key, or make it longer than 64
+characters, and require the documented 400 — under the concepts reading the
+key is optional, so a write without one is processed — and, on the embedded
+stand-in, no write.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+
+from klikit_harness import contract, fuzz_hooks
+from tests.fuzz import support
+
+writes = support.load_schema(
+    mode="positive", phases=("fuzzing",), max_examples=support.budget().key_examples
+).include(method=["POST", "PATCH"])
+
+CHECKS = [not_a_server_error, *fuzz_hooks.HARNESS_CHECKS]
+
+
+def _answer(fuzz, case):
+    before = fuzz.writes()
+    response = fuzz.call(case)
+    case.validate_response(response, checks=CHECKS, transport_kwargs=fuzz.kwargs(fuzz.transports[0]))
+    return response, before
+
+
+@pytest.mark.behaviour("idempotency.key-required-on-writes", "codes.vocabulary")
+@writes.parametrize()
+def test_write_without_key(case, fuzz):
+    case.headers.pop("Idempotency-Key", None)
+    response, before = _answer(fuzz, case)
+    code = response.json().get("error", {}).get("code") if response.status_code >= 400 else None
+    missing = contract.errors().code_for("request_missing_idempotency_key", fuzz.target.reading)
+    if fuzz.target.reading == "reference":
+        assert (response.status_code, code) == (missing.status, missing.code)
+        assert before is None or fuzz.writes() == before
+    else:
+        assert code != missing.code
+
+
+@pytest.mark.behaviour("idempotency.key-over-64-invalid", "idempotency.key-max-64")
+@writes.given(length=st.integers(65, 300))
+@writes.parametrize()
+def test_write_with_key_over_64_characters(case, length, fuzz):
+    case.headers["Idempotency-Key"] = ("k" * length)
+    response, before = _answer(fuzz, case)
+    invalid = contract.errors().code_for("request_invalid", fuzz.target.reading)
+    assert (response.status_code, response.json()["error"]["code"]) == (invalid.status, invalid.code)
+    assert before is None or fuzz.writes() == before
