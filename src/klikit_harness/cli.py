@@ -256,6 +256,8 @@ def run(
     )
     # A child process: pytest must import the suites (and rewrite their asserts) itself.
     code = subprocess.call([sys.executable, "-m", "pytest", *args], env={**os.environ, "KLIKIT_PROFILE": profile})
+    if code == 5:
+        fail("no test ran: check the --suite choice and the pytest arguments after --")
     sys.exit({0: EXIT_OK, 1: EXIT_VIOLATIONS, EXIT_UNREACHABLE: EXIT_UNREACHABLE}.get(code, EXIT_USAGE))
 
 
@@ -282,14 +284,27 @@ def doctor(target: str | None, env_file: Path | None) -> None:
 
 @main.command()
 @click.option("--profile", type=click.Choice(("smoke", "release")), default="smoke", show_default=True)
-@click.option("--defect", "defects", multiple=True, metavar="NAME", help="Only these defects (repeatable; default: all).")
+@click.option(
+    "--defect", "defects", multiple=True, metavar="NAME", help="Only these defects (repeatable; default: all)."
+)
 @click.option("--suite", "suites", multiple=True, type=click.Choice(SUITES), help="Suites to run (default: all).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Runs at once (default: the number of cores).")
-@click.option("--maxfail", type=click.IntRange(1, 1000), default=1, show_default=True,
-              help="Stop a defect's run after this many failures (1 = time to first kill).")
+@click.option(
+    "--maxfail",
+    type=click.IntRange(1, 1000),
+    default=1,
+    show_default=True,
+    help="Stop a defect's run after this many failures (1 = time to first kill).",
+)
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the kill matrix as JSON here.")
-def mutants(profile: str, defects: tuple[str, ...], suites: tuple[str, ...], jobs: int | None, maxfail: int,
-            json_path: Path | None) -> None:
+def mutants(
+    profile: str,
+    defects: tuple[str, ...],
+    suites: tuple[str, ...],
+    jobs: int | None,
+    maxfail: int,
+    json_path: Path | None,
+) -> None:
     """Run the suites against every seeded defect; exit 0 only if the clean run passes and all are killed."""
     import time
 
@@ -314,22 +329,39 @@ def mutants(profile: str, defects: tuple[str, ...], suites: tuple[str, ...], job
         console.print(f"[{done}/{total}] {outcome.name}: {verdict} ({outcome.wall_seconds:.0f} s)")
 
     console.print(f"mutants: clean run + {total} defects, suites {', '.join(suites or SUITES)}, profile {profile}")
-    clean, outcomes = mutation.run(root, defects=defects or None, suites=suites or SUITES, profile=profile,
-                                   jobs=jobs, maxfail=maxfail, on_result=progress)
+    clean, outcomes = mutation.run(
+        root,
+        defects=defects or None,
+        suites=suites or SUITES,
+        profile=profile,
+        jobs=jobs,
+        maxfail=maxfail,
+        on_result=progress,
+    )
     wall = time.perf_counter() - started
     table = Table(title="kill matrix")
     for column in ("defect", "result", "suites", "behaviours", "to first failure"):
         table.add_column(column)
     for o in sorted(outcomes, key=lambda o: (o.killed, o.family, o.name)):
-        first = "" if o.seconds_to_first_failure is None else f"{o.seconds_to_first_failure:.1f} s, {o.requests_to_first_failure} req"
-        table.add_row(o.name, "killed" if o.killed else "[bold red]SURVIVED[/]", ",".join(o.suites),
-                      ", ".join(o.behaviours[:3]) + (" …" if len(o.behaviours) > 3 else ""), first)
+        first = (
+            ""
+            if o.seconds_to_first_failure is None
+            else f"{o.seconds_to_first_failure:.1f} s, {o.requests_to_first_failure} req"
+        )
+        table.add_row(
+            o.name,
+            "killed" if o.killed else "[bold red]SURVIVED[/]",
+            ",".join(o.suites),
+            ", ".join(o.behaviours[:3]) + (" …" if len(o.behaviours) > 3 else ""),
+            first,
+        )
     console.print(table)
     killed = sum(o.killed for o in outcomes)
     times = sorted(o.seconds_to_first_failure for o in outcomes if o.seconds_to_first_failure is not None)
     median = times[len(times) // 2] if times else 0.0
     clean_ok = clean.exit_code == 0
-    console.print(f"clean run: {'passed' if clean_ok else 'FAILED (exit ' + str(clean.exit_code) + ')'} in {clean.wall_seconds:.0f} s")
+    verdict = "passed" if clean_ok else f"FAILED (exit {clean.exit_code})"
+    console.print(f"clean run: {verdict} in {clean.wall_seconds:.0f} s")
     if not clean_ok:
         console.print(clean.error or "see the failing tests above")
     console.print(f"killed {killed}/{len(outcomes)}; median time to kill {median:.1f} s; total wall {wall:.0f} s")

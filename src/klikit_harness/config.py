@@ -71,7 +71,8 @@ def parse_credential(value: Any, variable: str) -> Credential | None:
 class Settings(BaseSettings):
     """Every ``KLIKIT_*`` variable of the README's configuration table."""
 
-    model_config = SettingsConfigDict(env_prefix="KLIKIT_", extra="ignore", env_file=None)
+    # an empty value means unset (CI passes unset secrets and variables as ""; .env files have blank lines)
+    model_config = SettingsConfigDict(env_prefix="KLIKIT_", extra="ignore", env_file=None, env_ignore_empty=True)
 
     base_url: str | None = None
     partner_key: str | None = None

@@ -43,7 +43,9 @@ class Outcome:
     error: str = ""
 
 
-def _pytest_args(root: Path, suites: Sequence[str], report: Path, profile: str, defect: str | None, maxfail: int) -> list[str]:
+def _pytest_args(
+    root: Path, suites: Sequence[str], report: Path, profile: str, defect: str | None, maxfail: int
+) -> list[str]:
     args = [sys.executable, "-m", "pytest", *(str(root / "tests" / s) for s in suites)]
     args += ["--rootdir", str(root), "-c", str(root / "pyproject.toml"), "-q", "-p", "no:cacheprovider"]
     args += ["--klikit-profile", profile, "--klikit-report", str(report), "--klikit-target", "sandbox"]
@@ -59,7 +61,11 @@ def _one(root: Path, suites: Sequence[str], profile: str, defect: str | None, ma
     env.pop("KLIKIT_BASE_URL", None)
     proc = subprocess.run(
         _pytest_args(root, suites, report, profile, defect, maxfail),
-        capture_output=True, text=True, env=env, cwd=root, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        check=False,
     )
     wall = time.perf_counter() - started
     meta = REGISTRY.get(defect or "", None)

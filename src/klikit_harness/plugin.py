@@ -188,6 +188,11 @@ def pytest_runtest_makereport(
     if target is not None:
         if report.failed and report.longrepr is not None:
             report.longrepr = target.redactor(str(report.longrepr))
+        elif report.skipped and isinstance(report.longrepr, tuple):  # (path, line, reason), printed by -rs
+            path, line, reason = report.longrepr
+            report.longrepr = (path, line, target.redactor(str(reason)))
+        if isinstance(getattr(report, "wasxfail", None), str):
+            report.wasxfail = target.redactor(report.wasxfail)
         report.sections = [(title, target.redactor(text)) for title, text in report.sections]
     ids = behaviour_ids(item)
     if report.when == "setup" and report.passed:
@@ -240,7 +245,10 @@ def _record(
         rec.message = text[-4000:]
         rec.hypothesis = reporting.hypothesis_reproduction(text)
         exc = call.excinfo.value if call.excinfo is not None else None
+        rec.broken = list(ids)
         if isinstance(exc, Violation):
+            if exc.behaviour is not None and exc.behaviour in contract.behaviours():
+                rec.broken = [exc.behaviour]
             rec.request_id, rec.reproduction = exc.request_id, exc.reproduction
             rec.received = None if exc.received is None else str(exc.received)
             rec.documented = None if exc.documented is None else str(exc.documented)
@@ -286,7 +294,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     recorder = config.stash.get(RECORDER, None)
-    if recorder is None or not recorder.records:
+    if recorder is None or not any(r.behaviours for r in recorder.records):
         return
     target = config.stash.get(TARGET, None)
     rows = recorder.rows(target.observed_readings if target is not None else None)

@@ -37,6 +37,8 @@ class TestRecord:
     documented: str | None = None
     reproduction: str | None = None
     hypothesis: str | None = None
+    #: the behaviours a failure breaks: the one its Violation names, else all of the test's ids
+    broken: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -86,6 +88,11 @@ class Recorder:
         rows = []
         by_id: dict[str, list[TestRecord]] = {}
         for rec in self.records:
+            if rec.outcome in {"failed", "observed"} and rec.broken:
+                # a failure counts against the behaviour it breaks, not every id the test carries
+                for bid in rec.broken:
+                    by_id.setdefault(bid, []).append(rec)
+                continue
             for bid in rec.behaviours:
                 by_id.setdefault(bid, []).append(rec)
         for bid, beh in contract.behaviours().items():

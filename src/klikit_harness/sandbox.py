@@ -102,7 +102,9 @@ class SandboxApp:
             return self.service.execute(prepared)
         except Exception:  # a bug in the stand-in: answer like a real server would
             log.error("unhandled error\n%s", traceback.format_exc())
-            return self.service.error_response(ApiError("internal", "unexpected stand-in failure"), f"req_{uuid.uuid4()}")
+            return self.service.error_response(
+                ApiError("internal", "unexpected stand-in failure"), f"req_{uuid.uuid4()}"
+            )
 
 
 def build_service(

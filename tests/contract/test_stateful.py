@@ -6,7 +6,8 @@ store's served menu with the oracle (``core.menus``, ``core.schedules``) and
 compares it with getMenu. Sections it did not create ("foreign" ones already
 on a store) are never compared, but their served schedules take part in the
 overlap predictions. It uses one writable store (which has a menu: populate
-must skip it) and, when one is left, one fresh store (populate attaches).
+must skip it) and, on the embedded stand-in, one fresh store per example
+(populate attaches).
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ class MenuMachine(RuleBasedStateMachine):
     @initialize()
     def pick_stores(self) -> None:
         self.stores = [self.target.settings.stores[0]]
-        fresh = self.target.take_fresh_store()
+        # Every example would use up a fresh store: only the stand-in, which mints
+        # them, gives one; on a real target the dedicated first-time-push checks do.
+        fresh = self.target.take_fresh_store() if self.target.is_standin else None
         if fresh is not None:
             self.stores.append(fresh)
         for store in self.stores:

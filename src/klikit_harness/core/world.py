@@ -280,7 +280,7 @@ class World:
     def _populate_partially(self, plan: _Plan, store: StoreKey, explicit: Mapping[int, Mapping[str, Any]]) -> None:
         """The populate-partial-write defect: sections land one by one, and a failed check keeps the earlier ones."""
         order = list(plan.attachments[store])
-        for i, sid in enumerate(order):
+        for i in range(len(order)):
             step = _Plan(
                 attachments={store: {s: plan.attachments[store][s] for s in order[: i + 1]}},
                 overrides={k: v for k, v in plan.overrides.items() if k[0] == store and k[1] in order[: i + 1]},
@@ -290,10 +290,13 @@ class World:
             except ApiError:
                 if i:
                     previous = order[:i]
-                    self._apply(_Plan(
-                        attachments={store: {s: plan.attachments[store][s] for s in previous}},
-                        overrides={k: v for k, v in plan.overrides.items() if k[0] == store and k[1] in previous},
-                    ), count=False)
+                    self._apply(
+                        _Plan(
+                            attachments={store: {s: plan.attachments[store][s] for s in previous}},
+                            overrides={k: v for k, v in plan.overrides.items() if k[0] == store and k[1] in previous},
+                        ),
+                        count=False,
+                    )
                 raise
 
     def sync(self, business_id: int, body: Mapping[str, Any]) -> dict[str, int]:
