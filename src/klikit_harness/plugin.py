@@ -256,9 +256,22 @@ def _record(
         if target is not None and target.requests_sent > sent_before and target.exchanges:
             last = target.exchanges[-1]
             rec.request_id = rec.request_id or last.request_id
-            rec.reproduction = rec.reproduction or last.curl()
+            rec.reproduction = _scenario(target, target.requests_sent - sent_before, rec.reproduction)
             rec.received = rec.received or f"HTTP {last.status}: {last.response_text[:300]}"
     return rec
+
+
+MAX_SCENARIO_STEPS = 12
+
+
+def _scenario(target: Any, sent: int, failing: str | None) -> str:
+    """The test's own requests as a curl script (the last few), ending with the failing one."""
+    steps = list(target.exchanges)[-min(sent, MAX_SCENARIO_STEPS) :]
+    lines = [f"# {sent - len(steps)} earlier request(s) of this test omitted"] if sent > len(steps) else []
+    lines += [f"{step.curl()}  # -> {step.status}" for step in steps]
+    if failing and (not steps or failing != steps[-1].curl()):
+        lines.append(failing)
+    return "\n".join(lines)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -125,10 +125,13 @@ def test_a_seeded_defect_exits_1_and_the_report_names_the_behaviour_with_evidenc
     assert len(section) == 2, f"no failure entry for {DEFECT_BEHAVIOUR}"
     entry = section[1].split("\n### ", 1)[0]
     assert re.search(r"^- request_id: `req_[^`]+`$", entry, re.M), entry[:800]
-    curl = re.search(r"^```bash\n(curl [^\n]+)\n```$", entry, re.M)
-    assert curl, entry[:800]
-    assert '-u "$KLIKIT_PARTNER_KEY:$KLIKIT_SECRET_KEY"' in curl[1]
-    assert "/v1/partner/menus" in curl[1]
+    # the reproduction replays the test's own requests, the decisive populate among them
+    script = re.search(r"^```bash\n(curl .+?)\n```$", entry, re.M | re.S)
+    assert script, entry[:800]
+    lines = script[1].splitlines()
+    assert all(line.startswith(("curl ", "# ")) for line in lines), lines
+    assert all('-u "$KLIKIT_PARTNER_KEY:$KLIKIT_SECRET_KEY"' in line for line in lines if line.startswith("curl "))
+    assert any("/v1/partner/menus/populate" in line for line in lines), lines
 
     assert f"FAIL     {DEFECT_BEHAVIOUR}" in result.stdout
     meta = json.loads(reports["results.json"])["meta"]
@@ -173,7 +176,7 @@ def test_the_probe_puts_secrets_everywhere_and_only_redaction_removes_them(runs:
     assert probe["outcome"] == "failed"
     assert probe["message"].count("***") >= 2
     assert probe["received"].startswith("Authorization: Basic ***; old secret ***")
-    assert probe["reproduction"].startswith("curl -u pk_sandbox_main:*** ")
+    assert probe["reproduction"].splitlines()[-1].startswith("curl -u pk_sandbox_main:*** ")
     assert report_rows(reports["report.md"])[PROBE_BEHAVIOUR] == "fail"
     assert "probe message carries *** and ***" in reports["report.md"]
     assert "probe message carries *** and ***" in reports["report.html"]
