@@ -448,3 +448,21 @@ def test_a_disabled_override_day_never_collides(api, fresh_store, new_section):
     disabled = {str(d): {"disabled": True, "slots": [{"startTime": 1200, "endTime": 1800}]} for d in range(7)}
     body = push_body(fresh_store, {lunch: {"sequence": 1, "availableTimes": {}}, dinner: {"sequence": 2, "availableTimes": disabled}})
     expect.ok(api, api.call("populateMenu", body), "schedule.disabled-days-unchecked")
+
+
+@pytest.mark.behaviour("visibility.zone-stores-override-only", "enable.zone-stores-override-only")
+def test_zone_store_writes_touch_only_that_store(api, fresh_store, new_section):
+    sid = new_section(name="zone", visibilities={"1": True}, isEnabled=True)
+    populated(api, fresh_store, sid)
+    zone = [fresh_store.as_json()]
+    expect.ok(api, api.call("setSectionVisibilities", {"visibilities": {"6": True}, "zoneStores": zone}, sectionID=sid), "visibility.zone-stores-override-only")
+    expect.ok(api, api.call("enableSections", {"ids": [sid], "isEnabled": False, "zoneStores": zone}), "enable.zone-stores-override-only")
+    business = section_in(expect.ok(api, api.call("getMenu"), "getmenu.business-mode")["menu"]["sections"], sid)
+    if (business["visibilities"], business["enabled"]) != ({"1": True}, True):
+        raise violation("a zoneStores write changed the business row", "visibility.zone-stores-override-only",
+                        {"visibilities": business["visibilities"], "enabled": business["enabled"]}, {"visibilities": {"1": True}, "enabled": True})
+    publish(api, fresh_store)
+    got = section_in(served(api, fresh_store), sid)
+    if (got["visibilities"], got["enabled"]) != ({"6": True}, False):
+        raise violation("the store did not get its zone overrides", "enable.zone-stores-override-only",
+                        {"visibilities": got["visibilities"], "enabled": got["enabled"]}, {"visibilities": {"6": True}, "enabled": False})
