@@ -240,9 +240,12 @@ def html_report(rows: Iterable[BehaviourRow], meta: dict[str, Any], counts: dict
         )
     body.append("</table>")
     style = (
-        "body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse;width:100%}"
-        "td,th{border:1px solid #d0d7de;padding:4px 8px;vertical-align:top;text-align:left}"
-        "pre{white-space:pre-wrap;background:#f6f8fa;padding:6px}"
+        "body{font-family:system-ui,sans-serif;margin:2em}"
+        "table{border-collapse:collapse;width:100%;table-layout:fixed}"
+        "th:nth-child(1){width:17%}th:nth-child(2){width:10%}th:nth-child(3){width:37%}"
+        "th:nth-child(4){width:24%}th:nth-child(5){width:12%}"
+        "td,th{border:1px solid #d0d7de;padding:4px 8px;vertical-align:top;text-align:left;overflow-wrap:anywhere}"
+        "pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f8fa;padding:6px;font-size:85%}"
     )
     head = f"<meta charset='utf-8'><title>klikit-harness report</title><style>{style}</style>"
     return f"<!doctype html><html><head>{head}</head><body>{''.join(body)}</body></html>\n"
