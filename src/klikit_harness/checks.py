@@ -17,9 +17,7 @@ title, ``Received:`` / ``Documented:`` lines, the behaviour id, the
 from __future__ import annotations
 
 import base64
-import binascii
 import json
-import math
 import re
 import shlex
 import threading
@@ -34,6 +32,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from . import contract
 from .contract import Reading
 from .core import schedules
+from .core.credentials import parse_basic
+from .core.service import finite_float, reject_constant
 from .failures import Violation
 
 INT32_MAX = 2_147_483_647
@@ -509,25 +509,7 @@ def _route(method: str, path: str, ctx: Context) -> tuple[contract.Operation | N
 
 
 def _credential(header: str | None) -> tuple[str, str] | None:
-    if not header or not header.lower().startswith("basic "):
-        return None
-    try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    key, sep, secret = decoded.partition(":")
-    return (key, secret) if sep and key else None
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text[:20]} is out of range")
-    return value
-
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON number")
+    return parse_basic(header)
 
 
 def _depth(value: Any) -> int:
@@ -553,7 +535,7 @@ def _parse_body(ex: HttpExchange) -> Any:
     if not raw.strip():
         raise _Reject("request_invalid", ["body"], "input.malformed-json", "empty body")
     try:
-        body = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+        body = json.loads(raw, parse_constant=reject_constant, parse_float=finite_float)
     except RecursionError:
         raise _Reject("request_invalid", ["body"], "input.deep-nesting", "JSON nested too deep") from None
     except ValueError:

@@ -155,6 +155,20 @@ def _suite_paths(suites: tuple[str, ...]) -> tuple[Path, list[Path]]:
     return root, paths
 
 
+def _target_settings(target: str | None, env_file: Path | None) -> Settings:
+    """The validated KLIKIT_* settings; ``--target`` wins; production refused before any request."""
+    overrides = {"base_url": target} if target and target != "sandbox" else {}
+    try:
+        settings = load_settings(env_file, **overrides)
+        if target == "sandbox":
+            settings.base_url = None
+        if settings.base_url is not None:
+            guard_production(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    return settings
+
+
 def _preflight(settings: Settings) -> None:
     """Exit 3 when a remote target does not answer at all (any HTTP answer will do)."""
     import httpx
@@ -211,15 +225,10 @@ def run(
     import os
     import subprocess
 
-    overrides = {"base_url": target} if target and target != "sandbox" else {}
+    settings = _target_settings(target, env_file)
     try:
-        settings = load_settings(env_file, **overrides)
-        if target == "sandbox":
-            settings.base_url = None
-        if settings.base_url is not None:
-            guard_production(settings)
         DefectSet(defects)
-    except (ConfigError, ValueError) as exc:
+    except ValueError as exc:
         fail(str(exc))
     if defects and settings.base_url is not None:
         fail("--defect switches bugs on in the embedded stand-in; it cannot be combined with a remote target")
@@ -270,16 +279,7 @@ def doctor(target: str | None, env_file: Path | None) -> None:
     """Check a target's configuration before a long run: one line per item, with what to fix."""
     from .doctor import diagnose
 
-    overrides = {"base_url": target} if target and target != "sandbox" else {}
-    try:
-        settings = load_settings(env_file, **overrides)
-        if target == "sandbox":
-            settings.base_url = None
-        if settings.base_url is not None:
-            guard_production(settings)
-    except ConfigError as exc:
-        fail(str(exc))
-    sys.exit(diagnose(settings, echo=click.echo))
+    sys.exit(diagnose(_target_settings(target, env_file), echo=click.echo))
 
 
 @main.command()

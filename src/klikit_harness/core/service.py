@@ -294,7 +294,7 @@ class Service:
         if not request.body.strip():
             raise invalid("body", "a JSON object is required")
         try:
-            body = json.loads(request.body, parse_constant=_reject_constant, parse_float=_finite_float)
+            body = json.loads(request.body, parse_constant=reject_constant, parse_float=finite_float)
         except RecursionError:
             raise invalid("body", f"JSON nested deeper than {MAX_DEPTH} levels") from None
         except ValueError as exc:
@@ -382,11 +382,13 @@ def _json_response(status: int, body: Mapping[str, Any], headers: Mapping[str, s
     return ApiResponse(status, [("content-type", JSON_TYPE), *headers.items()], payload)
 
 
-def _reject_constant(name: str) -> float:
+def reject_constant(name: str) -> float:
+    """``json.loads`` hook: NaN and Infinity are not JSON numbers."""
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _finite_float(text: str) -> float:
+def finite_float(text: str) -> float:
+    """``json.loads`` hook: a float that overflows (1e400) is out of range."""
     value = float(text)
     if not math.isfinite(value):
         raise ValueError(f"number {text[:20]} is out of range")
