@@ -33,15 +33,20 @@ from . import contract
 from .contract import Reading
 from .core import schedules
 from .core.credentials import parse_basic
-from .core.service import finite_float, reject_constant
+from .core.service import (
+    BASE_PATH,
+    JSON_TYPE,
+    MAX_BODY_BYTES,
+    MAX_DEPTH,
+    MAX_KEY_LENGTH,
+    finite_float,
+    json_depth,
+    reject_constant,
+)
+from .core.world import INT32_MAX
 from .failures import Violation
 
-INT32_MAX = 2_147_483_647
-MAX_BODY_BYTES = 1024 * 1024
-MAX_DEPTH = 32
-MAX_KEY_LENGTH = 64
-JSON_TYPE = "application/json"
-BASE_PATH = "/v1/partner"
+# the stand-in's limits are the contract's: one definition, in the core
 
 __all__ = [
     "CHECKS",
@@ -512,19 +517,6 @@ def _credential(header: str | None) -> tuple[str, str] | None:
     return parse_basic(header)
 
 
-def _depth(value: Any) -> int:
-    deepest, stack = 0, [(value, 1)]
-    while stack and deepest <= MAX_DEPTH:
-        item, level = stack.pop()
-        if isinstance(item, dict):
-            deepest = max(deepest, level)
-            stack.extend((v, level + 1) for v in item.values())
-        elif isinstance(item, list):
-            deepest = max(deepest, level)
-            stack.extend((v, level + 1) for v in item)
-    return deepest
-
-
 def _parse_body(ex: HttpExchange) -> Any:
     raw = ex.request_body or b""
     if len(raw) > MAX_BODY_BYTES:
@@ -540,7 +532,7 @@ def _parse_body(ex: HttpExchange) -> Any:
         raise _Reject("request_invalid", ["body"], "input.deep-nesting", "JSON nested too deep") from None
     except ValueError:
         raise _Reject("request_invalid", ["body"], "input.malformed-json", "not JSON / non-finite number") from None
-    if _depth(body) > MAX_DEPTH:
+    if json_depth(body) > MAX_DEPTH:
         raise _Reject("request_invalid", ["body"], "input.deep-nesting", f"JSON nested deeper than {MAX_DEPTH}")
     if not isinstance(body, dict):
         raise _Reject("request_invalid", ["body"], "input.non-object-body", f"a JSON {type(body).__name__}")

@@ -34,6 +34,7 @@ from schemathesis.openapi.checks import EnsureResourceAvailability, MissingHeade
 
 from . import checks, contract
 from .core import schedules
+from .core.service import MAX_KEY_LENGTH
 from .failures import Violation
 
 Case = schemathesis.Case[Any]
@@ -243,7 +244,7 @@ def before_call(context: schemathesis.HookContext, case: Case, kwargs: dict[str,
     settings = current()
     if case.method.upper() in WRITE_METHODS:
         key = case.headers.get("Idempotency-Key") if case.headers is not None else None
-        if key is not None and 1 <= len(key.strip(" \t")) <= checks.MAX_KEY_LENGTH:
+        if key is not None and 1 <= len(key.strip(" \t")) <= MAX_KEY_LENGTH:
             case.headers["Idempotency-Key"] = str(uuid.uuid4())
     if settings is not None and settings.writes is not None:
         with _LOCK:

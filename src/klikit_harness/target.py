@@ -140,12 +140,13 @@ class Target:
             from .core.world import Store as WorldStore
             from .core.world import StoreKey
 
-            world = self.service.world
-            business = self.service.credentials.get(self.main[0])
-            assert business is not None
-            brand = world.businesses[business.business_id].brand_ids[0]
-            branch = max(k.branch_id for k in world.stores) + 1
-            world.add_store(WorldStore(StoreKey(brand, branch), business.business_id))
+            with self.service.lock:  # the stand-in serves requests from another thread
+                world = self.service.world
+                business = self.service.credentials.get(self.main[0])
+                assert business is not None
+                brand = world.businesses[business.business_id].brand_ids[0]
+                branch = max(k.branch_id for k in world.stores) + 1
+                world.add_store(WorldStore(StoreKey(brand, branch), business.business_id))
             return Store(brand, branch)
 
     def fresh_left(self) -> int:

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from hypothesis import given
 
-from klikit_harness import contract, expect, profiles
+from klikit_harness import expect, profiles
 from klikit_harness import strategies as ks
 from klikit_harness.failures import Violation
 from tests.contract.conftest import need, publish, section_in, served, week
@@ -40,13 +40,6 @@ def test_request_ids_are_opaque_strings(api):
     rid = expect.envelope(api, api.call("getMenu"))["request_id"]
     if not isinstance(rid, str) or not rid.strip():
         raise violation("request_id is not an opaque non-empty string", "envelope.request-id-opaque", rid, "any non-empty string")
-
-
-@pytest.mark.behaviour("envelope.retryable-codes")
-def test_catalogue_retryable_codes_are_the_documented_three():
-    catalogue = contract.errors()
-    retryable = {c.status for c in catalogue.reference.values() if c.retryable}
-    assert retryable == {429, 500, 502}
 
 
 @pytest.mark.behaviour("envelope.check-order")

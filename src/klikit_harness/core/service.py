@@ -145,7 +145,7 @@ class Service:
         self._routes = _compile_routes(base_path, path_overrides)
         # The ASGI adapter runs on one event loop; the respx simulator may be called
         # from threads. One lock keeps every write atomic for both.
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
 
     # ------------------------------------------------------------------ public
 
@@ -157,7 +157,7 @@ class Service:
 
     def prepare(self, request: ApiRequest) -> Prepared | ApiResponse:
         request_id = f"req_{uuid.uuid4()}"
-        with self._lock:
+        with self.lock:
             try:
                 return self._prepare(request, request_id)
             except ApiError as exc:
@@ -166,7 +166,7 @@ class Service:
                 return html_500()
 
     def execute(self, prepared: Prepared) -> ApiResponse:
-        with self._lock:
+        with self.lock:
             try:
                 response = self._execute(prepared)
             except BaseException:
@@ -184,7 +184,7 @@ class Service:
 
     def abandon(self, prepared: Prepared) -> None:
         """Forget a prepared write that will never execute (the client went away)."""
-        with self._lock:
+        with self.lock:
             if prepared.reserved is not None:
                 self.idempotency.release(prepared.reserved)
 
@@ -301,7 +301,7 @@ class Service:
             if self.defects.on(d.HTML_500_MALFORMED):
                 raise _Html500() from exc
             raise invalid("body", f"malformed JSON: {exc}") from None
-        if _depth(body) > MAX_DEPTH:
+        if json_depth(body) > MAX_DEPTH:
             raise invalid("body", f"JSON nested deeper than {MAX_DEPTH} levels")
         if not isinstance(body, dict):
             raise invalid("body", f"must be a JSON object, got {type(body).__name__}")
@@ -395,7 +395,8 @@ def finite_float(text: str) -> float:
     return value
 
 
-def _depth(value: Any) -> int:
+def json_depth(value: Any) -> int:
+    """How deeply a parsed JSON value nests (stops counting past MAX_DEPTH)."""
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, level = stack.pop()
