@@ -160,7 +160,24 @@ def errors() -> Catalogue:
 
 # ----------------------------------------------------------------------- behaviours
 
-BehaviourStatus = Literal["documented", "contested", "assumed"]
+BehaviourStatus = Literal["documented", "contested", "assumed", "incidental"]
+BEHAVIOUR_STATUSES: tuple[BehaviourStatus, ...] = ("documented", "contested", "assumed", "incidental")
+Judgement = Literal["enforced", "observed"]
+
+
+def judgement(status: BehaviourStatus, *, reference_target: bool, strict: bool) -> Judgement:
+    """Whether a failure of a behaviour with ``status`` fails the run or is an observation.
+
+    ``reference_target`` is True only for the embedded stand-in without variants (a
+    server built to these reference semantics); a real environment, or a variant of
+    the stand-in, is judged as a real target: documented and contested behaviours
+    are enforced, ``assumed`` ones only with ``strict``, ``incidental`` ones never.
+    """
+    if reference_target or status in {"documented", "contested"}:
+        return "enforced"
+    if status == "assumed" and strict:
+        return "enforced"
+    return "observed"
 
 
 @dataclass(frozen=True)
@@ -186,6 +203,10 @@ def behaviours() -> Mapping[str, Behaviour]:
         if bid in out:
             raise ContractError(f"behaviours.yaml: duplicate id {bid}")
         source = row.get("source", [])
+        if row.get("status") not in BEHAVIOUR_STATUSES:
+            raise ContractError(
+                f"behaviours.yaml: {bid} has status {row.get('status')!r}; use one of {', '.join(BEHAVIOUR_STATUSES)}"
+            )
         out[bid] = Behaviour(
             id=bid,
             statement=str(row["statement"]).strip(),

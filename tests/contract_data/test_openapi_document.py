@@ -32,7 +32,7 @@ ERROR_STATUSES_READ = {"400", "401", "403", "404", "429", "500", "502"}
 ERROR_STATUSES_WRITE = ERROR_STATUSES_READ | {"409"}
 
 BEHAVIOUR_ID = re.compile(r"^[a-z]+\.[a-z0-9]+(-[a-z0-9]+)*$")
-BEHAVIOUR_STATUSES = {"documented", "contested", "assumed"}
+BEHAVIOUR_STATUSES = {"documented", "contested", "assumed", "incidental"}
 DOSSIER_REF = re.compile(r"^[CG][0-9]+$")
 # Backticked lower-case codes in a response description, e.g. `auth_missing`.
 DESCRIBED_CODE = re.compile(r"`([a-z][a-z0-9_]*)`")
