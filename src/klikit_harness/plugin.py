@@ -198,14 +198,8 @@ def pytest_runtest_makereport(
     if report.when == "setup" and report.passed:
         item.stash[_SENT] = target.requests_sent if target is not None else 0
     if report.when == "call" or (report.when == "setup" and not report.passed):
-        if (
-            report.failed
-            and target is not None
-            and not target.is_standin
-            and not target.strict
-            and _only_assumed(call, ids)
-        ):
-            # assumed behaviours are observations, not failures, on real targets (unless --strict)
+        if report.failed and target is not None and _only_observed(call, ids, target):
+            # assumed (without --strict) and incidental behaviours are observations on real targets
             report.outcome = "skipped"
             report.wasxfail = "observed: " + str(report.longrepr).splitlines()[-1][:200]
             outcome = "observed"
@@ -218,12 +212,12 @@ def pytest_runtest_makereport(
 _SENT = pytest.StashKey[int]()
 
 
-def _only_assumed(call: Any, ids: list[str]) -> bool:
-    """Did the failure break only ``assumed`` behaviours (reported as observations)?"""
+def _only_observed(call: Any, ids: list[str], target: Any) -> bool:
+    """Did the failure break only behaviours this run observes rather than enforces?"""
     exc = call.excinfo.value if call.excinfo is not None else None
     if isinstance(exc, Violation) and exc.behaviour is not None and exc.behaviour in contract.behaviours():
-        return contract.behaviour(exc.behaviour).status == "assumed"
-    return bool(ids) and all(contract.behaviour(b).status == "assumed" for b in ids)
+        return bool(target.judgement(exc.behaviour) == "observed")
+    return bool(ids) and all(target.judgement(b) == "observed" for b in ids)
 
 
 def _record(

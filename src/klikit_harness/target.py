@@ -25,8 +25,10 @@ import httpx
 
 from . import contract
 from .config import Credential, Settings, Store
-from .contract import Reading
+from .contract import Judgement, Reading
 from .core.service import Service
+from .failures import Violation
+from .observations import ObservationLog, settle
 from .profiles import Profile
 from .redact import Redactor
 from .sandbox import SandboxApp
@@ -98,6 +100,9 @@ class Target:
     exchanges: deque[Exchange] = field(default_factory=lambda: deque(maxlen=200))
     requests_sent: int = 0
     observed_readings: dict[str, str] = field(default_factory=dict)
+    #: names of the stand-in's variants switched on (empty: the reference semantics)
+    variants: tuple[str, ...] = ()
+    observations: ObservationLog = field(default_factory=ObservationLog)
 
     def __post_init__(self) -> None:
         self.redactor = Redactor()
@@ -110,6 +115,20 @@ class Target:
     @property
     def is_standin(self) -> bool:
         return self.service is not None
+
+    @property
+    def reference_target(self) -> bool:
+        """Only the embedded stand-in without variants is held to every rule of the reference semantics."""
+        return self.is_standin and not self.variants
+
+    def judgement(self, behaviour: str) -> Judgement:
+        """Whether a failure of ``behaviour`` fails this run or is an observation."""
+        status = contract.behaviour(behaviour).status
+        return contract.judgement(status, reference_target=self.reference_target, strict=self.strict)
+
+    def settle(self, violation: Violation, source: str = "") -> None:
+        """Raise ``violation`` if its behaviour is enforced on this run, else record an observation."""
+        settle(violation, judgement=self.judgement, log=self.observations, source=source)
 
     @property
     def max_rps(self) -> float | None:
