@@ -1,0 +1,233 @@
+"""Variants: named switches that make the stand-in take another legitimate reading.
+
+Owns: the registry of variants (name → what the server does instead, and the
+behaviour ids whose observable answer changes) and the set of switches active
+in one stand-in. A variant is a plausible server that honours every documented
+and contested rule and every assumed rule it does not list in ``changes``; it
+may only change behaviours whose status is ``assumed`` or ``incidental``.
+Must not: be consulted by the oracle (``schedules``, ``menus``).
+
+Adding a variant: call ``register("name", "one-line description", changes=(...))``
+at module level below, then test ``variants.on(NAME)`` where the reading differs,
+and give it a check in tests/standin/test_variants.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from .. import contract
+
+#: the behaviour statuses a variant may change
+CHANGEABLE = ("assumed", "incidental")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    description: str
+    changes: tuple[str, ...]
+
+
+REGISTRY: dict[str, Variant] = {}
+
+
+def check_changes(name: str, changes: Iterable[str]) -> tuple[str, ...]:
+    """The ``changes`` ids, each a known assumed or incidental behaviour, else ValueError."""
+    ids = tuple(changes)
+    if not ids:
+        raise ValueError(f"variant {name!r} changes no behaviour; list the behaviour ids it alters in changes=(...)")
+    known = contract.behaviours()
+    for bid in ids:
+        entry = known.get(bid)
+        if entry is None:
+            raise ValueError(
+                f"variant {name!r} changes unknown behaviour {bid!r}: use an id of contracts/behaviours.yaml "
+                "(add the behaviour there first)"
+            )
+        if entry.status not in CHANGEABLE:
+            raise ValueError(
+                f"variant {name!r} changes {bid!r}, which is {entry.status}: a variant may only change "
+                f"{' or '.join(CHANGEABLE)} behaviours; drop it from changes or drop the variant"
+            )
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"variant {name!r} lists a behaviour twice in changes: {ids}")
+    return ids
+
+
+def register(name: str, description: str, *, changes: Iterable[str]) -> str:
+    """Register one variant; a duplicate name or a change of a fixed behaviour is a programming error."""
+    if name in REGISTRY:
+        raise ValueError(f"variant {name!r} is already registered; pick another name")
+    if not name or name != name.lower() or " " in name:
+        raise ValueError(f"variant names are lowercase-kebab, got {name!r}")
+    REGISTRY[name] = Variant(name, description, check_changes(name, changes))
+    return name
+
+
+class VariantSet:
+    """The variants switched on in one stand-in (empty: the reference semantics)."""
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        names = tuple(names)
+        unknown = sorted(set(names) - REGISTRY.keys())
+        if unknown:
+            known = ", ".join(sorted(REGISTRY))
+            raise ValueError(f"unknown variant(s) {', '.join(unknown)}; known: {known}")
+        self._on = frozenset(names)
+
+    def on(self, name: str) -> bool:
+        return name in self._on
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._on))
+
+    def __bool__(self) -> bool:
+        return bool(self._on)
+
+    def __len__(self) -> int:
+        return len(self._on)
+
+    def __repr__(self) -> str:
+        return f"VariantSet({sorted(self._on)!r})"
+
+
+# --- payload shapes and required fields
+SUCCESS_DATA_EMPTY = register(
+    "success-data-empty",
+    "2xx of setSectionVisibilities, enableSections, populateMenu, syncMenuToStores and resetStoreOverrides "
+    "answer data {} (createSection still {id}, publishMenu still {success, failed})",
+    changes=(
+        "section.visibilities-result",
+        "enable.result-count",
+        "populate.result-counts",
+        "sync.result-counts",
+        "reset.result-count",
+    ),
+)
+CREATE_NOTHING_REQUIRED = register(
+    "create-nothing-required",
+    "createSection requires no field: a body without title creates a section",
+    changes=("section.create-title-required",),
+)
+TIMES_REQUIRED = register(
+    "times-required",
+    "every populate/sync section entry must carry availableTimes as well as sequence (missing or null: 400 request_invalid)",
+    changes=("populate.times-optional",),
+)
+SEQUENCE_OPTIONAL = register(
+    "sequence-optional",
+    "a populate/sync section entry may leave out sequence (it then defaults to 0)",
+    changes=("populate.sequence-required",),
+)
+UNKNOWN_FIELDS_IGNORED = register(
+    "unknown-fields-ignored",
+    "body fields an operation's schema does not define are dropped and ignored instead of answered 400",
+    changes=("input.unknown-fields",),
+)
+NULL_REJECTED = register(
+    "null-rejected",
+    "an optional body field sent as null gets 400 request_invalid (enableSections' isEnabled excepted, "
+    "whose null the docs read as false; reset's passthrough keys excepted)",
+    changes=("input.null-means-absent", "section.empty-zone-stores-business", "populate.times-optional"),
+)
+FLOAT_INTEGERS_ACCEPTED = register(
+    "float-integers-accepted",
+    "integral floats in a body (2.0) are accepted as the integers they spell",
+    changes=("input.strict-integers",),
+)
+DEPTH_64 = register(
+    "depth-64",
+    "JSON bodies nested up to 64 levels are parsed (limit 64, not 32)",
+    changes=("input.deep-nesting",),
+)
+# --- ids in queries and paths
+ZERO_IDS_404 = register(
+    "zero-ids-404",
+    "a brand_id, branch_id or sectionID of 0 is looked up like any id and answered 404 resource_not_found, not 400",
+    changes=("input.query-id-zero-invalid",),
+)
+LEADING_ZERO_IDS_400 = register(
+    "leading-zero-ids-400",
+    "a brand_id, branch_id or sectionID written with leading zeros (0663) gets 400 request_invalid "
+    "instead of being read as 663",
+    changes=("input.query-id-leading-zeros",),
+)
+UNKNOWN_QUERY_400 = register(
+    "unknown-query-400",
+    "a query parameter the operation does not define gets 400 request_invalid",
+    changes=("routing.unknown-query-ignored",),
+)
+# --- order of checks
+TENANCY_BEFORE_VALIDATION = register(
+    "tenancy-before-validation",
+    "a foreign or unknown store or section named in the path or body gets 404 even when the body is "
+    "otherwise invalid (ownership is checked before validation)",
+    changes=("envelope.validation-before-tenancy",),
+)
+AUTH_BEFORE_ROUTING = register(
+    "auth-before-routing",
+    "the Authorization header is checked before the path and method: an unknown path or wrong method "
+    "without valid credentials gets the auth error, not 404/405",
+    changes=("envelope.routing-before-auth",),
+)
+NO_405 = register(
+    "no-405",
+    "a wrong method on a known path gets 404 resource_not_found (no 405, no Allow header)",
+    changes=("routing.method-not-allowed-405",),
+)
+# --- auth
+EMPTY_KEY_INVALID = register(
+    "empty-key-invalid",
+    "a Basic header with an empty partner key gets 401 auth_invalid_credential (not auth_missing)",
+    changes=("auth.empty-key-missing",),
+)
+REVOKED_BEFORE_SECRET = register(
+    "revoked-before-secret",
+    "a revoked partner key is answered as revoked whatever secret it comes with",
+    changes=("auth.revoked-wrong-secret",),
+)
+# --- idempotency
+NO_REPLAYED_HEADER = register(
+    "no-replayed-header",
+    "replays carry no Idempotent-Replayed header",
+    changes=("idempotency.replay-header",),
+)
+REPLAY_NEW_REQUEST_ID = register(
+    "replay-new-request-id",
+    "an idempotent replay carries a new request_id (status, data and error as recorded)",
+    changes=("idempotency.replay-same-request-id",),
+)
+ERRORS_REPLAYED = register(
+    "errors-replayed",
+    "4xx answers are stored under their Idempotency-Key and replayed too (a corrected body with the same key gets 409)",
+    changes=("idempotency.only-2xx-stored",),
+)
+IN_FLIGHT_WAITS = register(
+    "in-flight-waits",
+    "a duplicate arriving while the first request with its key is in flight waits for it and gets the replay (no 409)",
+    changes=("idempotency.in-flight-conflict",),
+)
+# --- rate limit
+WRITES_TAKE_TOKENS = register(
+    "writes-take-tokens",
+    "only writes take rate-limit tokens; reads are never throttled",
+    changes=("ratelimit.every-request-counts",),
+)
+RETRY_AFTER_60 = register(
+    "retry-after-60",
+    "every 429 says Retry-After: 60 whatever the bucket's refill time",
+    changes=("ratelimit.retry-after-until-token",),
+)
+# --- menus
+NEVER_PUBLISHED_NULL = register(
+    "never-published-null",
+    "store-mode getMenu of a store never published answers 200 with data {menu: null}",
+    changes=("getmenu.never-published-empty",),
+)
+PUBLISH_EMPTY_COUNTS_SUCCESS = register(
+    "publish-empty-counts-success",
+    "publish counts a store without a menu as a success (it has nothing to rebuild)",
+    changes=("publish.unpopulated-counts-failed",),
+)
