@@ -36,9 +36,14 @@ from .core.clock import Clock
 from .core.defects import DefectSet
 from .core.errors import ApiError
 from .core.seed import Seed, load
-from .core.service import BASE_PATH, MAX_BODY_BYTES, ApiRequest, ApiResponse, Service
+from .core.service import BASE_PATH, MAX_BODY_BYTES, ApiRequest, ApiResponse, InFlight, Prepared, Service
+from .core.variants import IN_FLIGHT_WAITS, VariantSet
 
 log = logging.getLogger("klikit_harness.sandbox")
+
+#: how long a duplicate waits for its in-flight first request (in-flight-waits variant)
+IN_FLIGHT_WAIT_S = 30.0
+_IN_FLIGHT_POLL_S = 0.005
 
 
 class SandboxApp:
@@ -91,6 +96,8 @@ class SandboxApp:
     async def _answer(self, api_request: ApiRequest) -> ApiResponse:
         try:
             prepared = self.service.prepare(api_request)
+            if isinstance(prepared, InFlight) and self.service.variants.on(IN_FLIGHT_WAITS):
+                prepared = await self._wait_in_flight(api_request, prepared)
             if isinstance(prepared, ApiResponse):
                 return prepared
             if self.write_delay and prepared.operation.is_write:
@@ -107,17 +114,36 @@ class SandboxApp:
             )
 
 
+    async def _wait_in_flight(self, api_request: ApiRequest, answer: InFlight) -> Prepared | ApiResponse:
+        """Prepare a duplicate again until its first request has finished (then it replays)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + IN_FLIGHT_WAIT_S
+        prepared: Prepared | ApiResponse = answer
+        while isinstance(prepared, InFlight) and loop.time() < deadline:
+            await asyncio.sleep(_IN_FLIGHT_POLL_S)
+            prepared = self.service.prepare(api_request)
+        return prepared
+
+
 def build_service(
     seed: Seed | None = None,
     *,
     reading: Reading = "reference",
     defects: DefectSet | None = None,
     clock: Clock | None = None,
+    variants: VariantSet | None = None,
 ) -> Service:
     """A fresh service over the seeded world (the packaged seed by default)."""
     seed = seed or load()
     world, credentials = seed.build()
-    return Service(world, credentials, reading=reading, clock=clock, defects=defects or DefectSet())
+    return Service(
+        world,
+        credentials,
+        reading=reading,
+        clock=clock,
+        defects=defects or DefectSet(),
+        variants=variants or VariantSet(),
+    )
 
 
 class PortInUse(OSError):
@@ -182,10 +208,11 @@ def serve_in_thread(
     defects: DefectSet | None = None,
     write_delay: float = 0.0,
     service: Service | None = None,
+    variants: VariantSet | None = None,
 ) -> Iterator[RunningSandbox]:
     """Serve a stand-in for the duration of a ``with`` block; always stopped after."""
     seed = seed or load()
-    service = service or build_service(seed, reading=reading, defects=defects)
+    service = service or build_service(seed, reading=reading, defects=defects, variants=variants)
     sock = bind(host, port)
     actual_port = sock.getsockname()[1]
     server = uvicorn.Server(_config(SandboxApp(service, write_delay=write_delay), host, actual_port))

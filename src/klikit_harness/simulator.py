@@ -36,6 +36,7 @@ import copy
 import json
 import re
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
@@ -53,7 +54,8 @@ from .contract import Reading
 from .core.clock import Clock, ManualClock
 from .core.defects import DefectSet
 from .core.seed import Seed, load
-from .core.service import BASE_PATH, ApiRequest, ApiResponse, Prepared, Service
+from .core.service import BASE_PATH, ApiRequest, ApiResponse, InFlight, Prepared, Service
+from .core.variants import IN_FLIGHT_WAITS, VariantSet
 from .sandbox import build_service
 
 DEFAULT_BASE_URL = "https://sim.klikit.test/v1/partner"
@@ -415,6 +417,7 @@ class Simulator:
         clock: Clock | None = None,
         defects: DefectSet | None = None,
         paths: Mapping[str, str] | None = None,
+        variants: VariantSet | None = None,
     ) -> None:
         url = httpx.URL(base_url)
         if url.scheme not in {"http", "https"} or not url.host:
@@ -434,9 +437,12 @@ class Simulator:
                 clock=self.clock,
                 defects=defects or DefectSet(),
                 path_overrides=paths,
+                variants=variants or VariantSet(),
             )
         else:
-            self.service = build_service(self.seed, reading=reading, defects=defects, clock=self.clock)
+            self.service = build_service(
+                self.seed, reading=reading, defects=defects, clock=self.clock, variants=variants
+            )
         self._routes = _operation_routes(self._prefix, paths)
         self.calls: list[Call] = []
         #: every wait passed to ``sleep()``, in order
@@ -727,6 +733,12 @@ class Simulator:
 
     def _through_core(self, ctx: FaultContext) -> ApiResponse:
         prepared = self.service.prepare(ctx.api_request)
+        if isinstance(prepared, InFlight) and self.service.variants.on(IN_FLIGHT_WAITS):
+            # the in-flight-waits variant: wait (real time, on this thread) for the first to finish
+            deadline = time.monotonic() + HOLD_TIMEOUT_S
+            while isinstance(prepared, InFlight) and time.monotonic() < deadline:
+                time.sleep(0.005)
+                prepared = self.service.prepare(ctx.api_request)
         if isinstance(prepared, ApiResponse):
             return prepared
         with self._lock:

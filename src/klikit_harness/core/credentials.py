@@ -50,6 +50,20 @@ def parse_basic(header: str | None) -> tuple[str, str] | None:
     return key, secret
 
 
+def _has_empty_key(header: str | None) -> bool:
+    """A Basic header that is well formed but for its empty partner key (``:secret``)."""
+    if not header:
+        return False
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "basic" or not token.strip():
+        return False
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return False
+    return decoded.startswith(":")
+
+
 class Credentials:
     def __init__(self, credentials: list[Credential] | None = None) -> None:
         self._by_key: dict[str, Credential] = {}
@@ -75,20 +89,28 @@ class Credentials:
         rotation_window: float = 0.0,
         accept_old_secrets: bool = False,
         accept_revoked: bool = False,
+        empty_key_invalid: bool = False,
+        revoked_first: bool = False,
     ) -> Credential:
         """The credential a header proves, or the ApiError to answer.
 
         Order: absent/malformed → auth_missing; unknown key or wrong secret →
         auth_invalid_credential (a revoked key with a wrong secret too); a
-        right secret of a revoked credential → auth_revoked.
+        right secret of a revoked credential → auth_revoked. ``empty_key_invalid``
+        answers a well-formed Basic header with an empty key auth_invalid_credential;
+        ``revoked_first`` answers a revoked key auth_revoked whatever its secret.
         """
         parsed = parse_basic(header)
+        if parsed is None and empty_key_invalid and _has_empty_key(header):
+            raise ApiError("auth_invalid_credential", "partner_key or secret_key did not verify")
         if parsed is None:
             raise ApiError(
                 "auth_missing", "Authorization header absent or malformed: send HTTP Basic partner_key:secret_key"
             )
         key, secret = parsed
         cred = self._by_key.get(key)
+        if revoked_first and cred is not None and cred.revoked and not accept_revoked:
+            raise ApiError("auth_revoked", "credential is revoked")
         if cred is None or not self._secret_ok(cred, secret, now, rotation_window, accept_old_secrets):
             raise ApiError("auth_invalid_credential", "partner_key or secret_key did not verify")
         if cred.revoked and not accept_revoked:

@@ -14,6 +14,7 @@ flight" between them; ``handle`` does both at once.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -26,6 +27,7 @@ from typing import Any
 from .. import contract
 from ..contract import Reading
 from . import defects as d
+from . import variants as v
 from .clock import Clock, SystemClock
 from .credentials import (
     CONCEPTS_ROTATION_WINDOW_S,
@@ -38,11 +40,20 @@ from .defects import DefectSet
 from .errors import ApiError, invalid
 from .idempotency import Conflict, IdempotencyStore, Replay, Reserved, Stored, fingerprint
 from .ratelimit import RateLimiter
+from .variants import VariantSet
 from .world import INT32_MAX, World
 
 BASE_PATH = "/v1/partner"
 MAX_BODY_BYTES = 1024 * 1024
 MAX_DEPTH = 32
+#: the nesting limit under the depth-64 variant
+VARIANT_MAX_DEPTH = 64
+#: the Retry-After every 429 says under the retry-after-60 variant
+VARIANT_RETRY_AFTER = 60
+#: operations whose success payload the success-data-empty variant empties
+_EMPTIED_PAYLOADS = frozenset(
+    {"setSectionVisibilities", "enableSections", "populateMenu", "syncMenuToStores", "resetStoreOverrides"}
+)
 MAX_KEY_LENGTH = 64
 JSON_TYPE = "application/json"
 
@@ -81,6 +92,18 @@ class ApiResponse:
             if key.lower() == name.lower():
                 return value
         return None
+
+
+class InFlight(ApiResponse):
+    """The 409 answer to a duplicate whose first request is still in flight.
+
+    An adapter that can wait (the in-flight-waits variant) prepares the request
+    again once the first one has finished instead of answering this.
+    """
+
+
+class _InFlightError(ApiError):
+    pass
 
 
 @dataclass
@@ -130,6 +153,7 @@ class Service:
         base_path: str = BASE_PATH,
         path_overrides: Mapping[str, str] | None = None,
         idempotency: IdempotencyStore | None = None,
+        variants: VariantSet | None = None,
     ) -> None:
         if reading not in contract.READINGS:
             raise ValueError(f"reading must be one of {contract.READINGS}, got {reading!r}")
@@ -139,6 +163,8 @@ class Service:
         self.clock = clock or SystemClock()
         self.defects = defects if defects is not None else world.defects
         world.defects = self.defects
+        self.variants = variants if variants is not None else world.variants
+        world.variants = self.variants
         self.idempotency = idempotency or IdempotencyStore()
         self.limiter = RateLimiter()
         self.catalogue = contract.errors()
@@ -160,6 +186,9 @@ class Service:
         with self.lock:
             try:
                 return self._prepare(request, request_id)
+            except _InFlightError as exc:
+                answer = self.error_response(exc, request_id)
+                return InFlight(answer.status, answer.headers, answer.body)
             except ApiError as exc:
                 return self.error_response(exc, request_id)
             except _Html500:
@@ -175,7 +204,8 @@ class Service:
                 raise
             if prepared.reserved is not None:
                 keep = 200 <= response.status < 300 or (
-                    self.defects.on(d.ERRORS_STORED) and 400 <= response.status < 500
+                    (self.defects.on(d.ERRORS_STORED) or self.variants.on(v.ERRORS_REPLAYED))
+                    and 400 <= response.status < 500
                 )
                 self.idempotency.complete(
                     prepared.reserved, Stored(response.status, response.headers, response.body), store=keep
@@ -214,6 +244,10 @@ class Service:
             if match is None:
                 continue
             op = route.methods.get(request.method.upper())
+            if op is None and self.variants.on(v.NO_405):
+                raise ApiError(
+                    "resource_not_found", f"no operation at {request.method} {request.path}", {"path": request.path}
+                )
             if op is None:
                 allow = ", ".join(sorted(route.methods))
                 raise ApiError(
@@ -225,17 +259,30 @@ class Service:
             return op, match.groupdict()
         raise ApiError("resource_not_found", f"no operation at {request.path}", {"path": request.path})
 
-    def _prepare(self, request: ApiRequest, request_id: str) -> Prepared | ApiResponse:
-        op, params = self._route(request)
-        now = self.clock.now()
-        cred = self.credentials.authenticate(
+    def _authenticate(self, request: ApiRequest, now: float) -> Credential:
+        return self.credentials.authenticate(
             request.header("authorization"),
             now=now,
             rotation_window=CONCEPTS_ROTATION_WINDOW_S if self.reading == "concepts" else 0.0,
             accept_old_secrets=self.defects.on(d.OLD_SECRET_ACCEPTED),
             accept_revoked=self.defects.on(d.REVOKED_ACCEPTED),
+            empty_key_invalid=self.variants.on(v.EMPTY_KEY_INVALID),
+            revoked_first=self.variants.on(v.REVOKED_BEFORE_SECRET),
         )
-        retry_after = self.limiter.take(cred.key, rate=cred.rate, burst=cred.burst, now=now)
+
+    def _prepare(self, request: ApiRequest, request_id: str) -> Prepared | ApiResponse:
+        now = self.clock.now()
+        if self.variants.on(v.AUTH_BEFORE_ROUTING):
+            cred = self._authenticate(request, now)
+            op, params = self._route(request)
+        else:
+            op, params = self._route(request)
+            cred = self._authenticate(request, now)
+        retry_after = None
+        if op.is_write or not self.variants.on(v.WRITES_TAKE_TOKENS):
+            retry_after = self.limiter.take(cred.key, rate=cred.rate, burst=cred.burst, now=now)
+        if retry_after is not None and self.variants.on(v.RETRY_AFTER_60):
+            retry_after = VARIANT_RETRY_AFTER
         if retry_after is not None:
             raise ApiError(
                 "rate_limit_exceeded",
@@ -271,7 +318,12 @@ class Service:
             if self.defects.on(d.REPLAY_REEXECUTES):
                 return Prepared(request, request_id, op, cred, params, body, None)
             stored = decision.response
-            return ApiResponse(stored.status, [*stored.headers, ("idempotent-replayed", "true")], stored.body)
+            body = stored.body
+            if self.variants.on(v.REPLAY_NEW_REQUEST_ID):
+                body = _with_request_id(body, request_id)
+            if self.variants.on(v.NO_REPLAYED_HEADER):
+                return ApiResponse(stored.status, list(stored.headers), body)
+            return ApiResponse(stored.status, [*stored.headers, ("idempotent-replayed", "true")], body)
         if isinstance(decision, Conflict):
             run_anyway = self.defects.on(d.NO_IN_FLIGHT) if decision.in_flight else self.defects.on(d.CONFLICT_200)
             if run_anyway:
@@ -282,7 +334,10 @@ class Service:
                 if decision.in_flight
                 else "this Idempotency-Key was used with a different request; use a new key per logical operation"
             )
-            raise ApiError("state_idempotency_conflict", message, {"field": "Idempotency-Key", "reason": reason})
+            details = {"field": "Idempotency-Key", "reason": reason}
+            if decision.in_flight:
+                raise _InFlightError("state_idempotency_conflict", message, details)
+            raise ApiError("state_idempotency_conflict", message, details)
         return Prepared(request, request_id, op, cred, params, body, decision)
 
     def _parse_body(self, request: ApiRequest) -> Any:
@@ -293,16 +348,17 @@ class Service:
             raise invalid("Content-Type", f"must be {JSON_TYPE}, got {ctype or 'nothing'}")
         if not request.body.strip():
             raise invalid("body", "a JSON object is required")
+        max_depth = VARIANT_MAX_DEPTH if self.variants.on(v.DEPTH_64) else MAX_DEPTH
         try:
             body = json.loads(request.body, parse_constant=reject_constant, parse_float=finite_float)
         except RecursionError:
-            raise invalid("body", f"JSON nested deeper than {MAX_DEPTH} levels") from None
+            raise invalid("body", f"JSON nested deeper than {max_depth} levels") from None
         except ValueError as exc:
             if self.defects.on(d.HTML_500_MALFORMED):
                 raise _Html500() from exc
             raise invalid("body", f"malformed JSON: {exc}") from None
-        if json_depth(body) > MAX_DEPTH:
-            raise invalid("body", f"JSON nested deeper than {MAX_DEPTH} levels")
+        if json_depth(body, max_depth) > max_depth:
+            raise invalid("body", f"JSON nested deeper than {max_depth} levels")
         if not isinstance(body, dict):
             raise invalid("body", f"must be a JSON object, got {type(body).__name__}")
         return body
@@ -312,14 +368,22 @@ class Service:
             data = self._dispatch(p)
         except ApiError as exc:
             return self.error_response(exc, p.request_id)
+        if self.variants.on(v.SUCCESS_DATA_EMPTY) and p.operation.operation_id in _EMPTIED_PAYLOADS:
+            data = {}
         return _json_response(200, {"request_id": p.request_id, "data": data}, {})
 
     def _dispatch(self, p: Prepared) -> Any:
         op = p.operation
         biz = p.credential.business_id
+        if self.variants.on(v.UNKNOWN_QUERY_400):
+            known = _query_parameters(op.operation_id)
+            for name, _ in p.request.query:
+                if name not in known:
+                    allowed = ", ".join(sorted(known)) or "none"
+                    raise invalid(name, f"unknown query parameter; this operation takes: {allowed}")
         if op.operation_id == "getMenu":
-            brand = _query_id(p.request, "brand_id")
-            branch = _query_id(p.request, "branch_id")
+            brand = self._query_id(p.request, "brand_id")
+            branch = self._query_id(p.request, "branch_id")
             if (brand is None) != (branch is None):
                 raise ApiError(
                     "request_invalid",
@@ -328,14 +392,24 @@ class Service:
                 )
             return self.world.get_menu(biz, brand, branch)
         body = p.body
+        if self.variants.on(v.TENANCY_BEFORE_VALIDATION):
+            self.world.check_ownership(biz, op.operation_id, body, self._path_section_id(p))
+        if self.variants.on(v.NULL_REJECTED):
+            _reject_nulls(op.operation_id, body)
         if op.body_schema:
             self._validate(op.body_schema, body)
+        if self.variants.on(v.TIMES_REQUIRED) and op.operation_id in {"populateMenu", "syncMenuToStores"}:
+            for raw_id, entry in body["sections"].items():
+                if entry.get("availableTimes") is None:
+                    raise invalid(
+                        f"sections.{raw_id}.availableTimes", "is required; send {} to use the business-level schedule"
+                    )
         match op.operation_id:
             case "createSection":
                 return self.world.create_section(biz, body)
             case "setSectionVisibilities":
                 raw = p.path_params.get("sectionID", "")
-                section_id = _int32_id(raw)
+                section_id = self._int32_id(raw)
                 if section_id is None:
                     raise invalid("sectionID", f"must be a positive 32-bit integer, got {raw[:40]!r}")
                 return self.world.set_visibilities(biz, section_id, body)
@@ -351,11 +425,41 @@ class Service:
                 return self.world.reset(biz, body)
         raise AssertionError(f"operation {op.operation_id} has no handler")  # pragma: no cover
 
+    def _path_section_id(self, p: Prepared) -> int | None:
+        raw = p.path_params.get("sectionID")
+        return None if raw is None else self._int32_id(raw)
+
+    def _query_id(self, request: ApiRequest, name: str) -> int | None:
+        raw = request.param(name)
+        if raw is None:
+            return None
+        value = self._int32_id(raw)
+        if value is None:
+            raise invalid(name, f"must be a positive 32-bit integer, got {raw[:40]!r}")
+        return value
+
+    def _int32_id(self, raw: str) -> int | None:
+        """A path/query id as the variants in force read it (None: 400)."""
+        if self.variants.on(v.LEADING_ZERO_IDS_400) and raw.startswith("0") and len(raw) > 1:
+            return None
+        if self.variants.on(v.ZERO_IDS_404) and raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) == 0:
+            return 0  # looked up like any id: nothing has it, so 404
+        return _int32_id(raw)
+
     def _validate(self, schema_name: str, body: Any) -> None:
-        if self.defects.on(d.LOOSE_INTEGERS):
+        if self.defects.on(d.LOOSE_INTEGERS) or self.variants.on(v.FLOAT_INTEGERS_ACCEPTED):
             _coerce_in_place(body)
         validator = contract.body_validator(schema_name)
-        error = next(iter(sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))), None)
+        errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+        if self.variants.on(v.UNKNOWN_FIELDS_IGNORED) and any(e.validator == "additionalProperties" for e in errors):
+            for e in errors:
+                if e.validator == "additionalProperties" and isinstance(e.instance, dict):
+                    defined = set(e.schema.get("properties", {}))
+                    for name in [k for k in e.instance if k not in defined]:
+                        del e.instance[name]
+            errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+        errors = [e for e in errors if not self._excused(schema_name, e)]
+        error = errors[0] if errors else None
         if error is None:
             return
         path = ".".join(str(part) for part in error.absolute_path)
@@ -365,6 +469,19 @@ class Service:
             if names:
                 field_name = f"{path}.{names[0]}" if path else names[0]
         raise invalid(field_name, _short(error.message), rule=str(error.validator))
+
+
+    def _excused(self, schema_name: str, error: Any) -> bool:
+        """A schema error a variant in force does not count (a field it makes optional)."""
+        if error.validator != "required":
+            return False
+        missing = set(re.findall(r"'([^']+)'", error.message))
+        path = list(error.absolute_path)
+        if self.variants.on(v.CREATE_NOTHING_REQUIRED) and schema_name == "CreateSectionRequest" and not path:
+            return missing <= {"title"}
+        if self.variants.on(v.SEQUENCE_OPTIONAL) and schema_name == "PushRequest" and path[:1] == ["sections"]:
+            return missing <= {"sequence"}
+        return False
 
 
 class _Html500(Exception):
@@ -395,8 +512,8 @@ def finite_float(text: str) -> float:
     return value
 
 
-def json_depth(value: Any) -> int:
-    """How deeply a parsed JSON value nests (stops counting past MAX_DEPTH)."""
+def json_depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """How deeply a parsed JSON value nests (stops counting past ``limit``)."""
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, level = stack.pop()
@@ -406,19 +523,60 @@ def json_depth(value: Any) -> int:
         elif isinstance(item, list):
             deepest = max(deepest, level)
             stack.extend((v, level + 1) for v in item)
-        if deepest > MAX_DEPTH:
+        if deepest > limit:
             break
     return deepest
 
 
-def _query_id(request: ApiRequest, name: str) -> int | None:
-    raw = request.param(name)
-    if raw is None:
-        return None
-    value = _int32_id(raw)
-    if value is None:
-        raise invalid(name, f"must be a positive 32-bit integer, got {raw[:40]!r}")
-    return value
+@functools.cache
+def _query_parameters(operation_id: str) -> frozenset[str]:
+    """The query parameter names openapi.yaml defines for an operation."""
+    doc = contract.openapi()
+    for item in doc["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict) and op.get("operationId") == operation_id:
+                params = [*item.get("parameters", []), *op.get("parameters", [])]
+                return frozenset(p["name"] for p in (_resolve_ref(doc, p) for p in params) if p.get("in") == "query")
+    return frozenset()
+
+
+def _resolve_ref(doc: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
+    while "$ref" in node:
+        target: Any = doc
+        for part in str(node["$ref"])[2:].split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def _with_request_id(body: bytes, request_id: str) -> bytes:
+    """A stored JSON envelope with another request_id (same keys, same order)."""
+    envelope = json.loads(body)
+    envelope["request_id"] = request_id
+    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+#: fields whose null the null-rejected variant still reads as the docs do
+_NULL_ALLOWED = {"enableSections": {"isEnabled"}}
+
+
+def _reject_nulls(operation_id: str, body: Any) -> None:
+    """The null-rejected variant: an optional field sent as null is a 400."""
+    if not isinstance(body, dict):
+        return
+    if operation_id == "resetStoreOverrides":  # a passthrough body: only stores is ours
+        body = {"stores": body.get("stores")} if body.get("stores") is not None else {}
+    stack: list[tuple[str, Any]] = [
+        (k, val) for k, val in body.items() if k not in _NULL_ALLOWED.get(operation_id, set())
+    ]
+    while stack:
+        where, value = stack.pop()
+        if value is None:
+            raise invalid(where, "null is not accepted; leave the field out instead")
+        if isinstance(value, dict):
+            stack.extend((f"{where}.{k}", val) for k, val in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", val) for i, val in enumerate(value))
 
 
 def _int32_id(raw: str) -> int | None:

@@ -113,7 +113,8 @@ CREATE_NOTHING_REQUIRED = register(
 )
 TIMES_REQUIRED = register(
     "times-required",
-    "every populate/sync section entry must carry availableTimes as well as sequence (missing or null: 400 request_invalid)",
+    "every populate/sync section entry must carry availableTimes as well as sequence "
+    "(missing or null: 400 request_invalid)",
     changes=("populate.times-optional",),
 )
 SEQUENCE_OPTIONAL = register(

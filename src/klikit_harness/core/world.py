@@ -17,8 +17,10 @@ from typing import Any
 
 from . import defects as d
 from . import menus, schedules
+from . import variants as v
 from .defects import DefectSet
 from .errors import ApiError, invalid, not_found
+from .variants import VariantSet
 
 INT32_MAX = 2_147_483_647
 
@@ -68,6 +70,7 @@ class Store:
 
 
 SECTION_DEFAULTS: dict[str, Any] = {
+    "title": {},
     "description": {},
     "isEnabled": True,
     "sequence": 0,
@@ -91,8 +94,9 @@ class _Plan:
 class World:
     """All state of one stand-in. Operations take the caller's business id."""
 
-    def __init__(self, defects: DefectSet | None = None) -> None:
+    def __init__(self, defects: DefectSet | None = None, variants: VariantSet | None = None) -> None:
         self.defects = defects or DefectSet()
+        self.variants = variants or VariantSet()
         self.businesses: dict[int, Business] = {}
         self.stores: dict[StoreKey, Store] = {}
         self.sections: dict[int, dict[str, Any]] = {}
@@ -162,6 +166,32 @@ class World:
                 raise ApiError("auth_forbidden", "section belongs to another business")
             raise not_found("section", field=where, id=section_id)
         return section_id
+
+    def check_ownership(self, business_id: int, operation_id: str, body: Any, section_id: int | None) -> None:
+        """Every well-formed store or section a request names is the caller's, else 404.
+
+        Lenient about shape (the schema is checked after this, under the
+        tenancy-before-validation variant): only entries that already look like
+        ids are looked up.
+        """
+        if section_id is not None:
+            self._own_section(business_id, section_id, "sectionID")
+        if not isinstance(body, dict):
+            return
+        for where in ("stores", "zoneStores"):
+            items = body.get(where)
+            for i, item in enumerate(items if isinstance(items, list) else []):
+                if isinstance(item, dict) and all(_is_int(item.get(k)) for k in ("brandID", "branchID")):
+                    self._own_store(business_id, item, f"{where}[{i}]")
+        sections = body.get("sections") if operation_id in {"populateMenu", "syncMenuToStores"} else None
+        for raw_id in sections if isinstance(sections, dict) else {}:
+            well_formed = isinstance(raw_id, str) and raw_id.isascii() and raw_id.isdigit()
+            if well_formed and not raw_id.startswith("0") and int(raw_id) <= INT32_MAX:
+                self._own_section(business_id, raw_id, f"sections.{raw_id}")
+        ids = body.get("ids") if operation_id == "enableSections" else None
+        for i, raw in enumerate(ids if isinstance(ids, list) else []):
+            if _is_int(raw) and 1 <= raw <= INT32_MAX:
+                self._own_section(business_id, raw, f"ids[{i}]")
 
     def has_menu(self, store: StoreKey) -> bool:
         return menus.has_menu(self.attachments.get(store, {}))
@@ -260,7 +290,7 @@ class World:
             attached = dict(self.attachments.get(store, {})) if self.has_menu(store) else {}
             explicit: dict[int, Mapping[str, Any]] = {}
             for sid, entry in pushed.items():
-                attached[sid] = int(entry["sequence"])
+                attached[sid] = int(entry.get("sequence", 0))
                 ov = dict(self.overrides.get((store, sid), {}))
                 times = self._times_override(entry.get("availableTimes"))
                 if times is None:
@@ -323,7 +353,7 @@ class World:
             attached = dict(self.attachments.get(store, {}))
             explicit: dict[int, Mapping[str, Any]] = {}
             for sid, entry in pushed.items():
-                attached[sid] = int(entry["sequence"])
+                attached[sid] = int(entry.get("sequence", 0))
                 times = self._times_override(entry.get("availableTimes"))
                 existing = self.overrides.get((store, sid), {})
                 ov = menus.synced_overrides(existing, keep, times or None)
@@ -340,7 +370,8 @@ class World:
     def publish(self, business_id: int, body: Mapping[str, Any], now: float) -> dict[str, int]:
         stores = self._own_stores(business_id, body["stores"])
         due = _parse_scheduled_at(body.get("scheduledAt"), now)
-        success = sum(1 for s in stores if self.has_menu(s) or self.defects.on(d.PUBLISH_COUNTS_EMPTY))
+        empty_counts = self.defects.on(d.PUBLISH_COUNTS_EMPTY) or self.variants.on(v.PUBLISH_EMPTY_COUNTS_SUCCESS)
+        success = sum(1 for s in stores if self.has_menu(s) or empty_counts)
         if due > now:
             self.scheduled.append((due, tuple(stores)))
         else:
@@ -394,6 +425,9 @@ class World:
         assert brand_id is not None
         assert branch_id is not None
         key = self._own_store(business_id, {"brandID": brand_id, "branchID": branch_id}, "brand_id,branch_id")
+        never_published = key not in self.snapshots and not self.defects.on(d.GETMENU_LIVE)
+        if never_published and self.variants.on(v.NEVER_PUBLISHED_NULL):
+            return {"menu": None}
         served = self.store_menu(key) if self.defects.on(d.GETMENU_LIVE) else copy.deepcopy(self.snapshots.get(key, []))
         return {"menu": {"branchInfo": self.stores[key].branch_info(), "sections": served}}
 
@@ -444,6 +478,10 @@ class World:
                 self.sections[sid]["isEnabled"] = enabled
         self.writes += 1
         return {"updated": len(ids)}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _enable_all_days(schedule: Mapping[str, Any]) -> dict[str, Any]:
