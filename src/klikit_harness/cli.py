@@ -16,6 +16,7 @@ from . import contract
 from .config import ConfigError, Settings, guard_production, load_settings
 from .core.defects import REGISTRY, DefectSet
 from .core.seed import SeedError, load
+from .core.variants import VariantSet
 from .profiles import PROFILES
 from .redact import mask
 
@@ -84,6 +85,13 @@ def main() -> None:
     help="Switch on a seeded defect (repeatable; see `klikit-harness defects`).",
 )
 @click.option(
+    "--variant",
+    "variants",
+    multiple=True,
+    metavar="NAME",
+    help="Switch on a legitimate variant reading of an assumed or incidental behaviour (repeatable).",
+)
+@click.option(
     "--write-delay",
     type=click.FloatRange(0, 10),
     default=0.0,
@@ -97,6 +105,7 @@ def sandbox(
     reading: contract.Reading,
     env_file: Path | None,
     defects: tuple[str, ...],
+    variants: tuple[str, ...],
     write_delay: float,
     show_secrets: bool,
 ) -> None:
@@ -106,6 +115,7 @@ def sandbox(
     try:
         seed = load(seed_path)
         defect_set = DefectSet(defects)
+        variant_set = VariantSet(variants)
     except (SeedError, ValueError, contract.ContractError) as exc:
         fail(str(exc))
     try:
@@ -117,7 +127,7 @@ def sandbox(
     actual = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
     env = seed.env(f"http://{shown_host}:{actual}/v1/partner")
-    service = build_service(seed, reading=reading, defects=defect_set)
+    service = build_service(seed, reading=reading, defects=defect_set, variants=variant_set)
     if env_file is not None:
         write_env_file(env_file, env)
     shown = env if show_secrets else masked_env(env)
@@ -131,6 +141,8 @@ def sandbox(
         click.echo(f"# written to {env_file}")
     if defect_set:
         click.echo(f"# defects switched on: {', '.join(defect_set)}")
+    if variant_set:
+        click.echo(f"# variants switched on: {', '.join(variant_set)}")
     click.echo(f"# contract reading: {reading}; serving {env['KLIKIT_BASE_URL']} — Ctrl-C to stop", err=True)
     try:
         serve_forever(SandboxApp(service, write_delay=write_delay), sock)

@@ -25,6 +25,7 @@ from . import contract, profiles
 from . import report as reporting
 from .config import ConfigError, Settings, guard_production, load_settings
 from .core.defects import DefectSet
+from .core.variants import VariantSet
 from .failures import Violation
 from .simulator import klikit_simulator  # noqa: F401  (the chaos fixture for partner teams)
 
@@ -53,6 +54,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--klikit-strict", action="store_true", help="Enforce 'assumed' behaviours on real targets too.")
     group.addoption(
         "--klikit-defect", action="append", default=[], metavar="NAME", help="Seeded defect for the embedded stand-in."
+    )
+    group.addoption(
+        "--klikit-variant",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="Variant reading for the embedded stand-in (repeatable; judged as a real target).",
     )
     group.addoption(
         "--klikit-env-file", default=None, metavar="PATH", help="Read KLIKIT_* variables from this .env file."
@@ -125,9 +133,10 @@ def open_target(config: pytest.Config) -> Iterator[Any]:
     if settings.base_url is None:
         try:
             defects = DefectSet(config.getoption("--klikit-defect"))
+            variants = VariantSet(config.getoption("--klikit-variant"))
         except ValueError as exc:
             raise pytest.UsageError(str(exc)) from None
-        with serve_in_thread(reading=reading, defects=defects) as sandbox:
+        with serve_in_thread(reading=reading, defects=defects, variants=variants) as sandbox:
             standin_settings = load_settings(
                 None, **{k.removeprefix("KLIKIT_").lower(): v for k, v in sandbox.env().items()}
             )
@@ -139,8 +148,13 @@ def open_target(config: pytest.Config) -> Iterator[Any]:
                 profile=profile,
                 service=sandbox.service,
                 app=_app_of(sandbox),
+                variants=tuple(variants),
             )
         return
+    if config.getoption("--klikit-variant"):
+        raise pytest.UsageError(
+            "--klikit-variant switches the embedded stand-in; drop it or drop the remote target"
+        )
     try:
         read_only = guard_production(settings)
     except ConfigError as exc:
