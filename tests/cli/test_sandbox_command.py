@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import httpx
 import pytest
 
 from .conftest import Result, harness, leaks, sandbox_server, seeded_secrets
@@ -61,3 +62,17 @@ def test_the_printed_block_is_masked_and_the_env_file_is_private(tmp_path: Path)
     assert "KLIKIT_SECRET_KEY=***" in printed
     assert not leaks(printed, seeded_secrets())
     assert sandbox.env_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_unknown_variant_is_named_with_the_known_ones(tmp_path: Path) -> None:
+    result = harness("sandbox", "--port", "0", "--variant", "no-such-variant", cwd=tmp_path, timeout=30)
+    assert_one_line_error(result, "no-such-variant", "no-405")
+
+
+@pytest.mark.loopback
+def test_a_variant_is_switched_on_and_announced(tmp_path: Path) -> None:
+    with sandbox_server(tmp_path, "--variant", "no-405", "--variant", "retry-after-60") as sandbox:
+        answer = httpx.delete(f"{sandbox.base_url}/menus", timeout=5, trust_env=False)
+        printed = sandbox.process.output()
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "resource_not_found"
+    assert "# variants switched on: no-405, retry-after-60" in printed

@@ -37,7 +37,12 @@ def test_key_length_limits(api, service):
     assert state(service) == before
 
 
-@pytest.mark.behaviour("idempotency.replay-same-response", "idempotency.replay-no-second-write", "idempotency.replay-header")
+@pytest.mark.behaviour(
+    "idempotency.replay-same-response",
+    "idempotency.replay-same-request-id",
+    "idempotency.replay-no-second-write",
+    "idempotency.replay-header",
+)
 def test_replay_returns_the_original_response_and_writes_once(api, service):
     first = api.post("/menus/sections", SECTION, key="replay-1")
     sections = len(service.world.sections)

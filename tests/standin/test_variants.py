@@ -1,0 +1,478 @@
+"""Every variant of the stand-in: its answer differs from the reference answer exactly as described.
+
+Each check gets two in-process stand-ins over the same seed and clock — ``ref``
+(reference semantics) and ``var`` (only the variant under test switched on) —
+sends both the same requests and asserts both answers. A variant registered
+without a check here fails ``test_every_registered_variant_has_a_check``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import math
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from klikit_harness.core.service import MAX_DEPTH, VARIANT_MAX_DEPTH, VARIANT_RETRY_AFTER
+from klikit_harness.core.variants import REGISTRY, VariantSet
+from klikit_harness.sandbox import build_service
+from tests.support.standin import (
+    BURST,
+    FOREIGN_SECTION,
+    FOREIGN_STORE,
+    FRESH,
+    LUNCH,
+    MAIN,
+    POPULATED,
+    REVOKED,
+    InProcessApi,
+    assert_error,
+    store,
+)
+
+JSON = {"content-type": "application/json"}
+
+
+@dataclass
+class Pair:
+    ref: InProcessApi
+    var: InProcessApi
+
+    def both(self) -> tuple[InProcessApi, InProcessApi]:
+        return self.ref, self.var
+
+
+@pytest.fixture
+def pair_for(seed, clock) -> Iterator[Callable[..., Pair]]:
+    made: list[InProcessApi] = []
+
+    def factory(name: str, *, write_delay: float = 0.0, switched_on: bool = True) -> Pair:
+        ref = InProcessApi(build_service(seed, clock=clock), write_delay=write_delay)
+        chosen = VariantSet([name] if switched_on else [])
+        var = InProcessApi(build_service(seed, clock=clock, variants=chosen), write_delay=write_delay)
+        made.extend([ref, var])
+        return Pair(ref, var)
+
+    yield factory
+    for api in made:
+        api.close()
+
+
+def push(key, sections: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    return {"stores": [store(key)], "sections": {str(sid): entry for sid, entry in sections.items()}}
+
+
+def basic(key: str, secret: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()}
+
+
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+# ---------------------------------------------------------------- the checks
+
+
+def check_success_data_empty(p: Pair) -> None:
+    writes = [
+        ("PATCH", f"/menus/sections/{LUNCH}/visibilities", {"visibilities": {"1": True}}, {"id": LUNCH}),
+        ("PATCH", "/menus/sections/enable", {"ids": [LUNCH], "isEnabled": True}, {"updated": 1}),
+        ("POST", "/menus/populate", push(FRESH[0], {LUNCH: {"sequence": 1, "availableTimes": {}}}), {"populated": 1, "skipped": 0}),
+        ("POST", "/menus/sync", push(POPULATED[0], {LUNCH: {"sequence": 1, "availableTimes": {}}}), {"synced": 1, "skipped": 0}),
+        ("POST", "/menus/reset", {"stores": [store(POPULATED[0])]}, {"reset": 1}),
+    ]
+    for method, path, body, reference in writes:
+        r, v = (api.request(method, path, json=body) for api in p.both())
+        assert r.status_code == v.status_code == 200, (path, r.text, v.text)
+        assert r.json()["data"] == reference, path
+        assert v.json()["data"] == {}, path
+    # createSection and publish keep their documented payloads
+    created = p.var.post("/menus/sections", {"title": {"en": "Kept"}})
+    assert set(created.json()["data"]) == {"id"}
+    published = p.var.post("/menus/publish", {"stores": [store(POPULATED[0])], "providerIDs": [1]})
+    assert published.json()["data"] == {"success": 1, "failed": 0}
+
+
+def check_create_nothing_required(p: Pair) -> None:
+    assert_error(p.ref.post("/menus/sections", {"sequence": 2}), 400, "request_invalid", "title")
+    v = p.var.post("/menus/sections", {"sequence": 2})
+    assert v.status_code == 200, v.text
+    new_id = v.json()["data"]["id"]
+    listed = p.var.get("/menus").json()["data"]["menu"]["sections"]
+    assert [s["title"] for s in listed if s["id"] == new_id] == [{}]
+    # a title that is there is still validated
+    assert_error(p.var.post("/menus/sections", {"title": {"english": "x"}}), 400, "request_invalid", "title")
+
+
+def check_times_required(p: Pair) -> None:
+    body = push(FRESH[0], {LUNCH: {"sequence": 1}})
+    assert p.ref.post("/menus/populate", body).status_code == 200
+    assert_error(p.var.post("/menus/populate", body), 400, "request_invalid", f"sections.{LUNCH}.availableTimes")
+    nulled = push(POPULATED[0], {LUNCH: {"sequence": 1, "availableTimes": None}})
+    assert p.ref.post("/menus/sync", nulled).status_code == 200
+    assert_error(p.var.post("/menus/sync", nulled), 400, "request_invalid", "availableTimes")
+    ok = push(FRESH[1], {LUNCH: {"sequence": 1, "availableTimes": {}}})
+    assert p.var.post("/menus/populate", ok).status_code == 200
+
+
+def check_sequence_optional(p: Pair) -> None:
+    body = push(FRESH[0], {LUNCH: {"availableTimes": {}}})
+    assert_error(p.ref.post("/menus/populate", body), 400, "request_invalid", "sequence")
+    assert p.var.post("/menus/populate", body).status_code == 200
+    p.var.publish(FRESH[0])
+    assert [(s["id"], s["sequence"]) for s in p.var.store_menu(FRESH[0])] == [(LUNCH, 0)]
+    # a sequence that is there is still validated
+    bad = push(FRESH[1], {LUNCH: {"sequence": -1, "availableTimes": {}}})
+    assert_error(p.var.post("/menus/populate", bad), 400, "request_invalid", "sequence")
+
+
+def check_unknown_fields_ignored(p: Pair) -> None:
+    body = {"stores": [{**store(POPULATED[0]), "note": "x"}], "providerIDs": [1], "dryRun": True}
+    assert_error(p.ref.post("/menus/publish", body), 400, "request_invalid")
+    v = p.var.post("/menus/publish", body)
+    assert v.status_code == 200, v.text
+    assert v.json()["data"] == {"success": 1, "failed": 0}
+    created = p.var.post("/menus/sections", {"title": {"en": "Extra"}, "colour": "red"})
+    assert created.status_code == 200
+    new_id = created.json()["data"]["id"]
+    listed = p.var.get("/menus").json()["data"]["menu"]["sections"]
+    assert all("colour" not in s for s in listed if s["id"] == new_id)
+    # a known field of the wrong type is still a 400
+    assert_error(p.var.post("/menus/publish", {**body, "providerIDs": "1"}), 400, "request_invalid", "providerIDs")
+
+
+def check_null_rejected(p: Pair) -> None:
+    body = {"title": {"en": "Nulls"}, "description": None}
+    assert p.ref.post("/menus/sections", body).status_code == 200
+    assert_error(p.var.post("/menus/sections", body), 400, "request_invalid", "description")
+    zone = {"visibilities": {"1": True}, "zoneStores": None}
+    assert p.ref.patch(f"/menus/sections/{LUNCH}/visibilities", zone).status_code == 200
+    assert_error(p.var.patch(f"/menus/sections/{LUNCH}/visibilities", zone), 400, "request_invalid", "zoneStores")
+    # the documented null of enableSections still reads as false
+    for api in p.both():
+        r = api.patch("/menus/sections/enable", {"ids": [LUNCH], "isEnabled": None})
+        assert r.status_code == 200, r.text
+        assert api.service.world.sections[LUNCH]["isEnabled"] is False
+    # reset's passthrough keys may be null
+    assert p.var.post("/menus/reset", {"stores": [store(POPULATED[0])], "business_id": None}).status_code == 200
+
+
+def check_float_integers_accepted(p: Pair) -> None:
+    raw = b'{"stores": [{"brandID": 663.0, "branchID": 1062}], "providerIDs": [1.0]}'
+    assert_error(p.ref.post("/menus/publish", content=raw, headers=JSON), 400, "request_invalid")
+    v = p.var.post("/menus/publish", content=raw, headers=JSON)
+    assert v.status_code == 200, v.text
+    assert v.json()["data"] == {"success": 1, "failed": 0}
+    fractional = b'{"stores": [{"brandID": 663.5, "branchID": 1062}], "providerIDs": [1]}'
+    assert_error(p.var.post("/menus/publish", content=fractional, headers=JSON), 400, "request_invalid")
+
+
+def check_depth_64(p: Pair) -> None:
+    body = {"stores": [store(POPULATED[0])], "extra": nested(MAX_DEPTH + 8)}  # reset passes extra keys through
+    assert_error(p.ref.post("/menus/reset", body), 400, "request_invalid", "body")
+    assert p.var.post("/menus/reset", body).status_code == 200
+    deeper = {"stores": [store(POPULATED[0])], "extra": nested(VARIANT_MAX_DEPTH + 1)}
+    r = p.var.post("/menus/reset", deeper)
+    assert_error(r, 400, "request_invalid", "body")
+    assert str(VARIANT_MAX_DEPTH) in r.json()["error"]["message"]
+
+
+def check_zero_ids_404(p: Pair) -> None:
+    params = {"brand_id": "0", "branch_id": str(POPULATED[0].branch_id)}
+    assert_error(p.ref.get("/menus", params=params), 400, "request_invalid", "brand_id")
+    assert_error(p.var.get("/menus", params=params), 404, "resource_not_found")
+    vis = {"visibilities": {"1": True}}
+    assert_error(p.ref.patch("/menus/sections/0/visibilities", vis), 400, "request_invalid", "sectionID")
+    assert_error(p.var.patch("/menus/sections/0/visibilities", vis), 404, "resource_not_found")
+    # other malformed ids stay 400
+    assert_error(p.var.get("/menus", params={**params, "brand_id": "-1"}), 400, "request_invalid", "brand_id")
+
+
+def check_leading_zero_ids_400(p: Pair) -> None:
+    key = POPULATED[0]
+    params = {"brand_id": f"0{key.brand_id}", "branch_id": str(key.branch_id)}
+    assert p.ref.get("/menus", params=params).status_code == 200
+    assert_error(p.var.get("/menus", params=params), 400, "request_invalid", "brand_id")
+    vis = {"visibilities": {"1": True}}
+    assert p.ref.patch(f"/menus/sections/0{LUNCH}/visibilities", vis).status_code == 200
+    assert_error(p.var.patch(f"/menus/sections/0{LUNCH}/visibilities", vis), 400, "request_invalid", "sectionID")
+    assert p.var.get("/menus", params={"brand_id": str(key.brand_id), "branch_id": str(key.branch_id)}).status_code == 200
+
+
+def check_unknown_query_400(p: Pair) -> None:
+    assert p.ref.get("/menus", params={"lang": "en"}).status_code == 200
+    assert_error(p.var.get("/menus", params={"lang": "en"}), 400, "request_invalid", "lang")
+    body = {"stores": [store(POPULATED[0])], "providerIDs": [1]}
+    assert p.ref.post("/menus/publish", body, params={"dryRun": "1"}).status_code == 200
+    assert_error(p.var.post("/menus/publish", body, params={"dryRun": "1"}), 400, "request_invalid", "dryRun")
+    key = POPULATED[0]
+    assert p.var.get("/menus", params={"brand_id": key.brand_id, "branch_id": key.branch_id}).status_code == 200
+
+
+def check_tenancy_before_validation(p: Pair) -> None:
+    bad_map = {"visibilities": "all"}
+    assert_error(p.ref.patch(f"/menus/sections/{FOREIGN_SECTION}/visibilities", bad_map), 400, "request_invalid")
+    assert_error(p.var.patch(f"/menus/sections/{FOREIGN_SECTION}/visibilities", bad_map), 404, "resource_not_found")
+    no_providers = {"stores": [store(FOREIGN_STORE)], "providerIDs": []}
+    assert_error(p.ref.post("/menus/publish", no_providers), 400, "request_invalid", "providerIDs")
+    assert_error(p.var.post("/menus/publish", no_providers), 404, "resource_not_found")
+    unknown_section = push(FRESH[0], {999_999: {"sequence": "1"}})
+    assert_error(p.ref.post("/menus/populate", unknown_section), 400, "request_invalid")
+    assert_error(p.var.post("/menus/populate", unknown_section), 404, "resource_not_found")
+    # an invalid body naming only own resources is still a 400
+    own = {"stores": [store(POPULATED[0])], "providerIDs": []}
+    assert_error(p.var.post("/menus/publish", own), 400, "request_invalid", "providerIDs")
+
+
+def check_auth_before_routing(p: Pair) -> None:
+    assert_error(p.ref.get("/menus/nowhere", auth=None), 404, "resource_not_found")
+    assert_error(p.var.get("/menus/nowhere", auth=None), 401, "auth_missing")
+    assert_error(p.ref.request("DELETE", "/menus", auth=None), 405, "method_not_allowed")
+    assert_error(p.var.request("DELETE", "/menus", auth=None), 401, "auth_missing")
+    # authenticated, routing answers as before
+    assert_error(p.var.get("/menus/nowhere"), 404, "resource_not_found")
+    assert_error(p.var.request("DELETE", "/menus"), 405, "method_not_allowed")
+
+
+def check_no_405(p: Pair) -> None:
+    r = p.ref.request("DELETE", "/menus")
+    assert_error(r, 405, "method_not_allowed")
+    assert r.headers["allow"] == "GET"
+    v = p.var.request("DELETE", "/menus")
+    assert_error(v, 404, "resource_not_found")
+    assert "allow" not in v.headers
+    assert_error(p.var.request("PUT", "/menus/publish", json={}), 404, "resource_not_found")
+
+
+def check_empty_key_invalid(p: Pair) -> None:
+    empty_key = basic("", MAIN[1])
+    assert_error(p.ref.get("/menus", auth=None, headers=empty_key), 401, "auth_missing")
+    assert_error(p.var.get("/menus", auth=None, headers=empty_key), 401, "auth_invalid_credential")
+    # absent and malformed headers stay auth_missing
+    assert_error(p.var.get("/menus", auth=None), 401, "auth_missing")
+    assert_error(p.var.get("/menus", auth=None, headers={"Authorization": "Basic !!!"}), 401, "auth_missing")
+
+
+def check_revoked_before_secret(p: Pair) -> None:
+    wrong = (REVOKED[0], "not-the-secret")
+    assert_error(p.ref.get("/menus", auth=wrong), 401, "auth_invalid_credential")
+    assert_error(p.var.get("/menus", auth=wrong), 403, "auth_revoked")
+    assert_error(p.var.get("/menus", auth=REVOKED), 403, "auth_revoked")
+    assert_error(p.var.get("/menus", auth=("pk_nobody", "x")), 401, "auth_invalid_credential")
+
+
+def _replay(api: InProcessApi) -> tuple[Any, Any, int]:
+    key = f"variant-{uuid.uuid4()}"
+    body = {"title": {"en": "Replayed"}}
+    first = api.post("/menus/sections", body, key=key)
+    writes = api.service.world.writes
+    second = api.post("/menus/sections", body, key=key)
+    return first, second, api.service.world.writes - writes
+
+
+def check_no_replayed_header(p: Pair) -> None:
+    first, second, extra = _replay(p.ref)
+    assert second.headers["idempotent-replayed"] == "true" and second.content == first.content
+    first, second, extra = _replay(p.var)
+    assert "idempotent-replayed" not in second.headers
+    assert second.content == first.content and extra == 0
+
+
+def check_replay_new_request_id(p: Pair) -> None:
+    first, second, _ = _replay(p.ref)
+    assert second.json()["request_id"] == first.json()["request_id"]
+    first, second, extra = _replay(p.var)
+    assert second.json()["request_id"] != first.json()["request_id"]
+    assert second.json()["data"] == first.json()["data"] and second.status_code == first.status_code
+    assert second.headers["idempotent-replayed"] == "true" and extra == 0
+
+
+def check_errors_replayed(p: Pair) -> None:
+    bad = {"stores": [store(POPULATED[0])], "providerIDs": []}
+    good = {"stores": [store(POPULATED[0])], "providerIDs": [1]}
+    for api in p.both():
+        first = api.post("/menus/publish", bad, key="err-key")
+        assert_error(first, 400, "request_invalid")
+        again = api.post("/menus/publish", bad, key="err-key")
+        assert_error(again, 400, "request_invalid")
+        if api is p.ref:
+            assert again.json()["request_id"] != first.json()["request_id"]
+            assert "idempotent-replayed" not in again.headers
+            assert api.post("/menus/publish", good, key="err-key").status_code == 200
+        else:
+            assert again.content == first.content and again.headers["idempotent-replayed"] == "true"
+            assert_error(api.post("/menus/publish", good, key="err-key"), 409, "state_idempotency_conflict")
+
+
+def _concurrent_duplicates(api: InProcessApi) -> tuple[Any, Any]:
+    headers = {"Idempotency-Key": f"inflight-{uuid.uuid4()}"}
+    body = {"title": {"en": "In flight"}}
+
+    async def both() -> tuple[Any, Any]:
+        first = asyncio.ensure_future(api.client.post("/menus/sections", json=body, headers=headers, auth=MAIN))
+        await asyncio.sleep(0.05)
+        second = await api.client.post("/menus/sections", json=body, headers=headers, auth=MAIN)
+        return await first, second
+
+    return api.loop.run_until_complete(both())
+
+
+def check_in_flight_waits(p: Pair) -> None:
+    first, second = _concurrent_duplicates(p.ref)
+    assert first.status_code == 200
+    body = assert_error(second, 409, "state_idempotency_conflict")
+    assert body["error"]["details"]["reason"] == "in_flight"
+    first, second = _concurrent_duplicates(p.var)
+    assert first.status_code == second.status_code == 200
+    assert second.content == first.content and second.headers["idempotent-replayed"] == "true"
+
+
+def check_writes_take_tokens(p: Pair) -> None:
+    ref_reads = [p.ref.get("/menus", auth=BURST).status_code for _ in range(8)]
+    assert 429 in ref_reads
+    var_reads = [p.var.get("/menus", auth=BURST).status_code for _ in range(8)]
+    assert var_reads == [200] * 8
+    section = {"title": {"en": "Burst"}}
+    var_writes = [p.var.post("/menus/sections", section, auth=BURST).status_code for _ in range(8)]
+    assert 429 in var_writes
+
+
+def check_retry_after_60(p: Pair) -> None:
+    for api in p.both():
+        answers = [api.get("/menus", auth=BURST) for _ in range(8)]
+        limited = [r for r in answers if r.status_code == 429]
+        assert limited
+        assert_error(limited[0], 429, "rate_limit_exceeded")
+        seconds = int(limited[0].headers["retry-after"])
+        if api is p.ref:
+            assert 1 <= seconds < VARIANT_RETRY_AFTER
+        else:
+            assert seconds == VARIANT_RETRY_AFTER
+
+
+def check_never_published_null(p: Pair) -> None:
+    params = {"brand_id": FRESH[0].brand_id, "branch_id": FRESH[0].branch_id}
+    r = p.ref.get("/menus", params=params)
+    assert r.status_code == 200 and r.json()["data"]["menu"]["sections"] == []
+    v = p.var.get("/menus", params=params)
+    assert v.status_code == 200 and v.json()["data"] == {"menu": None}
+    # a published store is served as before; a foreign one is still 404
+    p.var.publish(POPULATED[0])
+    assert p.var.store_menu(POPULATED[0])
+    foreign = {"brand_id": FOREIGN_STORE.brand_id, "branch_id": FOREIGN_STORE.branch_id}
+    assert_error(p.var.get("/menus", params=foreign), 404, "resource_not_found")
+
+
+def check_publish_empty_counts_success(p: Pair) -> None:
+    body = {"stores": [store(FRESH[0]), store(POPULATED[0])], "providerIDs": [1]}
+    assert p.ref.post("/menus/publish", body).json()["data"] == {"success": 1, "failed": 1}
+    assert p.var.post("/menus/publish", body).json()["data"] == {"success": 2, "failed": 0}
+
+
+CHECKS: dict[str, Callable[[Pair], None]] = {
+    "success-data-empty": check_success_data_empty,
+    "create-nothing-required": check_create_nothing_required,
+    "times-required": check_times_required,
+    "sequence-optional": check_sequence_optional,
+    "unknown-fields-ignored": check_unknown_fields_ignored,
+    "null-rejected": check_null_rejected,
+    "float-integers-accepted": check_float_integers_accepted,
+    "depth-64": check_depth_64,
+    "zero-ids-404": check_zero_ids_404,
+    "leading-zero-ids-400": check_leading_zero_ids_400,
+    "unknown-query-400": check_unknown_query_400,
+    "tenancy-before-validation": check_tenancy_before_validation,
+    "auth-before-routing": check_auth_before_routing,
+    "no-405": check_no_405,
+    "empty-key-invalid": check_empty_key_invalid,
+    "revoked-before-secret": check_revoked_before_secret,
+    "no-replayed-header": check_no_replayed_header,
+    "replay-new-request-id": check_replay_new_request_id,
+    "errors-replayed": check_errors_replayed,
+    "in-flight-waits": check_in_flight_waits,
+    "writes-take-tokens": check_writes_take_tokens,
+    "retry-after-60": check_retry_after_60,
+    "never-published-null": check_never_published_null,
+    "publish-empty-counts-success": check_publish_empty_counts_success,
+}
+WRITE_DELAY = {"in-flight-waits": 0.3}
+
+
+def test_every_registered_variant_has_a_check():
+    assert set(CHECKS) == set(REGISTRY), "give each registered variant a check in CHECKS (and drop stale ones)"
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_variant_differs_from_the_reference_as_described(pair_for, name):
+    if name not in CHECKS:
+        pytest.fail(f"variant {name} has no check in tests/standin/test_variants.py")
+    CHECKS[name](pair_for(name, write_delay=WRITE_DELAY.get(name, 0.0)))
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_each_check_fails_when_the_variant_is_off(pair_for, name):
+    """The checks can fail: against a second reference stand-in each one does."""
+    if name not in CHECKS:
+        pytest.fail(f"variant {name} has no check in tests/standin/test_variants.py")
+    with pytest.raises(AssertionError):
+        CHECKS[name](pair_for(name, write_delay=WRITE_DELAY.get(name, 0.0), switched_on=False))
+
+
+# ------------------------------------------------- the reference side of the rules variants change
+
+
+@pytest.mark.behaviour(
+    "section.visibilities-result", "enable.result-count", "populate.result-counts", "sync.result-counts", "reset.result-count"
+)
+def test_reference_success_payloads(api):
+    assert api.patch(f"/menus/sections/{LUNCH}/visibilities", {"visibilities": {"1": True}}).json()["data"] == {"id": LUNCH}
+    assert api.patch("/menus/sections/enable", {"ids": [LUNCH, LUNCH], "isEnabled": True}).json()["data"] == {"updated": 1}
+
+
+@pytest.mark.behaviour("populate.sequence-required", "populate.times-optional")
+def test_reference_push_entries_need_sequence_not_times(api):
+    assert_error(api.post("/menus/populate", push(FRESH[0], {LUNCH: {"availableTimes": {}}})), 400, "request_invalid", "sequence")
+    assert api.post("/menus/populate", push(FRESH[0], {LUNCH: {"sequence": 2}})).status_code == 200
+    api.publish(FRESH[0])
+    assert [(s["id"], s["sequence"]) for s in api.store_menu(FRESH[0])] == [(LUNCH, 2)]
+
+
+@pytest.mark.behaviour("envelope.validation-before-tenancy")
+def test_reference_validates_before_checking_ownership(api):
+    assert_error(api.post("/menus/publish", {"stores": [store(FOREIGN_STORE)], "providerIDs": []}), 400, "request_invalid")
+    assert_error(api.post("/menus/publish", {"stores": [store(FOREIGN_STORE)], "providerIDs": [1]}), 404, "resource_not_found")
+
+
+@pytest.mark.behaviour("envelope.routing-before-auth")
+def test_reference_routes_before_authenticating(api):
+    assert_error(api.get("/menus/nowhere", auth=None), 404, "resource_not_found")
+    assert_error(api.request("DELETE", "/menus", auth=None), 405, "method_not_allowed")
+
+
+@pytest.mark.behaviour("ratelimit.retry-after-until-token")
+def test_reference_retry_after_is_the_refill_time(api, service, clock):
+    rate = service.credentials.get(BURST[0]).rate
+    answers = [api.get("/menus", auth=BURST) for _ in range(8)]  # the clock stands still: the bucket is empty
+    seconds = int(next(r for r in answers if r.status_code == 429).headers["retry-after"])
+    assert seconds == max(1, math.ceil(1 / rate))
+    clock.advance(seconds)
+    assert api.get("/menus", auth=BURST).status_code == 200
+
+
+@pytest.mark.behaviour("input.query-id-zero-invalid", "input.query-id-leading-zeros")
+def test_reference_query_and_path_id_forms(api):
+    key = POPULATED[0]
+    assert_error(api.get("/menus", params={"brand_id": "0", "branch_id": key.branch_id}), 400, "request_invalid", "brand_id")
+    assert_error(api.patch("/menus/sections/0/visibilities", {"visibilities": {}}), 400, "request_invalid", "sectionID")
+    padded = api.get("/menus", params={"brand_id": f"00{key.brand_id}", "branch_id": key.branch_id})
+    plain = api.get("/menus", params={"brand_id": key.brand_id, "branch_id": key.branch_id})
+    assert padded.status_code == plain.status_code == 200
+    assert padded.json()["data"] == plain.json()["data"]
