@@ -72,6 +72,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "behaviour(*ids): the contracts/behaviours.yaml ids a test proves")
+    try:
+        VariantSet(config.getoption("--klikit-variant", default=[]))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--klikit-variant: {exc}") from None
     chosen = config.getoption("--klikit-profile", default=None)
     if chosen:
         os.environ[profiles.ENV_VAR] = chosen
