@@ -27,7 +27,6 @@ from .config import ConfigError, Settings, guard_production, load_settings
 from .core.defects import DefectSet
 from .core.variants import VariantSet
 from .failures import Violation
-from .simulator import klikit_simulator  # noqa: F401  (the chaos fixture for partner teams)
 
 EXIT_UNREACHABLE = 3
 RECORDER = pytest.StashKey["reporting.Recorder"]()
@@ -187,6 +186,22 @@ def klikit_target(request: pytest.FixtureRequest) -> Iterator[Any]:
     with open_target(request.config) as target:
         request.config.stash[TARGET] = target
         yield target
+
+
+@pytest.fixture
+def klikit_simulator() -> Iterator[Any]:
+    """A started ``klikit_harness.Simulator`` of the packaged seed (reference reading, manual clock).
+
+    Every httpx request to ``klikit_harness.simulator.DEFAULT_BASE_URL`` during the
+    test reaches it; it is stopped (and any held write abandoned) after the test.
+    Build a ``KlikitClient(sim.base_url, sim.partner_key, sim.secret_key,
+    sleep=sim.sleep)`` against it. The simulator (and respx) is imported only
+    when a test asks for this fixture.
+    """
+    from .simulator import Simulator
+
+    with Simulator() as sim:
+        yield sim
 
 
 # -------------------------------------------------------------------- reports

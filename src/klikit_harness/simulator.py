@@ -4,7 +4,7 @@ Owns: turning an ``httpx.Request`` into an ``ApiRequest`` for ``Service.handle``
 and the answer back into an ``httpx.Response`` (so every ordinary answer is a
 real contract answer), the registry of fault kinds, scripted fault sequences
 per operation, secret rotation at a chosen moment, holding a write in flight,
-the record of calls, and the ``klikit_simulator`` pytest fixture.
+the record of calls. (The ``klikit_simulator`` pytest fixture lives in the plugin.)
 Must not: decide any contract behaviour (``core.service`` does), read the
 wall clock or sleep — a held write waits on an event, and ``Simulator.sleep``
 only records and advances the simulator's clock.
@@ -46,7 +46,6 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 import httpx
-import pytest
 import respx
 
 from . import contract
@@ -795,19 +794,3 @@ def _operation_routes(prefix: str, overrides: Mapping[str, str] | None) -> list[
         regex = re.sub(r"\\\{(\w+)\\\}", r"[^/]+", re.escape(prefix + template))
         routes.append((re.compile(f"^{regex}$"), grouped[template]))
     return routes
-
-
-# -------------------------------------------------------------------- pytest
-
-
-@pytest.fixture
-def klikit_simulator() -> Iterator[Simulator]:
-    """A started ``Simulator`` of the packaged seed (reference reading, manual clock).
-
-    Every httpx request to ``DEFAULT_BASE_URL`` during the test reaches it;
-    it is stopped (and any held write abandoned) after the test. Build a
-    ``KlikitClient(sim.base_url, sim.partner_key, sim.secret_key,
-    sleep=sim.sleep)`` against it.
-    """
-    with Simulator() as sim:
-        yield sim
