@@ -168,6 +168,7 @@ def klikit_target(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The target under test (``klikit_harness.target.Target``) for the whole session."""
     with open_target(request.config) as target:
         request.config.stash[TARGET] = target
+        request.config.stash[RECORDER].redact = target.redactor
         yield target
 
 

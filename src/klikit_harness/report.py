@@ -217,6 +217,11 @@ class Recorder:
             )
             occurrences.append((None, obs.source or "(outside any test)", fault))
         failures, observed = _distinct(occurrences)
+        for group in failures + observed:  # texts recorded before the redactor was known are scrubbed here
+            for name in (*_TEXT_FIELDS, "kind"):
+                value = getattr(group, name)
+                if isinstance(value, str):
+                    setattr(group, name, self.redact(value))
         rows = self._rows(failures, observed, observed_readings or {})
         return Summary(
             rows=rows,
