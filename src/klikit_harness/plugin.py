@@ -226,7 +226,8 @@ _SUMMARY = pytest.StashKey["reporting.Summary"]()
 def _faults(call: Any, report: Any, ids: list[str], target: Any) -> list[reporting.Fault]:
     """What went wrong, one fault per behaviour and kind; [] when the test errored instead.
 
-    A Violation counts against the behaviour it names. Anything else (a plain
+    A Violation (or the client's ContractViolation) counts against the
+    behaviour it names. Anything else (a plain
     assert, an exception, a Schemathesis built-in check) counts against the
     test's first behaviour id only, flagged unattributed. Outside the call
     phase only Violations are failures; so is a call that died of transport
@@ -235,24 +236,29 @@ def _faults(call: Any, report: Any, ids: list[str], target: Any) -> list[reporti
     exc = call.excinfo.value if call.excinfo is not None else None
     known = contract.behaviours()
     found = leaves(exc)
-    violations = [x for x in found if isinstance(x, Violation) and x.behaviour in known]
-    others = [x for x in found if not (isinstance(x, Violation) and x.behaviour in known)]
+    violations = [x for x in found if _named(x) in known]
+    others = [x for x in found if _named(x) not in known]
     if not violations and (report.when != "call" or (others and all(_is_transport(x) for x in others))):
         return []
     faults: list[reporting.Fault] = []
     for v in violations:
-        assert v.behaviour is not None
+        bid = _named(v)
+        assert bid is not None
+        received = getattr(v, "received", None)
+        if received is None and not isinstance(v, Violation):  # the client's ContractViolation
+            received = getattr(v, "body_excerpt", None) or str(v).splitlines()[0]
+        documented = getattr(v, "documented", None)
         faults.append(
             reporting.Fault(
-                behaviour=v.behaviour,
+                behaviour=bid,
                 kind=kind_of(v),
-                title=v.title,
-                operation=operation_of(v.reproduction),
-                received=None if v.received is None else str(v.received),
-                documented=None if v.documented is None else str(v.documented),
-                request_id=v.request_id,
-                reproduction=v.reproduction,
-                observed=target is not None and target.judgement(v.behaviour) == "observed",
+                title=title_of(v),
+                operation=operation_of(getattr(v, "reproduction", None)),
+                received=None if received is None else str(received),
+                documented=str(documented) if documented else None,
+                request_id=getattr(v, "request_id", None),
+                reproduction=getattr(v, "reproduction", None),
+                observed=target is not None and target.judgement(bid) == "observed",
             )
         )
     if others or not found:
@@ -276,6 +282,12 @@ def _faults(call: Any, report: Any, ids: list[str], target: Any) -> list[reporti
     for fault in faults:
         unique.setdefault((fault.behaviour, fault.kind, fault.operation), fault)
     return list(unique.values())
+
+
+def _named(exc: BaseException) -> str | None:
+    """The behaviour id a failure names: a Violation's, or the client's ContractViolation's."""
+    bid = getattr(exc, "behaviour", None)
+    return bid if isinstance(bid, str) and bid else None
 
 
 def _is_transport(exc: BaseException) -> bool:
