@@ -8,7 +8,10 @@ reproduction names ``$KLIKIT_*`` variables instead of credentials.
 
 from __future__ import annotations
 
+import re
+import shlex
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class Violation(AssertionError):
@@ -45,3 +48,92 @@ class Violation(AssertionError):
         if self.reproduction:
             lines.append(f"Reproduce: {self.reproduction}")
         return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ failures as report data
+
+#: ids, keys and numbers that differ between two occurrences of the same failure
+_VARYING = (
+    (re.compile(r"\b(?:req|kh|idem|pk|sk)_[A-Za-z0-9_-]+"), "<id>"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<id>"),
+    (re.compile(r"\b[0-9a-f]{12,}\b", re.I), "<id>"),
+    (re.compile(r"\d+(?:\.\d+)?"), "N"),
+    (re.compile(r"\s+"), " "),
+)
+
+
+def normalise(text: str) -> str:
+    """``text`` with request ids, uuids, hex keys and numbers replaced, so equal failures compare equal."""
+    out = text.strip()
+    for pattern, replacement in _VARYING:
+        out = pattern.sub(replacement, out)
+    return out[:200]
+
+
+def leaves(exc: BaseException | None) -> list[BaseException]:
+    """The individual failures inside ``exc``: exception groups (Hypothesis, Schemathesis) are opened,
+    and a Schemathesis custom-check failure yields the exception its check raised."""
+    if exc is None:
+        return []
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in leaves(inner)]
+    inner = getattr(exc, "exception", None)  # schemathesis.core.failures.CustomFailure
+    if isinstance(inner, BaseException) and not isinstance(exc, Violation):
+        return leaves(inner)
+    return [exc]
+
+
+def title_of(exc: BaseException) -> str:
+    """A one-line title: the Violation's (or Schemathesis failure's) title, else the first message line."""
+    title = getattr(exc, "title", None)
+    if isinstance(title, str) and title:
+        return title.splitlines()[0]
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def kind_of(exc: BaseException) -> str:
+    """What went wrong, without what varies: the class name and the normalised title."""
+    return f"{type(exc).__name__}: {normalise(title_of(exc))}"
+
+
+def operation_of(text: str | None) -> str | None:
+    """``METHOD /path`` of the last request in a curl reproduction (or a ``METHOD /path-or-URL`` label).
+
+    The path is the contract's template (``/menus/sections/{sectionID}/visibilities``)
+    when it matches one, else the URL path with numbers normalised away.
+    """
+    if not text:
+        return None
+    for line in reversed(text.strip().splitlines()):
+        line = line.split("  # ->", 1)[0].strip()
+        if line.startswith("curl "):
+            try:
+                words = shlex.split(line)
+            except ValueError:
+                continue
+            method = words[words.index("-X") + 1].upper() if "-X" in words[:-1] else "GET"
+            urls = [w for w in words if w.startswith(("http://", "https://", "/"))]
+            if urls:
+                return _operation(method, urlsplit(urls[-1]).path)
+        match = re.fullmatch(r"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) ((?:https?://|/)\S*)", line)
+        if match:
+            return _operation(match[1], urlsplit(match[2]).path)
+    return None
+
+
+def _operation(method: str, path: str) -> str:
+    from . import contract
+
+    matching = [
+        op
+        for op in contract.operations().values()
+        if re.search(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(op.path)) + "/?$", path)
+    ]
+    if matching:
+        best = max(matching, key=lambda op: (op.method == method, len(op.path)))
+        return f"{method} {best.path}"
+    return f"{method} {_NUMBER_SEGMENT.sub('/N', path)}"
+
+
+_NUMBER_SEGMENT = re.compile(r"/\d+(?=/|$)")

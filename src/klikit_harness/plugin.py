@@ -26,7 +26,7 @@ from . import report as reporting
 from .config import ConfigError, Settings, guard_production, load_settings
 from .core.defects import DefectSet
 from .core.variants import VariantSet
-from .failures import Violation
+from .failures import Violation, kind_of, leaves, normalise, operation_of, title_of
 
 EXIT_UNREACHABLE = 3
 RECORDER = pytest.StashKey["reporting.Recorder"]()
@@ -185,6 +185,7 @@ def klikit_target(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The target under test (``klikit_harness.target.Target``) for the whole session."""
     with open_target(request.config) as target:
         request.config.stash[TARGET] = target
+        request.config.stash[RECORDER].redact = target.redactor
         yield target
 
 
@@ -230,31 +231,128 @@ def pytest_runtest_makereport(
     ids = behaviour_ids(item)
     if report.when == "setup" and report.passed:
         item.stash[_SENT] = target.requests_sent if target is not None else 0
-    if report.when == "call" or (report.when == "setup" and not report.passed):
-        if report.failed and target is not None and _only_observed(call, ids, target):
+    if report.when == "call" or not report.passed:
+        faults = _faults(call, report, ids, target) if report.failed else []
+        if report.failed and not faults:
+            # setup/teardown trouble or a transport error: the test could not judge its behaviours
+            outcome = "error"
+        elif report.failed and all(f.observed for f in faults):
             # assumed (without --strict) and incidental behaviours are observations on real targets
             report.outcome = "skipped"
             report.wasxfail = "observed: " + str(report.longrepr).splitlines()[-1][:200]
             outcome = "observed"
         else:
             outcome = "failed" if report.failed else "skipped" if report.skipped else "passed"
-        item.config.stash[RECORDER].add(_record(item, report, call, outcome, ids, target))
+        record = _record(item, report, outcome, ids, faults, target)
+        if report.when != "teardown":
+            record.faults += _new_observations(item.config, target, item.nodeid)
+            record.broken = list(dict.fromkeys(f.behaviour for f in record.faults if f.behaviour))
+        item.config.stash[RECORDER].add(record)
     return report
 
 
 _SENT = pytest.StashKey[int]()
+_OBSERVATIONS_SEEN = pytest.StashKey[int]()
+_SUMMARY = pytest.StashKey["reporting.Summary"]()
 
 
-def _only_observed(call: Any, ids: list[str], target: Any) -> bool:
-    """Did the failure break only behaviours this run observes rather than enforces?"""
+def _faults(call: Any, report: Any, ids: list[str], target: Any) -> list[reporting.Fault]:
+    """What went wrong, one fault per behaviour and kind; [] when the test errored instead.
+
+    A Violation (or the client's ContractViolation) counts against the
+    behaviour it names. Anything else (a plain
+    assert, an exception, a Schemathesis built-in check) counts against the
+    test's first behaviour id only, flagged unattributed. Outside the call
+    phase only Violations are failures; so is a call that died of transport
+    errors alone: those are test errors.
+    """
     exc = call.excinfo.value if call.excinfo is not None else None
-    if isinstance(exc, Violation) and exc.behaviour is not None and exc.behaviour in contract.behaviours():
-        return bool(target.judgement(exc.behaviour) == "observed")
-    return bool(ids) and all(target.judgement(b) == "observed" for b in ids)
+    known = contract.behaviours()
+    found = leaves(exc)
+    violations = [x for x in found if _named(x) in known]
+    others = [x for x in found if _named(x) not in known]
+    if not violations and (report.when != "call" or (others and all(_is_transport(x) for x in others))):
+        return []
+    faults: list[reporting.Fault] = []
+    for v in violations:
+        bid = _named(v)
+        assert bid is not None
+        received = getattr(v, "received", None)
+        if received is None and not isinstance(v, Violation):  # the client's ContractViolation
+            received = getattr(v, "body_excerpt", None) or str(v).splitlines()[0]
+        documented = getattr(v, "documented", None)
+        faults.append(
+            reporting.Fault(
+                behaviour=bid,
+                kind=kind_of(v),
+                title=title_of(v),
+                operation=operation_of(getattr(v, "reproduction", None)),
+                received=None if received is None else str(received),
+                documented=str(documented) if documented else None,
+                request_id=getattr(v, "request_id", None),
+                reproduction=getattr(v, "reproduction", None),
+                observed=target is not None and target.judgement(bid) == "observed",
+            )
+        )
+    if others or not found:
+        # only when every id of the test is observed can an unnamed failure be let go
+        observed = target is not None and bool(ids) and all(target.judgement(b) == "observed" for b in ids)
+        candidates: list[BaseException | None] = [*others] or [None]
+        for x in candidates:
+            title = title_of(x) if x is not None else str(report.longrepr).strip().splitlines()[-1][:200]
+            label = getattr(x, "operation", None)
+            faults.append(
+                reporting.Fault(
+                    behaviour=ids[0] if ids else None,
+                    kind=kind_of(x) if x is not None else f"failed: {normalise(title)}",
+                    title=title,
+                    operation=operation_of(label) if isinstance(label, str) else None,
+                    unattributed=True,
+                    observed=observed,
+                )
+            )
+    unique: dict[tuple[str | None, str, str | None], reporting.Fault] = {}
+    for fault in faults:
+        unique.setdefault((fault.behaviour, fault.kind, fault.operation), fault)
+    return list(unique.values())
+
+
+def _named(exc: BaseException) -> str | None:
+    """The behaviour id a failure names: a Violation's, or the client's ContractViolation's."""
+    bid = getattr(exc, "behaviour", None)
+    return bid if isinstance(bid, str) and bid else None
+
+
+def _is_transport(exc: BaseException) -> bool:
+    return isinstance(exc, httpx.TransportError)
+
+
+def _new_observations(config: pytest.Config, target: Any, nodeid: str | None) -> list[reporting.Fault]:
+    """The observations the target logged since the last look, as faults of the test that made them."""
+    if target is None:
+        return []
+    logged = list(target.observations)
+    seen = config.stash.get(_OBSERVATIONS_SEEN, 0)
+    config.stash[_OBSERVATIONS_SEEN] = len(logged)
+    return [
+        reporting.Fault(
+            behaviour=obs.behaviour,
+            kind=f"Violation: {normalise(obs.title)}",
+            title=obs.title,
+            operation=operation_of(obs.reproduction),
+            received=obs.received,
+            documented=obs.documented,
+            request_id=obs.request_id,
+            reproduction=obs.reproduction,
+            observed=True,
+        )
+        for obs in logged[seen:]
+        if nodeid is not None and (not obs.source or obs.source == nodeid)
+    ]
 
 
 def _record(
-    item: pytest.Item, report: Any, call: Any, outcome: str, ids: list[str], target: Any
+    item: pytest.Item, report: Any, outcome: str, ids: list[str], faults: list[reporting.Fault], target: Any
 ) -> reporting.TestRecord:
     rec = reporting.TestRecord(
         nodeid=item.nodeid,
@@ -263,28 +361,31 @@ def _record(
         behaviours=ids,
         duration=round(report.duration, 3),
         requests=target.requests_sent if target is not None else 0,
+        faults=faults,
+        unattributed=any(f.unattributed for f in faults),
     )
     if outcome == "skipped" and isinstance(report.longrepr, tuple):
         rec.message = str(report.longrepr[2]).removeprefix("Skipped: ")
         return rec
-    if outcome in {"failed", "observed"}:
-        text = str(report.longrepr)
-        rec.message = text[-4000:]
-        rec.hypothesis = reporting.hypothesis_reproduction(text)
-        exc = call.excinfo.value if call.excinfo is not None else None
-        rec.broken = list(ids)
-        if isinstance(exc, Violation):
-            if exc.behaviour is not None and exc.behaviour in contract.behaviours():
-                rec.broken = [exc.behaviour]
-            rec.request_id, rec.reproduction = exc.request_id, exc.reproduction
-            rec.received = None if exc.received is None else str(exc.received)
-            rec.documented = None if exc.documented is None else str(exc.documented)
-        sent_before = item.stash.get(_SENT, 0)
-        if target is not None and target.requests_sent > sent_before and target.exchanges:
-            last = target.exchanges[-1]
-            rec.request_id = rec.request_id or last.request_id
-            rec.reproduction = _scenario(target, target.requests_sent - sent_before, rec.reproduction)
-            rec.received = rec.received or f"HTTP {last.status}: {last.response_text[:300]}"
+    if outcome not in {"failed", "observed", "error"}:
+        return rec
+    text = str(report.longrepr)
+    rec.message = text[-4000:]
+    if outcome == "error":
+        return rec
+    rec.hypothesis = reporting.hypothesis_reproduction(text)
+    primary = next((f for f in faults if not f.observed), faults[0])
+    rec.request_id, rec.reproduction = primary.request_id, primary.reproduction
+    rec.received, rec.documented = primary.received, primary.documented
+    sent_before = item.stash.get(_SENT, 0)
+    if target is not None and target.requests_sent > sent_before and target.exchanges:
+        last = target.exchanges[-1]
+        rec.request_id = rec.request_id or last.request_id
+        rec.reproduction = _scenario(target, target.requests_sent - sent_before, rec.reproduction)
+        rec.received = rec.received or f"HTTP {last.status}: {last.response_text[:300]}"
+        primary.request_id, primary.reproduction, primary.received = rec.request_id, rec.reproduction, rec.received
+        for fault in faults:
+            fault.operation = fault.operation or operation_of(f"{last.method} {last.url}")
     return rec
 
 
@@ -301,6 +402,24 @@ def _scenario(target: Any, sent: int, failing: str | None) -> str:
     return "\n".join(lines)
 
 
+def _summary(config: pytest.Config) -> reporting.Summary:
+    """The run folded once: behaviour rows, distinct failures and observations, the target's readings."""
+    if _SUMMARY not in config.stash:
+        target = config.stash.get(TARGET, None)
+        recorder = config.stash[RECORDER]
+        leftover: list[Any] = []
+        if target is not None:
+            recorder.redact = target.redactor
+            seen = config.stash.get(_OBSERVATIONS_SEEN, 0)
+            leftover = list(target.observations)[seen:]
+        config.stash[_SUMMARY] = recorder.summary(
+            observations=leftover,
+            observed_readings=target.observed_readings if target is not None else None,
+            reading=config.getoption("--klikit-contract"),
+        )
+    return config.stash[_SUMMARY]
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     directory = config.getoption("--klikit-report", default=None)
@@ -308,8 +427,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     target = config.stash.get(TARGET, None)
     recorder = config.stash[RECORDER]
-    if target is not None:
-        recorder.redact = target.redactor
+    summary = _summary(config)
     meta = {
         "target": "embedded stand-in" if target is None or target.is_standin else target.base_url,
         "profile": profiles.current(),
@@ -320,7 +438,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "defects": list(config.getoption("--klikit-defect")),
         "exitstatus": int(exitstatus),
     }
-    reporting.write(Path(directory), recorder, meta, target.observed_readings if target is not None else None)
+    reporting.write(Path(directory), recorder, meta, summary)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -337,22 +455,39 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if recorder is None or not any(r.behaviours for r in recorder.records):
         return
     target = config.stash.get(TARGET, None)
-    rows = recorder.rows(target.observed_readings if target is not None else None)
+    summary = _summary(config)
+    groups = {g.id: g for g in summary.failures + summary.observations}
     tally: dict[str, int] = {}
-    for row in rows:
+    for row in summary.rows:
         tally[row.result] = tally.get(row.result, 0) + 1
     tr = terminalreporter
     tr.section("klikit-harness: behaviours")
-    for row in rows:
-        if row.result in {"fail", "observed"}:
-            first = row.failures[0] if row.failures else None
+    for row in summary.rows:
+        if row.result in {"fail", "observed", "error"}:
+            first = groups.get((row.failures or row.observations or [""])[0])
             rid = f" request_id={first.request_id}" if first and first.request_id else ""
-            tr.write_line(f"{row.result.upper():<8} {row.id} — {row.statement}{rid}")
-    for row in rows:
+            flag = " [unattributed]" if row.unattributed else ""
+            tr.write_line(f"{row.result.upper():<8} {row.id} — {row.statement}{rid}{flag}")
+    for row in summary.rows:
         if row.observed_reading:
             tr.write_line(f"reading  {row.id}: target follows the {row.observed_reading} reading")
-    summary = ", ".join(f"{tally.get(k, 0)} {k}" for k in reporting.RESULT_ORDER)
-    tr.write_line(f"behaviours: {summary}")
+    for title, listed in (("failure", summary.failures), ("observation", summary.observations)):
+        if listed:
+            tr.write_line(f"{len(listed)} distinct {title}{'s' if len(listed) != 1 else ''}:")
+        for g in listed:
+            where = f" {g.operation}" if g.operation else ""
+            rid = f" request_id={g.request_id}" if g.request_id else ""
+            flag = " [unattributed]" if g.unattributed else ""
+            tr.write_line(f"  {g.id} {g.behaviour or '(untagged)'}: {g.title}{where} ×{g.count}{rid}{flag}")
+    chosen = [r.reading for r in summary.readings.values()]
+    if chosen:
+        departures = len([r for r in summary.readings.values() if r.result in {"fail", "observed"}])
+        tr.write_line(
+            f"target profile: {chosen.count('reference')} reference, {departures} departures, "
+            f"{chosen.count('not observed')} not observed (of {len(chosen)} contested/assumed/incidental)"
+        )
+    tr.write_line(f"behaviours: {', '.join(f'{tally.get(k, 0)} {k}' for k in reporting.RESULT_ORDER)}")
+    tr.write_line(f"verdict: {summary.verdict}")
     if target is not None:
         where = "embedded stand-in" if target.is_standin else target.base_url
         tr.write_line(f"target: {where}; requests sent: {target.requests_sent}; run id: {target.run_id}")

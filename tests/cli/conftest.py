@@ -176,9 +176,10 @@ _ROW = re.compile(r"^\| `(?P<id>[^`]+)` \| (?P<status>[^|]+) \| (?P<result>(?:[^
 
 
 def report_rows(markdown: str) -> dict[str, str]:
-    """Behaviour id -> result cell of report.md's table (each id must appear once)."""
+    """Behaviour id -> result cell of report.md's behaviour table (each id must appear once)."""
     rows: dict[str, str] = {}
-    for m in _ROW.finditer(markdown):
+    table = markdown.split("\n## ", 1)[0]  # the sections after it (Failures, Target profile) have their own tables
+    for m in _ROW.finditer(table):
         assert m["id"] not in rows, f"report.md has two rows for {m['id']}"
         rows[m["id"]] = m["result"].strip()
     return rows

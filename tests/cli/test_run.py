@@ -114,14 +114,21 @@ def test_a_seeded_defect_exits_1_and_the_report_names_the_behaviour_with_evidenc
     assert "# klikit-harness report — VIOLATIONS FOUND" in report
 
     rows = report_rows(report)
-    assert rows[DEFECT_BEHAVIOUR] == "fail"
+    assert re.fullmatch(r"fail — F\d+(, F\d+)*", rows[DEFECT_BEHAVIOUR]), rows[DEFECT_BEHAVIOUR]
     # rules the defect does not touch still hold
     for untouched in ("auth.missing", "idempotency.conflict-different-body", "envelope.request-id"):
         assert rows[untouched].startswith("pass"), (untouched, rows[untouched])
+    # a failure counts against the behaviour it breaks, not against every id its test is tagged with
+    results = json.loads(reports["results.json"])
+    failed = {b["id"] for b in results["behaviours"] if b["result"] == "fail"}
+    assert DEFECT_BEHAVIOUR in failed and len(failed) <= 3, failed
+    assert {f["behaviour"] for f in results["failures"]} == failed
+    assert all(not f["unattributed"] for f in results["failures"]), results["failures"]
 
     failures = report.split("\n## Failures\n", 1)
     assert len(failures) == 2, "report.md has no Failures section"
-    section = failures[1].split(f"### `{DEFECT_BEHAVIOUR}`", 1)
+    assert re.search(r"^\d+ distinct failures?\.$", failures[1], re.M)
+    section = re.split(rf"^### F\d+ · `{re.escape(DEFECT_BEHAVIOUR)}` — ", failures[1], maxsplit=1, flags=re.M)
     assert len(section) == 2, f"no failure entry for {DEFECT_BEHAVIOUR}"
     entry = section[1].split("\n### ", 1)[0]
     assert re.search(r"^- request_id: `req_[^`]+`$", entry, re.M), entry[:800]
@@ -134,6 +141,7 @@ def test_a_seeded_defect_exits_1_and_the_report_names_the_behaviour_with_evidenc
     assert any("/v1/partner/menus/populate" in line for line in lines), lines
 
     assert f"FAIL     {DEFECT_BEHAVIOUR}" in result.stdout
+    assert re.search(rf"^\d+ distinct failures?:$\n(?:  F\d+ .+\n)*  F\d+ {re.escape(DEFECT_BEHAVIOUR)}: ", result.stdout, re.M)
     meta = json.loads(reports["results.json"])["meta"]
     assert meta["defects"] == [DEFECT] and meta["exitstatus"] == 1
     suite = ET.fromstring(reports["junit.xml"]).find("testsuite")
@@ -177,7 +185,8 @@ def test_the_probe_puts_secrets_everywhere_and_only_redaction_removes_them(runs:
     assert probe["message"].count("***") >= 2
     assert probe["received"].startswith("Authorization: Basic ***; old secret ***")
     assert probe["reproduction"].splitlines()[-1].startswith("curl -u pk_sandbox_main:*** ")
-    assert report_rows(reports["report.md"])[PROBE_BEHAVIOUR] == "fail"
+    assert report_rows(reports["report.md"])[PROBE_BEHAVIOUR] == "fail — F1"
+    assert [f["behaviour"] for f in results["failures"]] == [PROBE_BEHAVIOUR]
     assert "probe message carries *** and ***" in reports["report.md"]
     assert "probe message carries *** and ***" in reports["report.html"]
     assert "probe message carries *** and ***" in reports["junit.xml"]
