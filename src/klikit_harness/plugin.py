@@ -64,6 +64,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "behaviour(*ids): the contracts/behaviours.yaml ids a test proves")
+    config.addinivalue_line(
+        "markers", "klikit_cassette(path, base_url=None, strict=True): klikit_simulator replays this HAR cassette"
+    )
     chosen = config.getoption("--klikit-profile", default=None)
     if chosen:
         os.environ[profiles.ENV_VAR] = chosen

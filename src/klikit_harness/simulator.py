@@ -41,8 +41,10 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from os import PathLike
+from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 import pytest
@@ -55,6 +57,9 @@ from .core.defects import DefectSet
 from .core.seed import Seed, load
 from .core.service import BASE_PATH, ApiRequest, ApiResponse, Prepared, Service
 from .sandbox import build_service
+
+if TYPE_CHECKING:
+    from .cassettes import CassetteSimulator, Secrets
 
 DEFAULT_BASE_URL = "https://sim.klikit.test/v1/partner"
 ANY_OPERATION = "*"
@@ -450,6 +455,30 @@ class Simulator:
         self.router = respx.MockRouter(assert_all_called=False, base_url=self.base_url)
         self.router.route(name="klikit-api").mock(side_effect=self._respond)
 
+    @classmethod
+    def from_cassette(
+        cls,
+        path: str | PathLike[str],
+        *,
+        base_url: str | None = None,
+        strict: bool = True,
+        secrets: Secrets = (),
+    ) -> CassetteSimulator:
+        """A simulator answering each request recorded in a HAR cassette with its recorded answer.
+
+        Matched on method, path relative to the base URL, query (any order) and
+        body (JSON in any key order); headers are ignored. Repeated identical
+        requests get the recorded answers in order, then the last one again. A
+        request the cassette never saw raises ``cassettes.CassetteMiss`` (with
+        the nearest recorded requests) and is listed in ``unmatched``.
+        ``base_url`` defaults to the recorded one; ``strict=False`` answers a
+        near miss (same method and path) from its nearest recording; see
+        ``klikit_harness.cassettes``.
+        """
+        from .cassettes import CassetteSimulator, load
+
+        return CassetteSimulator(load(path), base_url=base_url, strict=strict, secrets=secrets)
+
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> Simulator:
@@ -789,13 +818,34 @@ def _operation_routes(prefix: str, overrides: Mapping[str, str] | None) -> list[
 
 
 @pytest.fixture
-def klikit_simulator() -> Iterator[Simulator]:
+def klikit_simulator(request: pytest.FixtureRequest) -> Iterator[Simulator]:
     """A started ``Simulator`` of the packaged seed (reference reading, manual clock).
 
     Every httpx request to ``DEFAULT_BASE_URL`` during the test reaches it;
     it is stopped (and any held write abandoned) after the test. Build a
     ``KlikitClient(sim.base_url, sim.partner_key, sim.secret_key,
     sleep=sim.sleep)`` against it.
+
+    With ``@pytest.mark.klikit_cassette("path.har", base_url=None,
+    strict=True)`` it replays that cassette instead (``Simulator.from_cassette``;
+    a relative path is taken from the test file's directory), served at the
+    recorded base URL unless ``base_url`` is given, and the test fails at
+    teardown if any request matched nothing in it.
     """
-    with Simulator() as sim:
-        yield sim
+    marker = request.node.get_closest_marker("klikit_cassette")
+    if marker is None:
+        with Simulator() as sim:
+            yield sim
+        return
+    if len(marker.args) != 1:
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: klikit_cassette takes one path, e.g. "
+            '@pytest.mark.klikit_cassette("cassettes/publish.har")'
+        )
+    path = Path(marker.args[0])
+    if not path.is_absolute():
+        path = request.path.parent / path
+    replay = Simulator.from_cassette(path, **marker.kwargs)
+    with replay:
+        yield replay
+    replay.assert_all_matched()
