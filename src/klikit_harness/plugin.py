@@ -71,6 +71,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "behaviour(*ids): the contracts/behaviours.yaml ids a test proves")
+    config.addinivalue_line(
+        "markers", "klikit_cassette(path, base_url=None, strict=True): klikit_simulator replays this HAR cassette"
+    )
     try:
         VariantSet(config.getoption("--klikit-variant", default=[]))
     except ValueError as exc:
@@ -190,7 +193,7 @@ def klikit_target(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 @pytest.fixture
-def klikit_simulator() -> Iterator[Any]:
+def klikit_simulator(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A started ``klikit_harness.Simulator`` of the packaged seed (reference reading, manual clock).
 
     Every httpx request to ``klikit_harness.simulator.DEFAULT_BASE_URL`` during the
@@ -198,11 +201,32 @@ def klikit_simulator() -> Iterator[Any]:
     Build a ``KlikitClient(sim.base_url, sim.partner_key, sim.secret_key,
     sleep=sim.sleep)`` against it. The simulator (and respx) is imported only
     when a test asks for this fixture.
+
+    With ``@pytest.mark.klikit_cassette("path.har", base_url=None, strict=True)``
+    it replays that cassette instead (``Simulator.from_cassette``; a relative
+    path is taken from the test file's directory), served at the recorded base
+    URL unless ``base_url`` is given, and the test fails at teardown if any
+    request matched nothing in it.
     """
     from .simulator import Simulator
 
-    with Simulator() as sim:
-        yield sim
+    marker = request.node.get_closest_marker("klikit_cassette")
+    if marker is None:
+        with Simulator() as sim:
+            yield sim
+        return
+    if len(marker.args) != 1:
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: klikit_cassette takes one path, e.g. "
+            '@pytest.mark.klikit_cassette("cassettes/publish.har")'
+        )
+    path = Path(marker.args[0])
+    if not path.is_absolute():
+        path = request.path.parent / path
+    replay = Simulator.from_cassette(path, **marker.kwargs)
+    with replay:
+        yield replay
+    replay.assert_all_matched()
 
 
 # -------------------------------------------------------------------- reports
