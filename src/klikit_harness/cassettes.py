@@ -53,11 +53,12 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 
 from .core.service import BASE_PATH, ApiResponse
+from .redact import forms
 from .simulator import DEFAULT_BASE_URL, Call, FaultContext, Simulator, _request_id
 
 __all__ = [
@@ -107,15 +108,6 @@ def _version() -> str:
 # ---------------------------------------------------------------- scrubbing
 
 
-def _forms(value: str) -> set[str]:
-    """Every spelling of ``value`` a server or a client may echo: raw, URL-encoded, JSON-escaped."""
-    forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], value.replace("/", "\\/")}
-    for encoded in (quote(value, safe=""), quote(value), quote_plus(value)):
-        forms.add(encoded)
-        forms.add(re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded))
-    return forms
-
-
 class Scrubber:
     """Replaces every known secret, in every spelling, with ``MASK``.
 
@@ -148,9 +140,9 @@ class Scrubber:
                 f"a secret shorter than {MIN_SECRET_LENGTH} characters cannot be scrubbed without masking "
                 "ordinary text; configure the real secret (KLIKIT_SECRET_KEY)"
             )
-        new = _forms(secret)
+        new = forms(secret)
         if key is not None:
-            new |= _forms(base64.b64encode(f"{key}:{secret}".encode()).decode())
+            new |= forms(base64.b64encode(f"{key}:{secret}".encode()).decode())
         with self._lock:
             if new <= self._needles:
                 return

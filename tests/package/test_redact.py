@@ -1,0 +1,37 @@
+"""The redactor every report, console line and exception text goes through."""
+
+from __future__ import annotations
+
+import base64
+import json
+from urllib.parse import quote
+
+import pytest
+
+from klikit_harness.redact import MASK, Redactor
+
+SECRET = "sk_live/ö+ä 7f3a"  # non-ASCII, a slash, a plus and a space: every escaping differs
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        SECRET,
+        json.dumps(SECRET)[1:-1],  # JSON-escaped (\u00f6)
+        json.dumps(SECRET, ensure_ascii=False)[1:-1],
+        quote(SECRET, safe=""),
+        quote(SECRET, safe="").replace("%C3", "%c3"),
+        base64.b64encode(f"pk_main:{SECRET}".encode()).decode(),
+    ],
+    ids=["raw", "json-ascii", "json-utf8", "url-encoded", "url-encoded-lowercase", "basic-token"],
+)
+def test_every_spelling_of_a_secret_is_masked(spelling):
+    redact = Redactor()
+    redact.add(SECRET, "pk_main")
+    out = redact(f"echoed: {spelling}!")
+    assert spelling not in out and MASK in out
+
+
+def test_short_values_are_not_treated_as_secrets():
+    redact = Redactor(["abc"])
+    assert redact("abc abc") == "abc abc"
