@@ -355,3 +355,15 @@ def menu_b(api: TargetClient, fresh_pool: FreshStorePool) -> Planned:
     planned.populate_data = expect.ok(api, r, "populate.attaches-fresh-stores")
     _publish_and_read(api, planned)
     return planned
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    ledger = config.stash.get(freshstores.LEDGER, None)
+    if ledger is None or not ledger.taken:
+        return
+    plan = ", ".join(f"{name}={store}" for name, store in ledger.populated.items()) or "none"
+    terminalreporter.write_line(
+        f"fresh stores: {len(ledger.taken)} taken, {ledger.consumed} consumed (populated: {plan}; "
+        f"lost: {', '.join(ledger.lost) or 'none'}); {len(ledger.handed_back)} borrowing(s) handed back still fresh; "
+        f"the plan needs {FRESH_STORES_NEEDED}"
+    )

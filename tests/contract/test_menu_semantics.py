@@ -377,3 +377,14 @@ def test_publish_requires_stores_and_providers(api, store):
     own = business_sections(api)
     sections = {str(own[0]["id"]): entry(1)} if own else {}
     expect.error(api, api.call("populateMenu", {"sections": sections}), "request_invalid", "input.missing-required")
+
+
+@pytest.mark.behaviour("sync.foreign-resource-404", "sync.atomic")
+def test_a_sync_naming_an_unknown_section_is_404_and_changes_nothing(api, store, new_section):
+    own = new_section(name="sync-404", availableTimes=day(1, 1000, 1100))
+    body = push_body([store], {own: entry(1), UNKNOWN_ID: entry(2)})
+    with expect.settled(api):
+        expect.error(api, api.call("syncMenuToStores", body), "resource_not_found", "sync.foreign-resource-404")
+    publish(api, store)
+    if section_in(served(api, store), own) is not None:
+        raise expect.mismatch(api, "a rejected sync attached a section", "sync.atomic", "section attached", "nothing written")
