@@ -82,11 +82,14 @@ def envelope(client: TargetClient, response: httpx.Response) -> dict[str, Any]:
 
 
 def ok(client: TargetClient, response: httpx.Response, behaviour: str) -> Any:
-    """A 2xx envelope; returns ``data``."""
-    body = envelope(client, response)
+    """A 2xx envelope; returns ``data``.
+
+    A non-2xx answer breaks ``behaviour``; a 2xx outside the envelope breaks the
+    envelope rule it misses (``envelope.*``), never ``behaviour``.
+    """
     if not 200 <= response.status_code < 300:
         raise _fail(client, response, f"expected success, got {response.status_code}", behaviour, "2xx with data")
-    return body["data"]
+    return envelope(client, response)["data"]
 
 
 def error(
