@@ -8,6 +8,9 @@ behaviour id, what was received, what the contract documents, the
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -79,11 +82,14 @@ def envelope(client: TargetClient, response: httpx.Response) -> dict[str, Any]:
 
 
 def ok(client: TargetClient, response: httpx.Response, behaviour: str) -> Any:
-    """A 2xx envelope; returns ``data``."""
-    body = envelope(client, response)
+    """A 2xx envelope; returns ``data``.
+
+    A non-2xx answer breaks ``behaviour``; a 2xx outside the envelope breaks the
+    envelope rule it misses (``envelope.*``), never ``behaviour``.
+    """
     if not 200 <= response.status_code < 300:
         raise _fail(client, response, f"expected success, got {response.status_code}", behaviour, "2xx with data")
-    return body["data"]
+    return envelope(client, response)["data"]
 
 
 def error(
@@ -115,14 +121,37 @@ def error(
             documented,
         )
     if field is not None and field not in str(body["error"].get("details", "")):
-        raise _fail(
-            client,
-            response,
-            f"error details do not name {field}",
-            "schedule.invalid-details-field",
-            f"details naming {field}",
+        # a secondary rule: on a target that only observes it, the check goes on
+        client.target.settle(
+            _fail(
+                client,
+                response,
+                f"error details do not name {field}",
+                "schedule.invalid-details-field",
+                f"details naming {field}",
+            ),
+            _source(),
         )
     return body
+
+
+def _source() -> str:
+    """The running test's node id (pytest sets it), for observations."""
+    return os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
+
+
+@contextlib.contextmanager
+def settled(client: TargetClient) -> Iterator[None]:
+    """Check a rule without stopping the test where the target only observes it.
+
+    A ``Violation`` raised inside the block fails the test when its behaviour is
+    enforced on this run; otherwise it is recorded as an observation and the
+    test goes on with its next check.
+    """
+    try:
+        yield
+    except Violation as violation:
+        client.target.settle(violation, _source())
 
 
 def reading_of(response: httpx.Response, readings: dict[str, tuple[int, str]]) -> str | None:
@@ -150,3 +179,16 @@ def contested(client: TargetClient, response: httpx.Response, behaviour: str, me
     client.target.observe_reading(behaviour, observed or "neither")
     chosen = client.target.reading
     error(client, response, meanings[chosen], behaviour, reading=chosen)
+
+
+def mismatch(client: TargetClient, title: str, behaviour: str, received: Any, documented: Any) -> Violation:
+    """A ``Violation`` about state read back from the target, with the last exchange as its reproduction."""
+    last = client.last
+    return Violation(
+        title,
+        behaviour=behaviour,
+        received=client.target.redactor(str(received)),
+        documented=documented,
+        request_id=last.request_id if last else None,
+        reproduction=last.curl() if last else None,
+    )

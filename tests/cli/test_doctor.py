@@ -45,6 +45,7 @@ def test_doctor_on_the_embedded_standin_prints_one_line_per_item_and_exits_0(tmp
         "scope for menu writes",
         *(f"store {s}" for s in stores),
         *(f"fresh store {s}" for s in fresh),
+        "KLIKIT_FRESH_STORES",
         "KLIKIT_FOREIGN_STORE",
         "KLIKIT_OLD_SECRET",
         "KLIKIT_REVOKED_CREDENTIAL",

@@ -116,7 +116,7 @@ class MenuMachine(RuleBasedStateMachine):
         enabled=st.booleans(),
         visibilities=ks.visibilities(),
         blackout=ks.blackout_dates(),
-        sequence=st.integers(0, 9),
+        sequence=st.integers(1, 9),  # positive under every reading
     )
     def create_section(self, times, enabled, visibilities, blackout, sequence):
         body = {
@@ -139,7 +139,7 @@ class MenuMachine(RuleBasedStateMachine):
     )
     def push(self, data, operation, chosen):
         store = data.draw(st.sampled_from(self.stores))
-        entries = {sid: {"sequence": data.draw(st.integers(0, 9)), "availableTimes": data.draw(st.one_of(st.just({}), st.just({}), small_schedules))} for sid in chosen}
+        entries = {sid: {"sequence": data.draw(st.integers(1, 9)), "availableTimes": data.draw(st.one_of(st.just({}), st.just({}), small_schedules))} for sid in chosen}
         extra: dict[str, Any] = {}
         if operation == "syncMenuToStores":
             if data.draw(st.booleans()):
@@ -171,7 +171,11 @@ class MenuMachine(RuleBasedStateMachine):
                 attached[sid] = entry["sequence"]
                 overrides[(store, sid)] = menus.synced_overrides(overrides.get((store, sid), {}), keep, entry["availableTimes"] or None)
         if explicit and self.collides(store, attached, overrides, explicit):
-            expect.error(self.api, response, "request_invalid", "populate.overlap-rejected" if operation == "populateMenu" else "sync.overlap-rejected")
+            # the docs check against schedules already attached; sections the request itself attaches are the assumed scope
+            unnamed = {sid: n for sid, n in self.attached[store].items() if sid not in entries}
+            documented = self.collides(store, unnamed, self.overrides, explicit)
+            rule = ("populate.overlap-rejected" if operation == "populateMenu" else "sync.overlap-rejected") if documented else "populate.overlap-scope"
+            expect.error(self.api, response, "request_invalid", rule)
             return
         expect.ok(self.api, response, "populate.attaches-fresh-stores" if operation == "populateMenu" else "sync.persisted-fields-kept")
         self.attached[store], self.overrides = attached, overrides
@@ -223,7 +227,7 @@ class MenuMachine(RuleBasedStateMachine):
     "getmenu.stale-until-publish", "publish.rebuilds-snapshot", "populate.attaches-fresh-stores",
     "populate.skips-populated-stores", "sync.persisted-fields-kept", "sync.field-include-overwrites",
     "sync.persist-list-replaced", "reset.drops-overrides", "visibility.zone-stores-override-only",
-    "enable.zone-stores-override-only", "populate.overlap-rejected", "sync.overlap-rejected",
+    "enable.zone-stores-override-only", "populate.overlap-rejected", "sync.overlap-rejected", "populate.overlap-scope",
 )
 def test_menu_state_machine(target, api, store):
     settings = profiles.examples(smoke=8, release=40, nightly=150)
