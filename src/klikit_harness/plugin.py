@@ -26,6 +26,7 @@ from . import report as reporting
 from .config import ConfigError, Settings, guard_production, load_settings
 from .core.defects import DefectSet
 from .failures import Violation
+from .safety import NotSent
 from .simulator import klikit_simulator  # noqa: F401  (the chaos fixture for partner teams)
 
 EXIT_UNREACHABLE = 3
@@ -143,8 +144,8 @@ def open_target(config: pytest.Config) -> Iterator[Any]:
         return
     try:
         read_only = guard_production(settings)
-    except ConfigError as exc:
-        raise pytest.UsageError(str(exc)) from None
+    except ConfigError as exc:  # before any request; exit 2 like the CLI
+        pytest.exit(f"klikit-harness: error: {exc}", returncode=2)
     target = Target(settings.base_url, settings, reading=reading, strict=strict, profile=profile, read_only=read_only)
     try:
         with target.client() as client:
@@ -195,6 +196,10 @@ def pytest_runtest_makereport(
             report.wasxfail = target.redactor(report.wasxfail)
         report.sections = [(title, target.redactor(text)) for title, text in report.sections]
     ids = behaviour_ids(item)
+    exc = call.excinfo.value if call.excinfo is not None else None
+    if report.failed and isinstance(exc, NotSent):  # refused by the guard: neither a pass nor a failure
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {exc}")
     if report.when == "setup" and report.passed:
         item.stash[_SENT] = target.requests_sent if target is not None else 0
     if report.when == "call" or (report.when == "setup" and not report.passed):
@@ -284,6 +289,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "strict": bool(config.getoption("--klikit-strict")),
         "run_id": target.run_id if target is not None else None,
         "requests": target.requests_sent if target is not None else 0,
+        "not_sent": [vars(b) for b in target.not_sent] if target is not None else [],
         "defects": list(config.getoption("--klikit-defect")),
         "exitstatus": int(exitstatus),
     }
@@ -323,6 +329,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if target is not None:
         where = "embedded stand-in" if target.is_standin else target.base_url
         tr.write_line(f"target: {where}; requests sent: {target.requests_sent}; run id: {target.run_id}")
+        if target.not_sent:
+            refused = len(target.not_sent)
+            tr.write_line(f"not sent (safety): {refused} request(s) refused by the guard, listed in the report")
     directory = config.getoption("--klikit-report", default=None)
     if directory:
         tr.write_line(f"reports: {directory}/report.html, {directory}/report.md, {directory}/results.json")
