@@ -174,16 +174,18 @@ def _basic_key(authorization: str | None) -> str | None:
 
 
 class SlidingWindow:
-    """At most ``ceil(rps)`` requests in any window of one second (plus ``margin``).
+    """At most ``ceil(rps)`` requests in any window of one second (plus ``margin``), evenly spaced.
 
     A sliding log of send times: a request waits until the ``limit``-th most
-    recent one is older than the window. The margin absorbs the jitter between
-    the moment a request leaves and the moment the server stamps it, so the
-    server's own one-second windows stay within the cap too. Uncapped requests
-    (the deliberate bursts) are logged without waiting, so capped ones that
-    follow still respect the window. A hand-written log rather than
-    pyrate-limiter: the guard needs an injectable clock, a blocking acquire
-    that returns the send time, and un-paced entries in the same log.
+    recent one is older than the window, and until ``window / limit`` after the
+    previous one (no bursts: a burst queues at the server, and queueing is
+    jitter). The margin absorbs the jitter between the moment a request leaves
+    and the moment the server stamps it, so the server's own one-second
+    windows stay within the cap too. Uncapped requests (the deliberate bursts)
+    are logged without waiting, so capped ones that follow still respect the
+    window. A hand-written log rather than pyrate-limiter: the guard needs an
+    injectable clock, a blocking acquire that returns the send time, spacing,
+    and un-paced entries in the same log.
     """
 
     def __init__(
@@ -191,7 +193,7 @@ class SlidingWindow:
         rps: float,
         *,
         window: float = 1.0,
-        margin: float = 0.02,
+        margin: float = 0.05,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -199,6 +201,7 @@ class SlidingWindow:
             raise ValueError("rps must be > 0")
         self.limit = math.ceil(rps)
         self.span = window + margin
+        self.spacing = self.span / self.limit
         self._clock, self._sleep = clock, sleep
         self._log: deque[float] = deque()
         self._lock = threading.Lock()
@@ -210,10 +213,16 @@ class SlidingWindow:
                 now = self._clock()
                 while self._log and self._log[0] <= now - self.span:
                     self._log.popleft()
-                if not wait or len(self._log) < self.limit:
+                if not wait:
                     self._log.append(now)
                     return now
-                self._sleep(self._log[-self.limit] + self.span - now)
+                ready = self._log[-1] + self.spacing if self._log else now
+                if len(self._log) >= self.limit:
+                    ready = max(ready, self._log[-self.limit] + self.span)
+                if ready <= now:
+                    self._log.append(now)
+                    return now
+                self._sleep(ready - now)
 
 
 # ------------------------------------------------------------------- guard
