@@ -195,3 +195,21 @@ def test_a_store_shown_unknown_over_http_becomes_writable(sandbox: Any) -> None:
         with pytest.raises(NotSent):
             api.call("publishMenu", body)  # a known store of this business stays off limits
     assert target.requests_sent == 3
+
+
+def test_doctor_on_an_allowed_production_host_sends_no_write(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from klikit_harness import doctor
+
+    monkeypatch.setattr(doctor, "guard_production", lambda settings: True)  # as if KLIKIT_BASE_URL were production
+
+    def probe(client: Any) -> Any:
+        raise AssertionError("doctor sent a write probe on a read-only run")
+
+    monkeypatch.setattr(doctor, "_probe_write", probe)
+    env = {k.removeprefix("KLIKIT_").lower(): v for k, v in sandbox.env().items()}
+    lines: list[str] = []
+    writes = sandbox.service.world.writes
+    code = doctor.diagnose(load_settings(None, **env), echo=lines.append)
+    assert sandbox.service.world.writes == writes
+    assert any("scope for menu writes" in line and "read-only" in line for line in lines), lines
+    assert code == doctor.EXIT_OK, lines
