@@ -8,20 +8,37 @@ secret in ``repr``.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import re
+import socket
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .core.world import StoreKey as Store
 
-__all__ = ["ConfigError", "Credential", "Settings", "Store", "guard_production", "load_settings"]
+__all__ = [
+    "ConfigError",
+    "Credential",
+    "Settings",
+    "Store",
+    "guard_production",
+    "is_production_url",
+    "load_settings",
+    "normalise_host",
+]
 
 PRODUCTION_HOSTS = frozenset({"gateway-enterprise.klikit.io"})
+#: seconds a DNS look-up of the production guard may take before it is treated as unavailable
+RESOLVE_TIMEOUT = 2.0
 DEFAULT_REMOTE_MAX_RPS = 5.0
 _STORE = re.compile(r"^\s*([1-9][0-9]{0,9})\s*:\s*([1-9][0-9]{0,9})\s*$")
 
@@ -166,7 +183,7 @@ class Settings(BaseSettings):
 
     @property
     def is_production(self) -> bool:
-        return self.host in PRODUCTION_HOSTS
+        return self.base_url is not None and is_production_url(self.base_url)
 
     def effective_max_rps(self, *, standin: bool) -> float | None:
         """The harness's own request cap: none on the stand-in, 5/s elsewhere unless set."""
@@ -209,13 +226,106 @@ def load_settings(env_file: str | Path | None = None, **overrides: Any) -> Setti
         raise ConfigError("; ".join(problems)) from None
 
 
-def guard_production(settings: Settings) -> bool:
+# ------------------------------------------------------------- production guard
+
+#: ``resolver(host) -> addresses``; raises or returns nothing when the name does not resolve
+Resolver = Callable[[str], Iterable[str]]
+
+
+def normalise_host(host: str) -> str:
+    """The canonical spelling of a host name: what two spellings of one name have in common.
+
+    Lower case, percent-escapes decoded, every trailing dot dropped (``a.b.`` and
+    ``a.b..`` name ``a.b``), each label in its IDNA ASCII form (a Unicode or
+    full-width spelling and its ``xn--`` punycode meet), IP literals in their
+    compressed form (brackets dropped).
+    """
+    name = unquote(host).strip().strip("[]").rstrip(".").lower()
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    labels = []
+    for label in name.split("."):
+        if label.startswith("xn--"):
+            try:
+                label = label.encode("ascii").decode("idna")
+            except UnicodeError:
+                labels.append(label)
+                continue
+        try:
+            labels.append(label.encode("idna").decode("ascii").lower() if label else label)
+        except UnicodeError:
+            labels.append(label)
+    return ".".join(labels)
+
+
+def host_of(url: str) -> str:
+    """The host of ``url`` without userinfo or port (``urlsplit`` drops both), normalised."""
+    return normalise_host(urlsplit(url.strip()).hostname or "")
+
+
+def _getaddrinfo(host: str) -> list[str]:
+    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)})
+
+
+@lru_cache(maxsize=64)
+def _resolved_by_default(host: str) -> frozenset[str]:
+    return _resolve(_getaddrinfo, host)
+
+
+def _resolve(resolver: Resolver, host: str, timeout: float = RESOLVE_TIMEOUT) -> frozenset[str]:
+    """Addresses of ``host`` (normalised), or none when DNS is unavailable or slower than ``timeout``."""
+    try:
+        return frozenset({str(ipaddress.ip_address(host))})
+    except ValueError:
+        pass
+    found: list[frozenset[str]] = []
+
+    def look_up() -> None:
+        with contextlib.suppress(OSError, UnicodeError, ValueError):
+            found.append(frozenset(normalise_host(a) for a in resolver(host)))
+
+    worker = threading.Thread(target=look_up, name="klikit-production-guard-dns", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return found[0] if found else frozenset()
+
+
+def is_production_url(
+    url: str, *, resolver: Resolver | None = None, production_hosts: Iterable[str] = PRODUCTION_HOSTS
+) -> bool:
+    """Does ``url`` point at klikit's production host, however it is spelled?
+
+    Names are compared after ``normalise_host`` (case, trailing dots, IDNA,
+    userinfo and port ignored: any port of the production host is production).
+    Where DNS answers, a target whose addresses overlap the production host's
+    is production too; an IP-literal target is compared with the production
+    host's addresses the same way. Without DNS only names are compared.
+    """
+    host = host_of(url)
+    if not host:
+        return False
+    names = {normalise_host(h) for h in production_hosts}
+    if host in names:
+        return True
+    look_up = (lambda h: _resolve(resolver, h)) if resolver is not None else _resolved_by_default
+    production_addresses: set[str] = set()
+    for name in names:
+        production_addresses |= look_up(name)
+    if not production_addresses:
+        return False
+    return bool(look_up(host) & production_addresses)
+
+
+def guard_production(settings: Settings, *, resolver: Resolver | None = None) -> bool:
     """True when the run must stay read-only; raises unless production was allowed."""
-    if not settings.is_production:
+    if settings.base_url is None or not is_production_url(settings.base_url, resolver=resolver):
         return False
     if not settings.allow_production:
         raise ConfigError(
-            f"{settings.host} is klikit's production host; set KLIKIT_ALLOW_PRODUCTION=1 to run the "
+            f"{settings.host} is klikit's production host ({', '.join(sorted(PRODUCTION_HOSTS))}, however spelled "
+            "or addressed); set KLIKIT_ALLOW_PRODUCTION=1 to run the "
             "read-only checks against it (writes never run there), or point KLIKIT_BASE_URL at the dev host"
         )
     return True

@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator
 
 import httpx
 
-from .config import Credential, Settings, load_settings
+from .config import Credential, Settings, guard_production, load_settings
 from .freshstores import FRESH_STORES_NEEDED, menu_sections
 from .target import Target, TargetClient
 
@@ -69,7 +69,8 @@ def diagnose(settings: Settings, *, echo: Callable[[str], None] = print) -> int:
         finally:
             gen.close()
     echo(f"doctor: {settings.base_url}")
-    return _diagnose(settings, Target(settings.base_url, settings), echo)
+    read_only = guard_production(settings)  # raises ConfigError unless KLIKIT_ALLOW_PRODUCTION=1
+    return _diagnose(settings, Target(settings.base_url, settings, read_only=read_only), echo)
 
 
 def _diagnose(settings: Settings, target: Target, echo: Callable[[str], None]) -> int:
@@ -92,11 +93,10 @@ def _diagnose(settings: Settings, target: Target, echo: Callable[[str], None]) -
             out.bad("credential KLIKIT_PARTNER_KEY", fix)
             return EXIT_PROBLEMS
         out.ok("credential KLIKIT_PARTNER_KEY", "menus:read works")
-        status, code = _probe_write(api)
-        if status == 403:
-            out.bad("scope for menu writes", f"{code}: ask the operator to grant menus:write to KLIKIT_PARTNER_KEY")
+        if target.read_only:
+            out.skip("scope for menu writes", "read-only run (production host): no write is sent, not even a probe")
         else:
-            out.ok("scope for menu writes", f"a write past the scope check answered {status} {code}")
+            _check_write_scope(out, api)
         if not settings.stores:
             out.bad("KLIKIT_STORES", "empty: list brandID:branchID of stores the harness may write to")
         for store in settings.stores:
@@ -127,8 +127,10 @@ def _diagnose(settings: Settings, target: Target, echo: Callable[[str], None]) -
     if settings.limited_credential:
         with target.client(settings.limited_credential.pair(), variable="") as limited:
             read, _ = _status(limited, "getMenu")
-            write, code = _probe_write(limited)
-        if read == 200 and write == 403:
+            write, code = (0, "") if target.read_only else _probe_write(limited)
+        if target.read_only and read == 200:
+            out.ok("KLIKIT_LIMITED_CREDENTIAL", "reads (its write refusal is not probed on a read-only run)")
+        elif read == 200 and write == 403:
             out.ok("KLIKIT_LIMITED_CREDENTIAL", "reads, and is refused writes")
         else:
             out.bad(
@@ -182,6 +184,14 @@ def _fresh_stores(out: _Report, api: TargetClient, settings: Settings) -> None:
         out.ok("KLIKIT_FRESH_STORES", summary)
     else:
         out.skip("KLIKIT_FRESH_STORES", f"{summary}: the first-time-push checks of the missing ones will be skipped")
+
+
+def _check_write_scope(out: _Report, api: TargetClient) -> None:
+    status, code = _probe_write(api)
+    if status == 403:
+        out.bad("scope for menu writes", f"{code}: ask the operator to grant menus:write to KLIKIT_PARTNER_KEY")
+    else:
+        out.ok("scope for menu writes", f"a write past the scope check answered {status} {code}")
 
 
 def _expect_rejected(out: _Report, target: Target, cred: Credential, name: str) -> None:

@@ -309,6 +309,8 @@ def map_case(context: schemathesis.HookContext, case: Case) -> Case:
     are kept.
     """
     settings = current()
+    if settings is not None:
+        confine_stores(context, case, {})
     if settings is None or not settings.ground or not _is_positive(case):
         return case
     op_id = _operation_id(case)
@@ -343,6 +345,36 @@ def map_case(context: schemathesis.HookContext, case: Case) -> Case:
         new["sections"] = {str(sid): entry for sid, entry in zip(chosen, entries, strict=True)}
     case.body = new
     return case
+
+
+@schemathesis.hook("before_call")
+def confine_stores(context: schemathesis.HookContext, case: Case, kwargs: dict[str, Any]) -> None:
+    """On a real target every write names only the stores the harness may write to.
+
+    Generated, example and coverage cases alike (examples and coverage cases
+    are built before the run is configured, so this runs again just before
+    each call): every store a write names with valid ids (a
+    ``{brandID, branchID}`` object anywhere in the body, ``brand_id`` and
+    ``branch_id`` in the query) becomes one of the run's writable stores, with
+    ids of the same JSON type; invalid ids are left as drawn, so a negative
+    case stays negative. The embedded stand-in keeps drawn stores (its world is
+    the run's own). getMenu is a read and keeps its ids.
+    """
+    from .safety import WRITE_METHODS as GUARDED_METHODS
+    from .safety import rewrite_stores, valid_id
+
+    settings = current()
+    if settings is None or settings.writes is not None or not settings.stores:
+        return
+    if case.method.upper() not in GUARDED_METHODS:
+        return
+    rnd = _rng(case, settings)
+    if isinstance(case.body, (dict, list)):
+        rewrite_stores(case.body, lambda: rnd.choice(settings.stores))
+    query = case.query or {}
+    if valid_id(query.get("brand_id"), text=True) and valid_id(query.get("branch_id"), text=True):
+        store = rnd.choice(settings.stores)
+        case.query = {**query, "brand_id": store["brandID"], "branch_id": store["branchID"]}
 
 
 def _repaired(body: dict[str, Any], rnd: random.Random) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from .config import ConfigError, Settings, guard_production, load_settings
 from .core.defects import DefectSet
 from .core.variants import VariantSet
 from .failures import Violation, kind_of, leaves, normalise, operation_of, title_of
+from .safety import NotSent
 
 EXIT_UNREACHABLE = 3
 RECORDER = pytest.StashKey["reporting.Recorder"]()
@@ -163,8 +164,8 @@ def open_target(config: pytest.Config) -> Iterator[Any]:
         )
     try:
         read_only = guard_production(settings)
-    except ConfigError as exc:
-        raise pytest.UsageError(str(exc)) from None
+    except ConfigError as exc:  # before any request; exit 2 like the CLI
+        pytest.exit(f"klikit-harness: error: {exc}", returncode=2)
     target = Target(settings.base_url, settings, reading=reading, strict=strict, profile=profile, read_only=read_only)
     try:
         with target.client() as client:
@@ -253,6 +254,10 @@ def pytest_runtest_makereport(
             report.wasxfail = target.redactor(report.wasxfail)
         report.sections = [(title, target.redactor(text)) for title, text in report.sections]
     ids = behaviour_ids(item)
+    exc = call.excinfo.value if call.excinfo is not None else None
+    if report.failed and isinstance(exc, NotSent):  # refused by the guard: neither a pass nor a failure
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {exc}")
     if report.when == "setup" and report.passed:
         item.stash[_SENT] = target.requests_sent if target is not None else 0
     if report.when == "call" or not report.passed:
@@ -459,6 +464,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "strict": bool(config.getoption("--klikit-strict")),
         "run_id": target.run_id if target is not None else None,
         "requests": target.requests_sent if target is not None else 0,
+        "not_sent": [vars(b) for b in target.not_sent] if target is not None else [],
         "defects": list(config.getoption("--klikit-defect")),
         "exitstatus": int(exitstatus),
     }
@@ -515,6 +521,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if target is not None:
         where = "embedded stand-in" if target.is_standin else target.base_url
         tr.write_line(f"target: {where}; requests sent: {target.requests_sent}; run id: {target.run_id}")
+        if target.not_sent:
+            refused = len(target.not_sent)
+            tr.write_line(f"not sent (safety): {refused} request(s) refused by the guard, listed in the report")
     directory = config.getoption("--klikit-report", default=None)
     if directory:
         tr.write_line(f"reports: {directory}/report.html, {directory}/report.md, {directory}/results.json")

@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import shlex
 import threading
-import time
 import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -31,7 +31,7 @@ from .failures import Violation
 from .observations import ObservationLog, settle
 from .profiles import Profile
 from .redact import Redactor
-from .sandbox import SandboxApp
+from .safety import Blocked, Guard, GuardedASGI, NotSent
 
 AUTO: Any = object()
 USER_AGENT = "klikit-harness"
@@ -64,25 +64,6 @@ class Exchange:
         return " ".join(parts)
 
 
-class RateCap:
-    """Spaces requests so the harness never exceeds ``rps`` (shared by all clients of a target)."""
-
-    def __init__(self, rps: float | None) -> None:
-        self.interval = 1.0 / rps if rps else 0.0
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        with self._lock:
-            now = time.monotonic()
-            delay = self._next - now
-            self._next = max(now, self._next) + self.interval
-        if delay > 0:
-            time.sleep(delay)
-
-
 @dataclass
 class Target:
     """What every suite talks to."""
@@ -94,11 +75,11 @@ class Target:
     profile: Profile = "smoke"
     read_only: bool = False
     service: Service | None = None
-    app: SandboxApp | None = None
+    #: the stand-in's ASGI app for in-process calls; kept behind the target's guard
+    app: Any = None
     run_id: str = field(default_factory=lambda: datetime.now(UTC).strftime("kh-%Y%m%d%H%M%S-") + uuid.uuid4().hex[:4])
     paths: Mapping[str, str] = field(default_factory=dict)
     exchanges: deque[Exchange] = field(default_factory=lambda: deque(maxlen=200))
-    requests_sent: int = 0
     observed_readings: dict[str, str] = field(default_factory=dict)
     #: names of the stand-in's variants switched on (empty: the reference semantics)
     variants: tuple[str, ...] = ()
@@ -108,9 +89,33 @@ class Target:
         self.redactor = Redactor()
         for key, secret in self.settings.secrets():
             self.redactor.add(secret, key)
-        self.cap = RateCap(self.settings.effective_max_rps(standin=self.is_standin))
+        self.guard = Guard(
+            read_only=self.read_only,
+            allowed=None if self.is_standin else self.writable_stores(),
+            max_rps=self.max_rps,
+            menu_path=urlsplit(self.base_url).path.rstrip("/") + self.path("getMenu"),
+        )
+        if self.app is not None and not isinstance(self.app, GuardedASGI):
+            self.app = GuardedASGI(self.app, self.guard)
         self._fresh = list(self.settings.fresh_stores)
         self._lock = threading.Lock()
+
+    def writable_stores(self) -> frozenset[tuple[int, int]]:
+        """The stores a write may name on a real target: KLIKIT_STORES, KLIKIT_FRESH_STORES, KLIKIT_FOREIGN_STORE."""
+        listed = [*self.settings.stores, *self.settings.fresh_stores]
+        if self.settings.foreign_store is not None:
+            listed.append(self.settings.foreign_store)
+        return frozenset((s.brand_id, s.branch_id) for s in listed)
+
+    @property
+    def requests_sent(self) -> int:
+        """Requests sent to the target so far, counted as each left (every transport, checks' own included)."""
+        return self.guard.sent
+
+    @property
+    def not_sent(self) -> list[Blocked]:
+        """Requests the guard refused (never sent): read-only run, or a store outside the allowlist."""
+        return list(self.guard.blocked)
 
     @property
     def is_standin(self) -> bool:
@@ -196,9 +201,9 @@ class Target:
         self.observed_readings[behaviour] = reading
 
     def record(self, exchange: Exchange) -> None:
+        """Keep ``exchange`` for reports (the guard counts requests when they leave)."""
         with self._lock:
             self.exchanges.append(exchange)
-            self.requests_sent += 1
 
     def section_ids(self) -> list[int]:
         with self.client() as client:
@@ -216,11 +221,13 @@ class TargetClient:
         self.capped = capped
         self.credential = credential
         self.variable = variable
+        # the guard's hooks run for every request this client sends, just before it leaves
         self._http = httpx.Client(
             base_url=target.base_url,
             auth=credential,
             timeout=httpx.Timeout(30.0, connect=10.0),
             headers={"user-agent": USER_AGENT},
+            event_hooks=target.guard.httpx_hooks(capped=capped),
         )
         self.last: Exchange | None = None
 
@@ -270,8 +277,6 @@ class TargetClient:
         headers: Mapping[str, str] | None = None,
         content: bytes | None = None,
     ) -> httpx.Response:
-        if self.capped:
-            self.target.cap.wait()
         request = self._http.build_request(method, path, params=params, headers=dict(headers or {}), content=content)
         shown = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
         exchange = Exchange(
@@ -283,9 +288,14 @@ class TargetClient:
         )
         try:
             response = self._http.send(request)
-        finally:
-            self.target.record(exchange)
+        except NotSent:
+            raise  # refused by the guard: never sent, nothing to record or reproduce
+        except BaseException:
+            self.target.record(exchange)  # sent (or attempted): a transport error is still reproducible
             self.last = exchange
+            raise
+        self.target.record(exchange)
+        self.last = exchange
         exchange.status = response.status_code
         exchange.response_text = self.target.redactor(response.text[:2000])
         try:

@@ -9,6 +9,7 @@ each call (``app=`` in-process, ``base_url=`` over HTTP).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from schemathesis.config import SchemathesisConfig
 
 from klikit_harness import contract, fuzz_hooks, profiles
 from klikit_harness.config import Store
+from klikit_harness.safety import GuardedSession
 from klikit_harness.target import Target
 
 # The hooks are configured from the session target once it exists (see open_run).
@@ -99,17 +101,42 @@ def load_schema(**kwargs: Any) -> Any:
     return schemathesis.openapi.from_path(contract.openapi_path(), config=config(**kwargs))
 
 
-class _CappedSession(requests.Session):
-    """A session that honours the target's request-rate cap, also for requests checks send themselves."""
+class _CappedSession(GuardedSession):
+    """The fuzz run's session: every request passes the target's guard (read-only rule, store
+    allowlist, ``KLIKIT_MAX_RPS`` and the request count) before it leaves."""
 
-    def __init__(self, target: Target) -> None:
-        super().__init__()
+    def __init__(self, target: Target, *, user_agent: bool = True) -> None:
+        super().__init__(target.guard)
         self._target = target
-        self.headers["user-agent"] = f"klikit-harness fuzz {target.run_id}"
+        if user_agent:
+            self.headers["user-agent"] = f"klikit-harness fuzz {target.run_id}"
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        self._target.cap.wait()
-        return super().send(request, **kwargs)
+
+@contextlib.contextmanager
+def _probes_guarded(target: Target) -> Iterator[None]:
+    """Requests Schemathesis' checks send on their own (``ignored_auth``'s probes) drop the session
+    they were given and open a bare one; route those through a guarded session too.
+
+    Only calls without a session are redirected, only on the requests transport
+    (the in-process ASGI app is guarded by the target itself), only while the run lasts.
+    """
+    from schemathesis.transport.requests import REQUESTS_TRANSPORT
+
+    probes = _CappedSession(target, user_agent=False)
+    original = REQUESTS_TRANSPORT.send
+
+    def send(case: Any, *, session: requests.Session | None = None, **kwargs: Any) -> Any:
+        if session is None:
+            probes.cookies.clear()  # a bare session each time, as Schemathesis would open
+            session = probes
+        return original(case, session=session, **kwargs)
+
+    REQUESTS_TRANSPORT.send = send  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del REQUESTS_TRANSPORT.send  # the class's method again
+        probes.close()
 
 
 @dataclass
@@ -168,7 +195,8 @@ def open_run(target: Target) -> Iterator[FuzzRun]:
     fuzz_hooks.configure(settings)
     session = _CappedSession(target)
     try:
-        yield FuzzRun(target, transports_for(target), settings, session)
+        with _probes_guarded(target):
+            yield FuzzRun(target, transports_for(target), settings, session)
     finally:
         session.close()
 
