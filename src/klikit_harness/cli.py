@@ -299,7 +299,7 @@ def doctor(target: str | None, env_file: Path | None) -> None:
     "--jobs",
     type=click.IntRange(1, 64),
     default=None,
-    help="Runs at once (default: the number of cores; 6 as remote, where runs mostly wait on the request cap).",
+    help="Runs at once (default: the number of cores; 4 as remote, where runs partly wait on the request cap).",
 )
 @click.option(
     "--maxfail",
