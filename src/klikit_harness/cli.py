@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -299,14 +300,38 @@ def doctor(target: str | None, env_file: Path | None) -> None:
 @click.option(
     "--defect", "defects", multiple=True, metavar="NAME", help="Only these defects (repeatable; default: all)."
 )
-@click.option("--suite", "suites", multiple=True, type=click.Choice(SUITES), help="Suites to run (default: all).")
-@click.option("--jobs", type=click.IntRange(1, 64), default=None, help="Runs at once (default: the number of cores).")
+@click.option(
+    "--suite",
+    "suites",
+    multiple=True,
+    type=click.Choice(SUITES),
+    help="Suites to run (default: all embedded; contract and fuzz as remote, where chaos cannot reach).",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Runs at once (default: the number of cores; 4 as remote, where runs partly wait on the request cap).",
+)
 @click.option(
     "--maxfail",
     type=click.IntRange(1, 1000),
     default=1,
     show_default=True,
     help="Stop a defect's run after this many failures (1 = time to first kill).",
+)
+@click.option(
+    "--as-remote",
+    is_flag=True,
+    help="Serve each defect from its own `klikit-harness sandbox` process and run the suites over HTTP "
+    "with only what a staging environment gives (2 fresh stores, a request cap, --strict).",
+)
+@click.option("--both", is_flag=True, help="Embedded and as remote, side by side in one matrix and one JSON.")
+@click.option(
+    "--max-rps",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="KLIKIT_MAX_RPS of the remote runs (default: 20).",
 )
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the kill matrix as JSON here.")
 def mutants(
@@ -315,22 +340,43 @@ def mutants(
     suites: tuple[str, ...],
     jobs: int | None,
     maxfail: int,
+    as_remote: bool,
+    both: bool,
+    max_rps: float | None,
     json_path: Path | None,
 ) -> None:
-    """Run the suites against every seeded defect; exit 0 only if the clean run passes and all are killed."""
+    """Run the suites against every seeded defect; exit 0 only if the clean run passes and all are killed.
+
+    As remote, a defect may also survive when a limit of a real environment puts
+    it out of reach (the matrix says which); any other survivor fails the run.
+    """
     import time
 
     from rich.console import Console
-    from rich.table import Table
 
     from . import mutants as mutation
 
     unknown = sorted(set(defects) - set(REGISTRY))
     if unknown:
         fail(f"unknown defect(s) {', '.join(unknown)}; `klikit-harness defects` lists them")
-    root, _ = _suite_paths(suites or SUITES)
-    console = Console(highlight=False, width=180)
-    total = len(defects or REGISTRY)
+    embedded_on = both or not as_remote
+    remote_on = both or as_remote
+    embedded_suites = suites or SUITES
+    if remote_on and not embedded_on and "chaos" in suites:
+        fail(
+            "the chaos suite drives the simulator and never reaches a remote target: "
+            "drop --suite chaos with --as-remote"
+        )
+    remote_suites = tuple(s for s in (suites or mutation.REMOTE_SUITES) if s in mutation.REMOTE_SUITES)
+    if remote_on and not remote_suites:
+        fail("as remote only the contract and fuzz suites reach the target: add --suite contract or --suite fuzz")
+    if max_rps is not None and not remote_on:
+        fail("--max-rps caps the remote runs: add --as-remote or --both")
+    rps = max_rps or mutation.DEFAULT_REMOTE_MAX_RPS
+    root, _ = _suite_paths(embedded_suites)
+    console = Console(highlight=False, width=200)
+    names = sorted(defects or REGISTRY)
+    total = len(names) * (embedded_on + remote_on)
     done = 0
     started = time.perf_counter()
 
@@ -338,53 +384,236 @@ def mutants(
         nonlocal done
         done += 1
         verdict = "killed" if outcome.killed else "SURVIVED"
-        console.print(f"[{done}/{total}] {outcome.name}: {verdict} ({outcome.wall_seconds:.0f} s)")
+        if not outcome.killed and outcome.reason:
+            verdict += f" — {'out of reach' if outcome.out_of_reach else 'not explained'}: {outcome.reason}"
+        console.print(f"[{done}/{total}] {outcome.name}: {verdict} ({outcome.mode}, {outcome.wall_seconds:.0f} s)")
 
-    console.print(f"mutants: clean run + {total} defects, suites {', '.join(suites or SUITES)}, profile {profile}")
-    clean, outcomes = mutation.run(
-        root,
-        defects=defects or None,
-        suites=suites or SUITES,
-        profile=profile,
-        jobs=jobs,
-        maxfail=maxfail,
-        on_result=progress,
-    )
-    wall = time.perf_counter() - started
-    table = Table(title="kill matrix")
-    for column in ("defect", "result", "suites", "behaviours", "to first failure"):
-        table.add_column(column)
-    for o in sorted(outcomes, key=lambda o: (o.killed, o.family, o.name)):
-        first = (
-            ""
-            if o.seconds_to_first_failure is None
-            else f"{o.seconds_to_first_failure:.1f} s, {o.requests_to_first_failure} req"
+    modes = " and ".join(m for m, on in (("embedded", embedded_on), ("as remote", remote_on)) if on)
+    console.print(f"mutants: clean run + {len(names)} defects, {modes}, profile {profile}")
+    if embedded_on:
+        console.print(f"  embedded: suites {', '.join(embedded_suites)}")
+    if remote_on:
+        console.print(
+            f"  as remote: suites {', '.join(remote_suites)}; each defect on its own sandbox process over loopback "
+            f"HTTP; KLIKIT_MAX_RPS={rps:g}, {mutation.REMOTE_FRESH_STORES} fresh stores, --strict"
         )
-        table.add_row(
-            o.name,
-            "killed" if o.killed else "[bold red]SURVIVED[/]",
+    embedded: tuple[mutation.Outcome, list[mutation.Outcome]] | None = None
+    remote: tuple[mutation.Outcome, list[mutation.Outcome]] | None = None
+    if embedded_on:
+        embedded = mutation.run(
+            root,
+            defects=names,
+            suites=embedded_suites,
+            profile=profile,
+            jobs=jobs,
+            maxfail=maxfail,
+            on_result=progress,
+        )
+    if remote_on:
+        remote = mutation.run_remote(
+            root,
+            defects=names,
+            suites=remote_suites,
+            profile=profile,
+            jobs=jobs if jobs and not embedded_on else None,
+            maxfail=maxfail,
+            max_rps=rps,
+            embedded={o.name: o for o in embedded[1]} if embedded else None,
+            on_result=progress,
+        )
+    wall = time.perf_counter() - started
+    console.print(_kill_matrix(embedded, remote))
+    ok = True
+    for label, result in (("embedded", embedded), ("as remote", remote)):
+        if result is None:
+            continue
+        clean, outcomes = result
+        ok = ok and mutation.holds(clean, outcomes)
+        clean_ok = clean.exit_code == 0
+        verdict = "passed" if clean_ok else f"FAILED (exit {clean.exit_code})"
+        requests = f", {clean.requests} requests" if clean.mode == "remote" else ""
+        console.print(f"{label}: clean run {verdict} in {clean.wall_seconds:.0f} s{requests}")
+        if not clean_ok:
+            failing = ", ".join(clean.behaviours) or clean.error[-600:] or "see the child run"
+            console.print(f"  clean run failures: {failing}")
+        killed = sum(o.killed for o in outcomes)
+        times = sorted(o.seconds_to_first_failure for o in outcomes if o.seconds_to_first_failure is not None)
+        median = times[len(times) // 2] if times else 0.0
+        line = f"{label}: killed {killed}/{len(outcomes)}; median time to kill {median:.1f} s"
+        if clean.mode == "remote":
+            out_of_reach = sum(not o.killed and o.out_of_reach for o in outcomes)
+            unexplained = sum(not o.killed and not o.out_of_reach for o in outcomes)
+            line += f"; out of reach {out_of_reach}; survived without a reason {unexplained}"
+        console.print(line)
+        for o in outcomes:
+            if o.error and not o.killed:
+                console.print(f"  {o.name}: run error (exit {o.exit_code}): {o.error[-300:]}")
+    console.print(f"total wall {wall:.0f} s")
+    if json_path is not None:
+        meta: dict[str, object] = {
+            "profile": profile,
+            "maxfail": maxfail,
+            "mode": "both" if embedded_on and remote_on else "remote" if remote_on else "embedded",
+        }
+        if embedded_on:
+            meta["suites"] = list(embedded_suites)
+        if remote_on:
+            meta["remote"] = {
+                "suites": list(remote_suites),
+                "max_rps": rps,
+                "fresh_stores": mutation.REMOTE_FRESH_STORES,
+                "strict": True,
+            }
+        first = embedded or remote
+        assert first is not None
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(
+            mutation.matrix_json(*first, meta, remote=remote if embedded and remote else None) + "\n",
+            encoding="utf-8",
+        )
+    sys.exit(EXIT_OK if ok else EXIT_VIOLATIONS)
+
+
+def _kill_matrix(embedded: tuple[Any, list[Any]] | None, remote: tuple[Any, list[Any]] | None) -> Any:
+    """The kill matrix: one row per defect, a column per mode run."""
+    from rich.table import Table
+
+    def result(o: Any) -> str:
+        if o.killed:
+            return "killed"
+        if o.mode == "remote" and o.out_of_reach:
+            return "[yellow]out of reach[/]"
+        return "[bold red]SURVIVED[/]"
+
+    def first(o: Any) -> str:
+        if o.seconds_to_first_failure is None:
+            return ""
+        return f"{o.seconds_to_first_failure:.1f} s, {o.requests_to_first_failure} req"
+
+    by_mode = {mode: {o.name: o for o in r[1]} for mode, r in (("embedded", embedded), ("remote", remote)) if r}
+    main_mode = "embedded" if embedded else "remote"
+    table = Table(title="kill matrix")
+    table.add_column("defect")
+    if embedded:
+        table.add_column("embedded")
+    if remote:
+        table.add_column("as remote")
+    for column in ("suites", "behaviours", "to first failure"):
+        table.add_column(column)
+    if remote:
+        table.add_column("as remote: first failure or why not killed")
+    rows = sorted(by_mode[main_mode].values(), key=lambda o: (o.family, o.name))
+    for o in rows:
+        cells = [o.name]
+        cells += [result(by_mode[m][o.name]) for m in ("embedded", "remote") if m in by_mode]
+        cells += [
             ",".join(o.suites),
             ", ".join(o.behaviours[:3]) + (" …" if len(o.behaviours) > 3 else ""),
-            first,
+            first(o),
+        ]
+        if remote:
+            r = by_mode["remote"][o.name]
+            cells.append(first(r) if r.killed else r.reason or r.error[-120:])
+        table.add_row(*cells)
+    return table
+
+
+@main.command("variants")
+@click.option("--profile", type=click.Choice(("smoke", "release")), default="smoke", show_default=True)
+@click.option(
+    "--variant",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="Only these variants (repeatable; default: every registered one, then all of them at once).",
+)
+@click.option(
+    "--suite",
+    "suites",
+    multiple=True,
+    type=click.Choice(SUITES),
+    help="Suites to run (default: contract and fuzz, the ones that reach the stand-in).",
+)
+@click.option(
+    "--jobs", type=click.IntRange(1, 64), default=None, help="Variants at once (default: the number of cores)."
+)
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the variant matrix as JSON here.")
+def variants(
+    profile: str, names: tuple[str, ...], suites: tuple[str, ...], jobs: int | None, json_path: Path | None
+) -> None:
+    """Prove the suites accept every legitimate variant of the stand-in; exit 0 only if each holds both ways.
+
+    Each variant (and all at once) must pass non-strict, and fail under --strict
+    exactly the `assumed` behaviours it changes — nothing else.
+    """
+    import importlib
+    import tempfile
+    import time
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from . import mutants as mutation
+
+    try:
+        catalogue = importlib.import_module("klikit_harness.core.variants")
+    except ImportError as exc:
+        fail(f"this installation has no variant catalogue (klikit_harness.core.variants: {exc}); reinstall from source")
+    registry = catalogue.REGISTRY
+    unknown = sorted(set(names) - set(registry))
+    if unknown:
+        fail(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(sorted(registry))}")
+    if not registry:
+        fail("no variant is registered in klikit_harness.core.variants")
+    chosen_suites = suites or mutation.REMOTE_SUITES
+    root, _ = _suite_paths(chosen_suites)
+    console = Console(highlight=False, width=200)
+    chosen = list(names) or sorted(registry)
+    total = len(chosen) + (len(chosen) > 1)
+    done = 0
+    started = time.perf_counter()
+
+    def progress(outcome: mutation.VariantOutcome) -> None:
+        nonlocal done
+        done += 1
+        verdict = "holds" if outcome.holds else "BROKEN"
+        detail = [] if outcome.lenient_holds else [f"non-strict exit {outcome.lenient_exit}"]
+        if outcome.unexpected:
+            detail.append(f"strict also failed {', '.join(outcome.unexpected)}")
+        if outcome.missing:
+            detail.append(f"strict did not fail {', '.join(outcome.missing)}")
+        if outcome.error:
+            detail.append(f"run error: {outcome.error[-300:]}")
+        suffix = f" — {'; '.join(detail)}" if detail else ""
+        console.print(f"[{done}/{total}] {outcome.name}: {verdict}{suffix} ({outcome.wall_seconds:.0f} s)")
+
+    console.print(
+        f"variants: {len(chosen)} variant(s){' + all at once' if len(chosen) > 1 else ''}, "
+        f"suites {', '.join(chosen_suites)}, profile {profile}; each non-strict then --strict"
+    )
+    with tempfile.TemporaryDirectory(prefix="klikit-variants-") as tmp:
+        runner = mutation.pytest_variant_runner(root, chosen_suites, profile, Path(tmp))
+        outcomes = mutation.run_variants(registry, runner, names=chosen, jobs=jobs, on_result=progress)
+    wall = time.perf_counter() - started
+    table = Table(title="variant matrix")
+    for column in ("variant", "non-strict", "strict: failed behaviours", "expected (assumed changes)", "verdict"):
+        table.add_column(column)
+    for o in outcomes:
+        table.add_row(
+            o.name,
+            "pass" if o.lenient_holds else f"[bold red]FAIL (exit {o.lenient_exit})[/]",
+            ", ".join(o.strict_failed) or "—",
+            ", ".join(o.expected) or "—",
+            "holds" if o.holds else "[bold red]BROKEN[/]",
         )
     console.print(table)
-    killed = sum(o.killed for o in outcomes)
-    times = sorted(o.seconds_to_first_failure for o in outcomes if o.seconds_to_first_failure is not None)
-    median = times[len(times) // 2] if times else 0.0
-    clean_ok = clean.exit_code == 0
-    verdict = "passed" if clean_ok else f"FAILED (exit {clean.exit_code})"
-    console.print(f"clean run: {verdict} in {clean.wall_seconds:.0f} s")
-    if not clean_ok:
-        console.print(clean.error or "see the failing tests above")
-    console.print(f"killed {killed}/{len(outcomes)}; median time to kill {median:.1f} s; total wall {wall:.0f} s")
-    for o in outcomes:
-        if o.error and not o.killed:
-            console.print(f"{o.name}: run error (exit {o.exit_code}): {o.error[-300:]}")
+    held = sum(o.holds for o in outcomes)
+    console.print(f"variants: {held}/{len(outcomes)} hold; total wall {wall:.0f} s")
     if json_path is not None:
-        meta = {"profile": profile, "suites": list(suites or SUITES), "maxfail": maxfail}
+        meta = {"profile": profile, "suites": list(chosen_suites)}
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(mutation.matrix_json(clean, outcomes, meta) + "\n", encoding="utf-8")
-    sys.exit(EXIT_OK if clean_ok and killed == len(outcomes) else EXIT_VIOLATIONS)
+        json_path.write_text(mutation.variants_json(outcomes, meta) + "\n", encoding="utf-8")
+    sys.exit(EXIT_OK if held == len(outcomes) else EXIT_VIOLATIONS)
 
 
 @main.command("defects")
