@@ -42,6 +42,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -454,6 +455,28 @@ class Simulator:
         self._started = False
         self.router = respx.MockRouter(assert_all_called=False, base_url=self.base_url)
         self.router.route(name="klikit-api").mock(side_effect=self._respond)
+
+    @classmethod
+    def like(
+        cls,
+        profile: str | Path,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        reading: Reading | None = None,
+        variants: Iterable[str] = (),
+        **options: Any,
+    ) -> Simulator:
+        """A simulator behaving like the target of a ``target-profile.yaml`` (a file or a report directory).
+
+        It answers with the profile's contract reading (``reading`` overrides it;
+        a mixed profile needs one) and its variants, plus ``variants``; other
+        keyword arguments are the constructor's. ``twin.ProfileError`` says
+        what is wrong with a bad file.
+        """
+        from . import twin
+
+        chosen, names = twin.standin_options(twin.load(Path(profile)), reading=reading, variants=variants)
+        return cls(base_url, reading=chosen, variants=VariantSet(names), **options)
 
     # ------------------------------------------------------------ lifecycle
 
