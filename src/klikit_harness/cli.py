@@ -184,6 +184,38 @@ def _like_options(
     return chosen, names, note
 
 
+@main.command()
+@click.argument("old_report", type=click.Path(path_type=Path))
+@click.argument("new_report", type=click.Path(path_type=Path))
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, None),
+    default=20.0,
+    show_default=True,
+    metavar="PCT",
+    help="List the request count and wall time when they moved by more than this many percent.",
+)
+@click.option(
+    "--markdown", "markdown_path", type=click.Path(path_type=Path), help="Also write the changes as Markdown here."
+)
+def diff(old_report: Path, new_report: Path, threshold: float, markdown_path: Path | None) -> None:
+    """What changed between two runs' reports; exit 1 when a behaviour regressed (pass or observed → fail)."""
+    from . import drift
+
+    try:
+        found = drift.compare(drift.load(old_report), drift.load(new_report), threshold=threshold)
+    except drift.DriftInputError as exc:
+        fail(str(exc))
+    click.echo(found.text(), nl=False)
+    if markdown_path is not None:
+        try:
+            markdown_path.parent.mkdir(parents=True, exist_ok=True)
+            markdown_path.write_text(found.markdown(), encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write --markdown {markdown_path}: {exc.strerror or exc}")
+    sys.exit(found.exit_code)
+
+
 SUITES = ("contract", "chaos", "fuzz")
 
 

@@ -25,11 +25,11 @@ from klikit_harness.simulator import Simulator
 
 from .conftest import RUN_TIMEOUT, Background, Result, harness, leaks, sandbox_server, seeded_secrets
 
-#: variant sets the contract suite tells apart (each variant changes a behaviour the suite exercises)
+#: variant sets the contract suite (profile smoke) tells apart: each variant changes a behaviour the suite exercises
 VARIANT_SETS = {
     "payloads-and-routing": ("success-data-empty", "no-405"),
-    "input-and-idempotency": ("float-integers-accepted", "unknown-query-400", "no-replayed-header"),
-    "menus-limits-fields": ("never-published-null", "writes-take-tokens", "create-nothing-required"),
+    "query-auth-idempotency": ("unknown-query-400", "no-replayed-header", "empty-key-invalid"),
+    "fields-auth-publish": ("create-nothing-required", "revoked-before-secret", "publish-empty-counts-success"),
 }
 
 
