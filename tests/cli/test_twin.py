@@ -10,7 +10,6 @@ suite runs again, and every behaviour's reading must be the same.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +76,7 @@ def _all_at_once(directory: Path, servers: dict[str, list[str]], phase: str) -> 
 
 
 @pytest.fixture(scope="module")
-def twin_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwinRuns]:
+def twin_runs(tmp_path_factory: pytest.TempPathFactory) -> TwinRuns:
     directory = tmp_path_factory.mktemp("twin")
     first = _all_at_once(
         directory, {name: [a for v in names for a in ("--variant", v)] for name, names in VARIANT_SETS.items()}, "seen"
@@ -86,7 +85,7 @@ def twin_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwinRuns]:
     missing = [str(p) for p in profiles.values() if not p.is_file()]
     assert not missing, f"no target profile written: {missing}\n" + "\n".join(r.explain() for r in first.values())
     second = _all_at_once(directory, {name: ["--like", str(profiles[name])] for name in VARIANT_SETS}, "twin")
-    yield TwinRuns(directory, {name: (first[name], second[name]) for name in VARIANT_SETS})
+    return TwinRuns(directory, {name: (first[name], second[name]) for name in VARIANT_SETS})
 
 
 def readings_of(report: Path) -> dict[str, tuple[str, str]]:
@@ -269,6 +268,6 @@ def test_the_simulator_like_a_profile(tmp_path: Path) -> None:
     with sim:
         answer = httpx.delete(f"{sim.base_url}/menus")
     assert answer.status_code == 404
+    path.write_text(profile_text(variants=["nope"]))
     with pytest.raises(twin.ProfileError, match="unknown variant"):
-        path.write_text(profile_text(variants=["nope"]))
         Simulator.like(path)
