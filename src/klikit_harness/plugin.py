@@ -503,3 +503,4 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     directory = config.getoption("--klikit-report", default=None)
     if directory:
         tr.write_line(f"reports: {directory}/report.html, {directory}/report.md, {directory}/results.json")
+        tr.write_line(f"staging twin: klikit-harness sandbox --like {directory}/{twin.PROFILE_FILE}")
