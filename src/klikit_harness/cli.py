@@ -69,9 +69,8 @@ def main() -> None:
     "--contract",
     "reading",
     type=click.Choice(contract.READINGS),
-    default="reference",
-    show_default=True,
-    help="Which reading of contested behaviours the stand-in follows.",
+    default=None,
+    help="Which reading of contested behaviours the stand-in follows (default: reference, or --like's).",
 )
 @click.option(
     "--env-file",
@@ -99,20 +98,28 @@ def main() -> None:
     help="Seconds each write stays in flight (makes in-flight 409s observable).",
 )
 @click.option("--show-secrets", is_flag=True, help="Print the stand-in's throwaway secrets instead of masking them.")
+@click.option(
+    "--like",
+    "like",
+    type=click.Path(path_type=Path),
+    help="Behave like the target of this target-profile.yaml (its variants and contract reading).",
+)
 def sandbox(
     host: str,
     port: int,
     seed_path: Path | None,
-    reading: contract.Reading,
+    reading: contract.Reading | None,
     env_file: Path | None,
     defects: tuple[str, ...],
     variants: tuple[str, ...],
     write_delay: float,
     show_secrets: bool,
+    like: Path | None,
 ) -> None:
     """Serve the embedded stand-in and print the KLIKIT_* block that describes it."""
     from .sandbox import PortInUse, SandboxApp, bind, build_service, serve_forever, write_env_file
 
+    reading, variants, like_note = _like_options(like, reading, variants)
     try:
         seed = load(seed_path)
         defect_set = DefectSet(defects)
@@ -144,6 +151,8 @@ def sandbox(
         click.echo(f"# defects switched on: {', '.join(defect_set)}")
     if variant_set:
         click.echo(f"# variants switched on: {', '.join(variant_set)}")
+    if like_note:
+        click.echo(like_note)
     click.echo(f"# contract reading: {reading}; serving {env['KLIKIT_BASE_URL']} — Ctrl-C to stop", err=True)
     try:
         serve_forever(SandboxApp(service, write_delay=write_delay), sock)
@@ -151,6 +160,61 @@ def sandbox(
         pass
     finally:
         sock.close()
+
+
+def _like_options(
+    like: Path | None, reading: contract.Reading | None, variants: tuple[str, ...]
+) -> tuple[contract.Reading, tuple[str, ...], str]:
+    """The reading and variants of ``sandbox`` once ``--like`` is applied, and the line announcing it."""
+    if like is None:
+        return reading or "reference", variants, ""
+    from . import twin
+
+    try:
+        profile = twin.load(like)
+        chosen, names = twin.standin_options(profile, reading=reading, variants=variants)
+    except twin.ProfileError as exc:
+        fail(f"--like: {exc}")
+    run = profile.run
+    note = (
+        f"# behaving like {run.get('target') or 'the target'} of run {run.get('run_id') or '?'} ({like}): "
+        f"variants {', '.join(profile.variants) or 'none'}; contract {chosen}"
+    )
+    if profile.unexplained:
+        note += f"\n# not reproduced (no variant explains them): {', '.join(profile.unexplained)}"
+    return chosen, names, note
+
+
+@main.command()
+@click.argument("old_report", type=click.Path(path_type=Path))
+@click.argument("new_report", type=click.Path(path_type=Path))
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, None),
+    default=20.0,
+    show_default=True,
+    metavar="PCT",
+    help="List the request count and wall time when they moved by more than this many percent.",
+)
+@click.option(
+    "--markdown", "markdown_path", type=click.Path(path_type=Path), help="Also write the changes as Markdown here."
+)
+def diff(old_report: Path, new_report: Path, threshold: float, markdown_path: Path | None) -> None:
+    """What changed between two runs' reports; exit 1 when a behaviour regressed (pass or observed → fail)."""
+    from . import drift
+
+    try:
+        found = drift.compare(drift.load(old_report), drift.load(new_report), threshold=threshold)
+    except drift.DriftInputError as exc:
+        fail(str(exc))
+    click.echo(found.text(), nl=False)
+    if markdown_path is not None:
+        try:
+            markdown_path.parent.mkdir(parents=True, exist_ok=True)
+            markdown_path.write_text(found.markdown(), encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write --markdown {markdown_path}: {exc.strerror or exc}")
+    sys.exit(found.exit_code)
 
 
 SUITES = ("contract", "chaos", "fuzz")

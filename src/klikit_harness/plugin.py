@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from . import contract, profiles
+from . import contract, profiles, twin
 from . import report as reporting
 from .config import ConfigError, Settings, guard_production, load_settings
 from .core.defects import DefectSet
@@ -283,6 +284,7 @@ def pytest_runtest_makereport(
 _SENT = pytest.StashKey[int]()
 _OBSERVATIONS_SEEN = pytest.StashKey[int]()
 _SUMMARY = pytest.StashKey["reporting.Summary"]()
+_STARTED = pytest.StashKey[float]()
 
 
 def _faults(call: Any, report: Any, ids: list[str], target: Any) -> list[reporting.Fault]:
@@ -449,6 +451,10 @@ def _summary(config: pytest.Config) -> reporting.Summary:
     return config.stash[_SUMMARY]
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_STARTED] = time.monotonic()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     directory = config.getoption("--klikit-report", default=None)
@@ -466,9 +472,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "requests": target.requests_sent if target is not None else 0,
         "not_sent": [vars(b) for b in target.not_sent] if target is not None else [],
         "defects": list(config.getoption("--klikit-defect")),
+        "variants": list(config.getoption("--klikit-variant")),
         "exitstatus": int(exitstatus),
+        "wall_seconds": round(time.monotonic() - config.stash.get(_STARTED, time.monotonic()), 1),
     }
     reporting.write(Path(directory), recorder, meta, summary)
+    twin.write(Path(directory), summary, meta, recorder.redact)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -527,3 +536,4 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     directory = config.getoption("--klikit-report", default=None)
     if directory:
         tr.write_line(f"reports: {directory}/report.html, {directory}/report.md, {directory}/results.json")
+        tr.write_line(f"staging twin: klikit-harness sandbox --like {directory}/{twin.PROFILE_FILE}")

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import threading
 import time
@@ -506,6 +507,30 @@ class Simulator:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    @classmethod
+    def like(
+        cls,
+        profile: str | os.PathLike[str],
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        reading: Reading | None = None,
+        variants: Iterable[str] = (),
+        **options: Any,
+    ) -> Simulator:
+        """A simulator behaving like the target of a ``target-profile.yaml`` (a file or a report directory).
+
+        It answers with the profile's contract reading (``reading`` overrides it;
+        a mixed profile needs one) and its variants, plus ``variants``; other
+        keyword arguments are the constructor's. ``twin.ProfileError`` says
+        what is wrong with a bad file.
+        """
+        from pathlib import Path
+
+        from . import twin
+
+        chosen, names = twin.standin_options(twin.load(Path(profile)), reading=reading, variants=variants)
+        return cls(base_url, reading=chosen, variants=VariantSet(names), **options)
 
     def transport(self) -> httpx.MockTransport:
         """An httpx transport into the simulator, for clients built without patching."""
