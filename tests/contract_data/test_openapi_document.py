@@ -572,17 +572,21 @@ def test_behaviour_operations_exist(openapi, behaviours):
         assert not unknown, (entry["id"], unknown)
 
 
-def test_behaviour_sources_are_urls_seed_or_design(behaviours):
+def test_behaviour_sources_are_urls_seed_design_or_standin(behaviours):
     for entry in behaviours:
         for source in entry["source"]:
-            assert source in {"seed", "design"} or re.match(r"^https://[^\s]+$", source), (
+            assert source in {"seed", "design", "standin"} or re.match(r"^https://[^\s]+$", source), (
                 entry["id"],
                 source,
             )
         if entry["status"] == "documented":
             assert "design" not in entry["source"], f"{entry['id']} is documented but cites design"
+        if entry["status"] != "incidental":
+            assert "standin" not in entry["source"], f"{entry['id']} is {entry['status']} but cites standin"
         if entry["status"] == "assumed":
             assert "design" in entry["source"], f"{entry['id']} is assumed but does not cite design"
+        if entry["status"] == "incidental":
+            assert entry["source"] == ["standin"], f"{entry['id']} is incidental: its only source is standin"
 
 
 def test_behaviour_dossier_references(behaviours):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hypothesis
 import pytest
 
+from klikit_harness import fuzz_hooks
 from tests.fuzz import support
 
 schema = support.load_schema(phases=("stateful",))
@@ -35,12 +36,13 @@ def test_linked_scenarios_find_what_they_created(fuzz):
             def get_call_kwargs(self, case, transport=transport):
                 return fuzz.use(case, transport)
 
-        Scenarios.run(
-            settings=hypothesis.settings(
-                max_examples=budget.stateful_examples,
-                stateful_step_count=budget.stateful_steps,
-                deadline=None,
-                database=None,
-                suppress_health_check=list(hypothesis.HealthCheck),
+        with fuzz_hooks.judged():
+            Scenarios.run(
+                settings=hypothesis.settings(
+                    max_examples=budget.stateful_examples,
+                    stateful_step_count=budget.stateful_steps,
+                    deadline=None,
+                    database=None,
+                    suppress_health_check=list(hypothesis.HealthCheck),
+                )
             )
-        )
