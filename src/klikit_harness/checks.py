@@ -904,8 +904,9 @@ def _blame_rejection(ex: HttpExchange, verdict: Verdict, ctx: Context) -> str:
     """The behaviour an answer other than the documented rejection departs from."""
     err = ex.error or {}
     not_found = contract.errors().code_for("resource_not_found", ctx.reading)
+    about_the_ids = bool(verdict.fields) and set(verdict.fields) <= {"sectionID", "brand_id", "branch_id"}
     if ex.status == not_found.status and err.get("code") == not_found.code and verdict.ids_outside \
-            and verdict.meaning == "request_invalid":
+            and verdict.meaning == "request_invalid" and not about_the_ids:
         # Ownership checked before validation: which check wins is the stand-in's own choice.
         return "envelope.validation-before-tenancy"
     return verdict.behaviour or "input.wrong-types"

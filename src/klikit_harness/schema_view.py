@@ -66,6 +66,10 @@ _ONE = ("additionalProperties", "propertyNames", "items", "not", "contains", "if
 _MANY = ("allOf", "anyOf", "oneOf", "prefixItems")
 _MAP = ("properties", "patternProperties", "$defs", "dependentSchemas")
 _RANK = {"documented": 0, "contested": 0, "assumed": 1, "incidental": 2}
+#: kept in the view whatever their behaviour: upper size bounds bound what the generator draws (without
+#: them it builds bodies of hundreds of kB), and a target taking a larger value is still settled by the
+#: bound's behaviour when the fuzzer sends one on purpose; ``required`` is handled entry by entry
+_KEPT = frozenset({"required", "maxItems", "maxProperties", "maxLength"})
 
 
 # ------------------------------------------------------------------ reading annotations
@@ -359,24 +363,24 @@ def _relax_node(chain: tuple[Mapping[str, Any], ...], judge: Judge) -> None:
         return bid is not None and judge(bid) == "observed"
 
     for keyword in CONSTRAINT_KEYWORDS:
-        if keyword not in node or keyword == "required":
+        if keyword not in node or keyword in _KEPT:
             continue
         if keyword == "additionalProperties" and node[keyword] is not False:
             continue
         if observed(behaviour_in(chain, keyword)):
             del node[keyword]
-    required = node.get("required")
+    required = node.get("required", [] if isinstance(node.get("properties"), Mapping) else None)
     if isinstance(required, list):
         kept = [n for n in required if not observed(behaviour_in(chain, "required", n))]
         properties = node.get("properties") or {}
         for name, sub in properties.items():
-            if name in kept:
+            if name in required:
                 continue
-            if observed(behaviour_in(chain, "optional", name, fallback=False)):
+            if name not in kept and observed(behaviour_in(chain, "optional", name, fallback=False)):
                 kept.append(name)  # leaving it out is only the stand-in's permission: always send it
-            elif isinstance(sub, dict) and allows_null(sub) and observed(
+            if isinstance(sub, dict) and allows_null(sub) and observed(
                     behaviour_in((*chain, sub), "null", name, fallback=False)):
-                _drop_null(sub)
+                _drop_null(sub)  # null for "absent" is only the stand-in's permission: never send it
         if kept:
             node["required"] = kept
         else:
@@ -389,7 +393,8 @@ def documented_view(doc: Mapping[str, Any], judge: Judge) -> dict[str, Any]:
     """A copy of ``doc`` holding a target only to the behaviours ``judge`` enforces.
 
     Every constraint whose behaviour is observed is dropped (a ``required``
-    entry, ``additionalProperties: false``, ``pattern``, bounds ...); every
+    entry, ``additionalProperties: false``, ``pattern``, ``minimum`` / ``maximum``
+    ...; upper size bounds stay, see ``_KEPT``); every
     permission whose behaviour is observed is withdrawn (the optional property
     becomes required, ``null`` is no longer offered); a component found only in
     responses whose own behaviour is observed (an undocumented success payload)

@@ -14,6 +14,7 @@ breaks (``fuzz_hooks.judged``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -170,10 +171,8 @@ class FuzzRun:
         if ok:
             return
         rid = None
-        try:
+        with contextlib.suppress(ValueError, AttributeError):
             rid = response.json().get("request_id")
-        except (ValueError, AttributeError):
-            pass
         self.target.settle(Violation(title, behaviour=behaviour, received=f"HTTP {response.status_code}: "
                                      f"{self.target.redactor(response.text[:300])}", documented=documented,
                                      request_id=rid if isinstance(rid, str) else None), source=title)
