@@ -145,6 +145,10 @@ class FuzzRun:
     settings: fuzz_hooks.FuzzSettings
     session: requests.Session = field(repr=False)
 
+    def __repr__(self) -> str:
+        # Hypothesis prints a failing example's arguments: the target's exchange log would make it megabytes
+        return f"FuzzRun(target={self.target.base_url!r}, transports={self.transports!r})"
+
     def kwargs(self, transport: str) -> dict[str, Any]:
         if transport == "in-process":
             return {"app": self.target.app, "base_url": IN_PROCESS_BASE, "auth": self.target.main}
