@@ -26,11 +26,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, cached_property
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import contract
-from .contract import Reading
+from . import contract, schema_view
+from .contract import Judgement, Reading
 from .core import schedules
 from .core.credentials import parse_basic
 from .core.service import (
@@ -224,6 +224,11 @@ class RequestIdLog:
             return previous != identity
 
 
+def everything_enforced(_behaviour: str) -> Judgement:
+    """The judgement of the embedded stand-in without variants: every behaviour is enforced."""
+    return "enforced"
+
+
 @dataclass
 class Context:
     """What the checks need to know about the run; nothing secret is ever printed."""
@@ -244,6 +249,9 @@ class Context:
     base_path: str = BASE_PATH
     #: scheme://host[:port] reproductions point at (in-process exchanges have a placeholder host)
     origin: str | None = None
+    #: whether a behaviour fails the run or is only observed (``Target.judgement``); the oracle blames
+    #: an enforced behaviour first when one request breaks several
+    judgement: Callable[[str], Judgement] = everything_enforced
 
 
 # ------------------------------------------------------------------ registry
@@ -390,12 +398,12 @@ def code_in_catalogue(ex: HttpExchange, ctx: Context) -> None:
                     "envelope.code-status-catalogue", f"{code} is HTTP {entry.status} (errors.yaml)")
 
 
-@check("no_server_error", "input.wrong-types", "input.malformed-json")
+@check("no_server_error", "input.no-server-error")
 def no_server_error(ex: HttpExchange, ctx: Context) -> None:
     """No request a client can send is answered with a 5xx."""
     if ex.status >= 500:
         raise _fail(ServerErrorViolation, ex, ctx, f"HTTP {ex.status} for a client's request",
-                    "input.wrong-types",
+                    "input.no-server-error",
                     "2xx, or a 4xx of errors.yaml naming what is wrong with the request (input.malformed-json: "
                     "never a 500)")
 
@@ -474,13 +482,22 @@ class Verdict:
     stage: Stage = "decode"
     ids_outside: bool = False
     has_explicit_times: bool = False
+    #: every behaviour the request breaks (``behaviour`` is the one blamed first)
+    behaviours: tuple[str, ...] = ()
+    #: behaviours of the reference semantics' permissions the request relies on (a query id with
+    #: leading zeros); those of its body are found from ``body`` when an answer rejects it
+    relies_on: tuple[str, ...] = ()
+    body_schema: str | None = None
+    body: Any = field(default=None, compare=False, repr=False)
 
 
 class _Reject(Exception):
-    def __init__(self, meaning: str, fields: Iterable[str], behaviour: str, reason: str, stage: Stage = "decode"):
+    def __init__(self, meaning: str, fields: Iterable[str], behaviour: str, reason: str, stage: Stage = "decode",
+                 behaviours: Iterable[str] = ()):
         super().__init__(reason)
         self.meaning, self.fields, self.behaviour, self.reason, self.stage = (
             meaning, tuple(fields), behaviour, reason, stage)
+        self.behaviours = tuple(dict.fromkeys((behaviour, *behaviours)))
 
 
 @dataclass(frozen=True)
@@ -511,6 +528,12 @@ def _route(method: str, path: str, ctx: Context) -> tuple[contract.Operation | N
         if match is not None:
             return route.methods.get(method.upper()), match.groupdict(), True
     return None, {}, False
+
+
+def operation_of(ex: HttpExchange, ctx: Context) -> str | None:
+    """The operationId an exchange was routed to (None for an unknown path or an unserved method)."""
+    op, _, _ = _route(ex.method, ex.path, ctx)
+    return op.operation_id if op is not None else None
 
 
 def _credential(header: str | None) -> tuple[str, str] | None:
@@ -571,24 +594,14 @@ def _schema_fields(errors: Iterable[Any]) -> list[str]:
     return fields
 
 
-def _schema_behaviour(errors: list[Any], body: Any, schema_name: str) -> str:
-    """The behaviour a schema-invalid body breaks, for the failure message."""
+def _schema_behaviours(errors: list[Any], body: Any, schema_name: str) -> list[str]:
+    """The behaviours a schema-invalid body breaks: those its failed constraints name in openapi.yaml."""
     if any(True for _ in _integral_floats(body)) and contract.body_validator(schema_name).is_valid(as_integers(body)):
         # Every error goes away when 2.0 is read as 2: integers were sent as floats.
-        return "input.strict-integers"
-    kinds = {e.validator for e in errors}
-    paths = {str(p) for e in errors for p in e.absolute_path}
-    if "required" in kinds:
-        return "input.missing-required"
-    if "availableTimes" in paths:
-        return "schedule.shape"
-    if "additionalProperties" in kinds:
-        return "input.unknown-fields"
-    if "propertyNames" in kinds and paths & {"sections", "visibilities"}:
-        return "input.id-keyed-map-keys"
-    if kinds & {"maximum", "minimum"}:
-        return "input.absurd-numbers"
-    return "input.wrong-types"
+        return ["input.strict-integers"]
+    root = cast(Mapping[str, Any], contract.body_validator(schema_name).schema)
+    found = [b for error in errors for b in schema_view.error_behaviours(error, root)]
+    return found or ["input.wrong-types"]
 
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
@@ -647,7 +660,8 @@ def _business_rules(op_id: str, body: Mapping[str, Any]) -> None:
         if reason:
             problems.append(("scheduledAt", "publish.scheduled", reason))
     if problems:
-        raise _Reject("request_invalid", [p[0] for p in problems], problems[0][1], problems[0][2], stage="rules")
+        raise _Reject("request_invalid", [p[0] for p in problems], problems[0][1], problems[0][2], stage="rules",
+                      behaviours=[p[1] for p in problems])
 
 
 def _ids_outside(op_id: str, body: Mapping[str, Any] | None, params: Mapping[str, str],
@@ -677,13 +691,22 @@ def _ids_outside(op_id: str, body: Mapping[str, Any] | None, params: Mapping[str
     return False
 
 
-def _query_id(name: str, values: list[str]) -> int | None:
+def _query_id(name: str, values: list[str], relies: list[str]) -> int | None:
     if not values:
         return None
-    raw = values[0]
+    return _path_id(name, values[0], relies)
+
+
+def _path_id(name: str, raw: str, relies: list[str]) -> int:
+    """A query or path id; ``0`` and non-ids are rejected, leading zeros are read as the integer they spell
+    (a reading the request then relies on)."""
     value = _int32(raw)
     if value is None:
+        if raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) == 0:
+            raise _Reject("request_invalid", [name], "input.query-id-zero-invalid", f"{name}={raw!r} is not positive")
         raise _Reject("request_invalid", [name], "input.wrong-types", f"{name}={raw[:40]!r} is not a positive int32")
+    if raw.startswith("0"):
+        relies.append("input.query-id-leading-zeros")
     return value
 
 
@@ -717,6 +740,7 @@ def expected_answer(ex: HttpExchange, ctx: Context) -> Verdict:
     for name, value in ex.query:
         query.setdefault(name, []).append(value)
     body: dict[str, Any] | None = None
+    relies: list[str] = []
     try:
         if op.is_write:
             key = ex.request_headers.get("idempotency-key")
@@ -732,23 +756,25 @@ def expected_answer(ex: HttpExchange, ctx: Context) -> Verdict:
             assert op.body_schema is not None
             errors = list(contract.body_validator(op.body_schema).iter_errors(body))
             if errors:
-                behaviour = _schema_behaviour(errors, body, op.body_schema)
-                raise _Reject("request_invalid", _schema_fields(errors), behaviour, errors[0].message[:200])
+                broken = _schema_behaviours(errors, body, op.body_schema)
+                blamed = schema_view.strongest(broken, ctx.judgement) or broken[0]
+                raise _Reject("request_invalid", _schema_fields(errors), blamed, errors[0].message[:200],
+                              behaviours=broken)
             if "sectionID" in params:
-                raw = params["sectionID"]
-                if _int32(raw) is None:
-                    raise _Reject("request_invalid", ["sectionID"], "input.wrong-types", f"sectionID {raw[:40]!r}")
+                _path_id("sectionID", params["sectionID"], relies)
             _business_rules(op_id, body)
         elif op_id == "getMenu":
-            brand = _query_id("brand_id", query.get("brand_id", []))
-            branch = _query_id("branch_id", query.get("branch_id", []))
+            brand = _query_id("brand_id", query.get("brand_id", []), relies)
+            branch = _query_id("branch_id", query.get("branch_id", []), relies)
             if (brand is None) != (branch is None):
                 raise _Reject("request_invalid", ["brand_id", "branch_id"], "getmenu.one-param-400",
                               "exactly one of brand_id and branch_id")
     except _Reject as rejected:
-        outside = rejected.stage == "rules" and _ids_outside(op_id, body, params, _first(query), ctx)
-        return Verdict("reject", op_id, rejected.meaning, rejected.fields, rejected.behaviour, rejected.reason,
-                       rejected.stage, ids_outside=outside)
+        outside = _ids_outside_safely(op_id, body, params, _first(query), ctx)
+        behaviour = schema_view.strongest(rejected.behaviours, ctx.judgement) or rejected.behaviour
+        return Verdict("reject", op_id, rejected.meaning, rejected.fields, behaviour, rejected.reason,
+                       rejected.stage, ids_outside=outside, behaviours=rejected.behaviours,
+                       body_schema=op.body_schema, body=body)
     outside = _ids_outside(op_id, body, params, _first(query), ctx)
     explicit = op_id in {"populateMenu", "syncMenuToStores"} and any(
         isinstance(e, Mapping) and bool(e.get("availableTimes")) for e in ((body or {}).get("sections") or {}).values()
@@ -756,7 +782,17 @@ def expected_answer(ex: HttpExchange, ctx: Context) -> Verdict:
     duplicated = any(len(query.get(name, [])) > 1 for name in ("brand_id", "branch_id"))
     # The contract says nothing about a repeated query parameter: the first value or a 400 are both fine.
     return Verdict("either" if duplicated else "valid", op_id, behaviour=_OPERATION_BEHAVIOUR[op_id],
-                   ids_outside=outside, has_explicit_times=explicit)
+                   ids_outside=outside, has_explicit_times=explicit, relies_on=tuple(dict.fromkeys(relies)),
+                   body_schema=op.body_schema, body=body)
+
+
+def _ids_outside_safely(op_id: str, body: Any, params: Mapping[str, str], query: Mapping[str, str],
+                        ctx: Context) -> bool:
+    """``_ids_outside`` for a body that may not match its schema (then: can it name a foreign id at all?)."""
+    try:
+        return _ids_outside(op_id, body if isinstance(body, Mapping) else None, params, query, ctx)
+    except (AttributeError, TypeError, ValueError):
+        return True
 
 
 def _first(query: Mapping[str, list[str]]) -> dict[str, str]:
@@ -827,7 +863,15 @@ def matches_acceptance(ex: HttpExchange, verdict: Verdict, ctx: Context) -> bool
 @check("input_answer", "input.strict-integers", "getmenu.one-param-400", "schedule.invalid-details-field",
        "routing.unknown-query-ignored", "tenancy.unknown-same-as-foreign")
 def input_answer(ex: HttpExchange, ctx: Context) -> None:
-    """The answer is the one the reference semantics give this request (accept or the named rejection)."""
+    """The answer is the one the reference semantics give this request (accept or the named rejection).
+
+    A failure names exactly the behaviour the answer departs from: the
+    constraint the request broke (by its ``x-behaviour`` in openapi.yaml), the
+    permission a rejected request relied on (a ``null`` for an optional field,
+    an optional field left out, a query id with leading zeros), the order of
+    checks when a foreign id is answered 404 before the invalid body, or the
+    operation's own behaviour.
+    """
     if ex.status >= 500 or ex.status == 429:
         return  # no_server_error and rate_limited_answer own these
     verdict = expected_answer(ex, ctx)
@@ -842,7 +886,7 @@ def input_answer(ex: HttpExchange, ctx: Context) -> None:
         also = " (or 404 resource_not_found: the request names ids not known to be the caller's)" \
             if verdict.stage == "rules" and verdict.ids_outside else ""
         raise _fail(InputAnswerViolation, ex, ctx, f"{verdict.operation_id or ex.path}: {verdict.reason}",
-                    verdict.behaviour or "input.wrong-types", f"{entry.status} {entry.code}{named}{also}")
+                    _blame_rejection(ex, verdict, ctx), f"{entry.status} {entry.code}{named}{also}")
     if verdict.kind == "either" and (_is_success(ex.status) or ex.status == 400):
         return
     if matches_acceptance(ex, verdict, ctx):
@@ -851,6 +895,32 @@ def input_answer(ex: HttpExchange, ctx: Context) -> None:
         title, behaviour = "a request naming only the caller's own stores and sections got 404", \
             "tenancy.unknown-same-as-foreign"
     else:
-        title, behaviour = f"a request the contract accepts got {ex.status}", verdict.behaviour or "input.wrong-types"
+        title, behaviour = f"a request the contract accepts got {ex.status}", _blame_refusal(ex, verdict, ctx)
     raise _fail(InputAnswerViolation, ex, ctx, f"{verdict.operation_id}: {title}", behaviour,
                 "2xx (404 only for ids outside the caller's business; unknown query parameters are ignored)")
+
+
+def _blame_rejection(ex: HttpExchange, verdict: Verdict, ctx: Context) -> str:
+    """The behaviour an answer other than the documented rejection departs from."""
+    err = ex.error or {}
+    not_found = contract.errors().code_for("resource_not_found", ctx.reading)
+    about_the_ids = bool(verdict.fields) and set(verdict.fields) <= {"sectionID", "brand_id", "branch_id"}
+    if ex.status == not_found.status and err.get("code") == not_found.code and verdict.ids_outside \
+            and verdict.meaning == "request_invalid" and not about_the_ids:
+        # Ownership checked before validation: which check wins is the stand-in's own choice.
+        return "envelope.validation-before-tenancy"
+    return verdict.behaviour or "input.wrong-types"
+
+
+def _blame_refusal(ex: HttpExchange, verdict: Verdict, ctx: Context) -> str:
+    """The behaviour a refused valid request departs from: a permission it relied on, else the operation's."""
+    invalid = contract.errors().code_for("request_invalid", ctx.reading)
+    err = ex.error or {}
+    if ex.status == invalid.status and err.get("code") == invalid.code:
+        relied = list(verdict.relies_on)
+        if verdict.body_schema is not None and verdict.body is not None:
+            relied += schema_view.permissions_used(verdict.body_schema, verdict.body)
+        blamed = schema_view.strongest(relied, ctx.judgement)
+        if blamed is not None:
+            return blamed
+    return verdict.behaviour or "input.wrong-types"

@@ -22,20 +22,44 @@ import random
 import threading
 import uuid
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import schemathesis
+from jsonschema import Draft202012Validator
 from schemathesis import GenerationMode
-from schemathesis.core.failures import AcceptedNegativeData
+from schemathesis.core.failures import (
+    AcceptedNegativeData,
+    CustomFailure,
+    FailureGroup,
+    MalformedJson,
+    ServerError,
+)
 from schemathesis.generation.meta import TestPhase
-from schemathesis.openapi.checks import EnsureResourceAvailability, MissingHeaderNotRejected, RejectedPositiveData
+from schemathesis.openapi.checks import (
+    AllowHeaderMismatch,
+    ContentDeserializationError,
+    EnsureResourceAvailability,
+    IgnoredAuth,
+    JsonSchemaError,
+    MalformedMediaType,
+    MissingContentType,
+    MissingHeaderNotRejected,
+    MissingHeaders,
+    RejectedPositiveData,
+    UndefinedContentType,
+    UndefinedStatusCode,
+    UnsupportedMethodResponse,
+)
 
-from . import checks, contract
+from . import checks, contract, schema_view
+from .contract import Judgement
 from .core import schedules
 from .core.service import MAX_KEY_LENGTH
 from .failures import Violation
+from .observations import ObservationLog, settle
 
 Case = schemathesis.Case[Any]
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT"})
@@ -64,6 +88,13 @@ class FuzzSettings:
     allow_writes: bool = True
     #: called with every exchange (the pytest suite records them on its target for reports)
     record: Callable[[checks.HttpExchange], None] | None = None
+    #: raises a Violation whose behaviour the run enforces, records it as an observation otherwise
+    #: (``Target.settle``; by default every behaviour is enforced)
+    settle: Callable[[Violation, str], None] = field(default=lambda violation, source: _raise(violation))
+
+
+def _raise(violation: Violation) -> None:
+    raise violation
 
 
 _LOCK = threading.RLock()
@@ -152,6 +183,8 @@ def settings_from_env() -> FuzzSettings:
         )
         own = [int(made.json()["data"]["id"])] if made.status_code == 200 else []
     stores = [s.as_json() for s in env.stores]
+    judge = cli_judgement()
+    log = ObservationLog()
     ctx = checks.Context(
         reading=reading,
         main=(key, secret),
@@ -160,8 +193,25 @@ def settings_from_env() -> FuzzSettings:
         | frozenset((s.brand_id, s.branch_id) for s in env.fresh_stores),
         own_sections=frozenset(sections + own),
         base_path=_path_of(env.base_url),
+        judgement=judge,
     )
-    return FuzzSettings(ctx=ctx, stores=stores, sections=sections, own_sections=own, run_id=run_id)
+
+    def settled(violation: Violation, source: str = "") -> None:
+        settle(violation, judgement=judge, log=log, source=source)
+
+    return FuzzSettings(ctx=ctx, stores=stores, sections=sections, own_sections=own, run_id=run_id,
+                        settle=settled)
+
+
+def cli_judgement() -> Callable[[str], Judgement]:
+    """The plain CLI judges its target as a real one: documented and contested behaviours enforced,
+    assumed ones only with ``KLIKIT_STRICT=1``, incidental ones never."""
+    strict = os.environ.get("KLIKIT_STRICT", "") in {"1", "true", "yes"}
+
+    def judge(behaviour: str) -> Judgement:
+        return contract.judgement(contract.behaviour(behaviour).status, reference_target=False, strict=strict)
+
+    return judge
 
 
 def _pairs(secrets: list[tuple[str | None, str]]) -> list[tuple[str, str]]:
@@ -418,56 +468,235 @@ def filter_case(context: schemathesis.HookContext, case: Case) -> bool:
 def filter_failure(
     context: schemathesis.HookContext,
     failure: Any,
-    case: Case,
+    case: Case | None,
     response: schemathesis.Response,
 ) -> bool:
-    """Drop a built-in failure only when the contract makes the answer correct.
+    """Every failure, Schemathesis' built-in ones included, judged by the behaviour it breaks.
 
-    OpenAPI cannot state every rule of the contract, so three kinds of built-in
-    failure are wrong on a correct server (and hide later defects of the same
-    check). Each is dropped only when ``checks.expected_answer`` — the
-    reference semantics applied to the request as sent — says the answer is
-    exactly the documented one; otherwise the failure stands, and the
-    ``klikit_input_answer`` check fails too.
-
-    - "Schema-valid request rejected" (positive_data_acceptance): integers sent
-      as ``2.0`` (valid JSON Schema integers; the contract types them strictly),
-      getMenu with exactly one of brand_id / branch_id, and business rules
-      (HHMM minutes, startTime < endTime, overlaps, calendar dates,
-      scheduledAt) — dropped when the answer is 400 request_invalid whose
-      details name the offending field (or, for a business rule on ids not
-      known to be the caller's, 404 resource_not_found).
-    - "Schema-violating request accepted" (negative_data_rejection): an unknown
-      query parameter, which the contract ignores — dropped when the request
-      is otherwise valid and the answer is the valid request's answer.
-    - "Missing required header accepted": Idempotency-Key under the concepts
-      reading, where the header is optional; and a "missing" Authorization
-      that the configured credential put back, so the request as sent had it.
-
-    And one stateful one: "Created resource not found" when the step did not
-    use the link (Schemathesis applies a link's body only some of the time)
-    and its 404 is explained by ids not known to be the caller's — the answer
-    the contract requires for them. A 404 on a request naming only the
-    caller's own sections, the created one included, still fails.
+    ``violation_of`` names the one behaviour a failure breaks (or finds the
+    answer is the documented one: OpenAPI cannot state every rule, see its
+    docstring). The run then settles it: a failure of an enforced behaviour is
+    kept, carrying its ``Violation`` (``judged`` raises that instead of
+    Schemathesis' report); one of an observed behaviour is recorded as an
+    observation and dropped, so the test goes on.
     """
-    handled = (RejectedPositiveData, AcceptedNegativeData, MissingHeaderNotRejected, EnsureResourceAvailability)
-    if not isinstance(failure, handled):
-        return True
     settings = required()
+    violation = violation_of(failure, case, response, settings)
+    if violation is None:
+        return False
+    try:
+        settings.settle(violation, _label(case, exchange_of(response)))
+    except Violation as enforced:
+        setattr(failure, VIOLATION, enforced)
+        return True
+    return False
+
+
+#: attribute of a kept Schemathesis failure holding the Violation it stands for
+VIOLATION = "klikit_violation"
+
+
+@contextmanager
+def judged() -> Iterator[None]:
+    """Raise the Violation of the first kept failure instead of Schemathesis' failure group, so a
+    failure counts against the behaviour it breaks and never against every id of the test."""
+    try:
+        yield
+    except FailureGroup as group:
+        for failure in group.exceptions:
+            violation = getattr(failure, VIOLATION, None)
+            if isinstance(violation, Violation):
+                raise violation from None
+        raise
+
+
+def _label(case: Case | None, ex: checks.HttpExchange) -> str:
+    if case is not None:
+        return f"{case.method.upper()} {case.path}"
+    return f"{ex.method.upper()} {ex.path}"
+
+
+#: Schemathesis failures whose behaviour follows from their kind alone
+_KIND_BEHAVIOUR: tuple[tuple[tuple[type, ...], str, str], ...] = (
+    ((ServerError,), "input.no-server-error", "2xx, or a 4xx of errors.yaml naming what is wrong"),
+    ((UndefinedStatusCode,), "envelope.code-status-catalogue", "a status the operation documents (errors.yaml)"),
+    ((MissingContentType, UndefinedContentType, MalformedMediaType, ContentDeserializationError, MalformedJson),
+     "envelope.json-body", "a JSON object served as application/json"),
+    ((UnsupportedMethodResponse, AllowHeaderMismatch), "routing.method-not-allowed-405",
+     "405 method_not_allowed with an Allow header listing the path's methods"),
+)
+
+
+def violation_of(
+    failure: Any, case: Case | None, response: schemathesis.Response, settings: FuzzSettings
+) -> Violation | None:
+    """The Violation one Schemathesis failure stands for, naming exactly the behaviour broken;
+    None when the answer is the one the contract documents.
+
+    - the harness's own ``klikit_*`` checks raise Violations already;
+    - "schema-valid request rejected", "schema-violating request accepted" and
+      "missing required header accepted" are judged by the input oracle
+      (``checks.input_answer``) on the request as sent: the constraint the request
+      broke names the behaviour (its ``x-behaviour`` in openapi.yaml), or the
+      permission a rejected request relied on; the answer the reference
+      semantics give (2.0 integers rejected, one of brand_id / branch_id
+      rejected, unknown query parameters ignored, a missing Idempotency-Key
+      accepted under the concepts reading) is no failure;
+    - a response that does not match its schema: the behaviour of the schema
+      fragment that failed (validated against the raw contract, so the
+      failure names the payload's own behaviour, e.g. ``populate.result-counts``);
+    - a response header: its header's annotation; "created resource not found":
+      the creating operation's success payload, unless its 404 is explained by
+      ids not known to be the caller's (Schemathesis applies a link's body only
+      some of the time);
+    - every other kind by what it is (``_KIND_BEHAVIOUR``).
+    """
     ex = exchange_of(response)
-    verdict = checks.expected_answer(ex, settings.ctx)
+    ctx = settings.ctx
+    op_id = _operation_id(case) if case is not None else checks.operation_of(ex, ctx)
+
+    def made(title: str, behaviour: str | None, documented: str) -> Violation:
+        return Violation(f"{_label(case, ex)}: {title}", behaviour=behaviour, received=ex.received(ctx.redact),
+                         documented=documented, request_id=ex.request_id,
+                         reproduction=ex.curl(ctx.redact, ctx.origin))
+
+    if isinstance(failure, CustomFailure):
+        if isinstance(failure.exception, Violation):
+            return failure.exception
+        return made(failure.title, None, str(failure.message)[:300])
+    if isinstance(failure, (RejectedPositiveData, AcceptedNegativeData, MissingHeaderNotRejected)):
+        if ex.status >= 500 or ex.status == 429:
+            return None  # not_a_server_error and klikit_rate_limited_answer report these
+        try:
+            checks.input_answer(ex, ctx)
+        except Violation as found:
+            found.title = f"{failure.title}: {found.title}"
+            return found
+        if checks.expected_answer(ex, ctx).kind != "unknown":
+            return None
+        behaviour = _header_behaviour(failure.header_name, "required") if isinstance(
+            failure, MissingHeaderNotRejected) else "input.wrong-types"
+        return made(failure.title, behaviour, str(failure.message)[:300])
     if isinstance(failure, EnsureResourceAvailability):
-        return not (verdict.kind == "valid" and verdict.ids_outside)
-    if verdict.kind == "reject":
-        return not checks.matches_rejection(ex, verdict, settings.ctx)
-    if verdict.kind in {"valid", "either"}:
-        return not checks.matches_acceptance(ex, verdict, settings.ctx)
-    return True
+        verdict = checks.expected_answer(ex, ctx)
+        if verdict.kind == "valid" and verdict.ids_outside:
+            return None
+        return made(failure.title, _payload_behaviour(failure.created_with), "a created resource is found by its id")
+    if isinstance(failure, IgnoredAuth):
+        behaviour = "auth.missing" if str(failure.scenario) == "no_auth" else "auth.invalid-credential"
+        return made(failure.title, behaviour, "401 for a request without valid credentials")
+    if isinstance(failure, MissingHeaders):
+        names = list(failure.missing_headers)
+        return made(failure.title, _header_behaviour(names[0] if names else "", "required", op_id, ex.status),
+                    f"headers {', '.join(names)}")
+    if isinstance(failure, JsonSchemaError):
+        if failure.title == "Response header does not conform to the schema":
+            return made(failure.title, _bad_header_behaviour(op_id, ex), "response headers as documented")
+        return made(failure.title, _response_behaviour(op_id, ex, ctx), "the response schema of openapi.yaml")
+    for kinds, behaviour, documented in _KIND_BEHAVIOUR:
+        if isinstance(failure, kinds):
+            return made(str(getattr(failure, "title", "")), behaviour, documented)
+    return made(str(getattr(failure, "title", type(failure).__name__)), None, str(failure)[:300])
+
+
+def _response_headers(op_id: str | None, status: int) -> dict[str, Mapping[str, Any]]:
+    doc = contract.openapi()
+    out: dict[str, Mapping[str, Any]] = {}
+    for item in doc["paths"].values():
+        for op in item.values():
+            if not isinstance(op, Mapping) or op.get("operationId") != op_id:
+                continue
+            response = (op.get("responses") or {}).get(str(status))
+            response = _deref(doc, response) if isinstance(response, Mapping) else {}
+            for name, header in (response.get("headers") or {}).items():
+                out[name.lower()] = _deref(doc, header)
+    return out
+
+
+def _deref(doc: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
+    while isinstance(node, Mapping) and "$ref" in node:
+        target: Any = doc
+        for part in str(node["$ref"]).removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def _header_behaviour(name: str, keyword: str, op_id: str | None = None, status: int | None = None) -> str:
+    """The behaviour a header's ``keyword`` encodes (Idempotency-Key and Authorization on requests)."""
+    lowered = name.lower()
+    if lowered == "authorization":
+        return "auth.missing"
+    if lowered == "idempotency-key":
+        param = contract.openapi()["components"]["parameters"]["IdempotencyKey"]
+        return schema_view.behaviour_in((param,), keyword) or "idempotency.key-required-on-writes"
+    header = _response_headers(op_id, status or 0).get(lowered) if op_id else None
+    if header is not None:
+        return schema_view.behaviour_in((header,), keyword) or "envelope.code-status-catalogue"
+    return "envelope.code-status-catalogue"
+
+
+def _bad_header_behaviour(op_id: str | None, ex: checks.HttpExchange) -> str:
+    """The behaviour of the first response header whose value breaks its schema."""
+    for name, header in _response_headers(op_id, ex.status).items():
+        raw = ex.headers.get(name)
+        schema = header.get("schema") or {}
+        if raw is None:
+            continue
+        value: Any = int(raw) if schema.get("type") == "integer" and raw.strip().lstrip("-").isdigit() else raw
+        if not Draft202012Validator(schema).is_valid(value):
+            return schema_view.behaviour_in((header, schema), next(iter(
+                e.validator for e in Draft202012Validator(schema).iter_errors(value)))) or \
+                "envelope.code-status-catalogue"
+    return "envelope.code-status-catalogue"
+
+
+def _payload_behaviour(label: str) -> str:
+    """The behaviour of the success payload of the operation labelled ``METHOD /path``."""
+    method, _, path = str(label).partition(" ")
+    for op in contract.operations().values():
+        if op.method == method.upper() and op.path == path:
+            name = schema_view.response_schema_name(op.operation_id, 200)
+            envelope = contract.openapi()["components"]["schemas"].get(name or "", {})
+            data = _deref(contract.openapi(), (envelope.get("properties") or {}).get("data") or {})
+            return str(data.get(schema_view.ANNOTATION) or "section.create-returns-id")
+    return "section.create-returns-id"
+
+
+def _response_behaviour(op_id: str | None, ex: checks.HttpExchange, ctx: checks.Context) -> str:
+    """The behaviour of the response-schema fragment the answer breaks (against the raw contract)."""
+    name = schema_view.response_schema_name(op_id, ex.status) if op_id else None
+    if name is None:
+        return "envelope.code-status-catalogue"
+    validator = contract.body_validator(name)
+    root = cast(Mapping[str, Any], validator.schema)
+    broken = [b for error in validator.iter_errors(ex.json) for b in schema_view.error_behaviours(error, root)]
+    schema = contract.openapi()["components"]["schemas"][name]
+    return schema_view.strongest(broken, ctx.judgement) or str(schema.get(schema_view.ANNOTATION))
+
+
+#: the judgement the schema is loaded under (None: every behaviour enforced, the raw contract)
+_VIEW: Callable[[str], Judgement] | None = None
+
+
+def use_view(judge: Callable[[str], Judgement] | None) -> None:
+    """Load every later schema as the documented view under ``judge`` (None: the raw contract)."""
+    global _VIEW
+    _VIEW = judge
 
 
 @schemathesis.hook
 def before_load_schema(context: schemathesis.HookContext, raw_schema: dict[str, Any]) -> None:
-    """Links that set a request body set all of it (``x-schemathesis: merge_body: false``).
+    """The documented view of the contract, and links that set a request body set all of it.
+
+    A run that only observes some behaviours (a real target, a variant of the
+    stand-in) generates and validates against ``schema_view.documented_view``:
+    a constraint the run does not enforce is not asserted, and a permission it
+    does not enforce (null for an optional field, leaving availableTimes out)
+    is not relied on. The embedded stand-in without variants gets the raw
+    contract. The plain CLI judges its target as a real one (``cli_judgement``).
+
+    Links that set a body get ``x-schemathesis: merge_body: false``.
 
     Merged into a generated body, ``enableSections``' link would keep drawn ids
     of other businesses beside the created section's, and the 404 they cause
@@ -475,6 +704,11 @@ def before_load_schema(context: schemathesis.HookContext, raw_schema: dict[str, 
     found"). How a tool merges link bodies is the harness's business, not the
     contract's, so the flag is added here rather than in openapi.yaml.
     """
+    judge = _VIEW if (_DEFERRED or _VIEW is not None) else cli_judgement()
+    if judge is not None and "components" in raw_schema:
+        view = schema_view.documented_view(raw_schema, judge)
+        raw_schema.clear()
+        raw_schema.update(view)
     for item in (raw_schema.get("paths") or {}).values():
         for operation in item.values() if isinstance(item, dict) else ():
             if not isinstance(operation, dict):
@@ -577,6 +811,7 @@ def settings_for(
         paths=paths,
         base_path=_path_of(target.base_url),
         origin=_origin_of(target.base_url),
+        judgement=target.judgement,
     )
     return FuzzSettings(
         ctx=ctx,
@@ -587,6 +822,7 @@ def settings_for(
         writes=writes,
         allow_writes=not target.read_only,
         record=lambda ex: _record_on(target, ex),
+        settle=target.settle,
     )
 
 

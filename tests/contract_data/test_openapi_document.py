@@ -603,3 +603,79 @@ def test_behaviour_dossier_references(behaviours):
 def test_every_operation_has_behaviours(openapi, behaviours):
     covered = {op for b in behaviours for op in b["operations"]}
     assert set(_operations(openapi)) <= covered
+
+
+# --------------------------------------------------------------------------- behaviour annotations
+
+
+def test_every_annotation_names_a_known_behaviour(openapi, behaviours):
+    from klikit_harness import schema_view
+
+    known = {b["id"] for b in behaviours}
+    found = list(schema_view.annotated(openapi))
+    assert len(found) > 60
+    unknown = [(where, bid) for where, bid in found if bid not in known]
+    assert unknown == [], "x-behaviour names an id missing from behaviours.yaml"
+
+
+def test_keyword_annotations_are_strings_naming_keywords(openapi):
+    from klikit_harness import schema_view
+
+    allowed = set(schema_view.CONSTRAINT_KEYWORDS) | {"type", "null"}
+    for location, chain in schema_view._chains(openapi):
+        named = chain[-1].get(schema_view.KEYWORDS)
+        if named is None:
+            continue
+        assert isinstance(named, dict), location
+        for key in named:
+            assert isinstance(key, str), f"{location}: quote the key {key!r} (YAML reads null as None)"
+            keyword = key.split(".", 1)[0]
+            assert keyword in allowed | {"optional"}, (location, key)
+            if keyword in {"optional", "required"} and "." in key:
+                name = key.split(".", 1)[1]
+                assert name in (chain[-1].get("properties") or {}), (location, key)
+
+
+def test_every_request_constraint_is_annotated(openapi):
+    """Every required entry, additionalProperties: false, pattern, minimum and maximum (and every other
+    constraint) names a behaviour, directly or through the nearest enclosing annotation."""
+    from klikit_harness import schema_view
+
+    found = list(schema_view.constraints(openapi))
+    kinds = {keyword.split(".")[0] for _, keyword, _ in found}
+    assert {"required", "additionalProperties", "pattern", "minimum", "maximum", "propertyNames"} <= kinds
+    missing = [(where, keyword) for where, keyword, bid in found if bid is None]
+    assert missing == []
+
+
+def test_every_response_data_schema_is_annotated(openapi):
+    for op_id, (_, _, op) in _operations(openapi).items():
+        envelope = _resolve(openapi, op["responses"]["200"]["content"]["application/json"]["schema"])
+        assert "x-behaviour" in envelope, op_id
+        data = _resolve(openapi, envelope["properties"]["data"])
+        assert "x-behaviour" in data, f"{op_id}: its success payload names no behaviour"
+        assert envelope["x-behaviours"]["required.request_id"] == "envelope.request-id", op_id
+    assert openapi["components"]["schemas"]["ErrorEnvelope"]["x-behaviour"] == "envelope.error-shape"
+
+
+def test_payload_shapes_name_their_own_behaviours(openapi):
+    schemas = openapi["components"]["schemas"]
+    assert schemas["PopulateMenuData"]["x-behaviour"] == "populate.result-counts"
+    assert schemas["SyncMenuToStoresData"]["x-behaviour"] == "sync.result-counts"
+    assert schemas["ResetStoreOverridesData"]["x-behaviour"] == "reset.result-count"
+    assert schemas["CreateSectionData"]["x-behaviour"] == "section.create-returns-id"
+    assert schemas["PublishMenuData"]["x-behaviour"] == "publish.counts"
+    assert schemas["CreateSectionRequest"]["x-behaviours"]["required.title"] == "section.create-title-required"
+    assert schemas["SectionPush"]["x-behaviours"]["required.sequence"] == "populate.sequence-required"
+    assert schemas["SectionPush"]["x-behaviours"]["optional.availableTimes"] == "populate.times-optional"
+
+
+def test_parameters_and_headers_are_annotated(openapi):
+    key = openapi["components"]["parameters"]["IdempotencyKey"]
+    assert key["x-behaviour"] == "idempotency.key-required-on-writes"
+    assert key["x-behaviours"] == {"maxLength": "idempotency.key-over-64-invalid"}
+    for op_id, (_, _, op) in _operations(openapi).items():
+        for param in op.get("parameters", []):
+            assert "x-behaviour" in _resolve(openapi, param), (op_id, param)
+    for name, header in openapi["components"]["headers"].items():
+        assert "x-behaviour" in header, name

@@ -24,6 +24,11 @@ from tests.fuzz import support
 
 def pytest_configure(config: pytest.Config) -> None:
     support.REMOTE = _remote_target(config)
+    variants = config.getoption("--klikit-variant", default=None) or ()
+    support.JUDGE = support.judgement_for(
+        reference_target=not support.REMOTE and not variants,
+        strict=bool(config.getoption("--klikit-strict", default=False)),
+    )
     chosen = config.getoption("--hypothesis-seed", default=None)
     if chosen is not None:
         support.SEED = int(chosen) if str(chosen).isdigit() else zlib.crc32(str(chosen).encode())

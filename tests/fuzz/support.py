@@ -3,8 +3,13 @@
 The schema is loaded at import time (module level, no ``from_fixture``) with
 an explicit configuration, so the repository's ``schemathesis.toml`` (meant
 for the plain CLI and its ``KLIKIT_*`` variables) is never picked up here.
-The target comes from the ``klikit_target`` session fixture and is handed to
-each call (``app=`` in-process, ``base_url=`` over HTTP).
+It is loaded as the documented view for the session's judgement (``JUDGE``,
+decided in conftest.py from the options before collection): the raw contract
+on the embedded stand-in without variants, the contract without what the run
+only observes otherwise. The target comes from the ``klikit_target`` session
+fixture and is handed to each call (``app=`` in-process, ``base_url=`` over
+HTTP); every failure is raised as the ``Violation`` of the one behaviour it
+breaks (``fuzz_hooks.judged``).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +28,8 @@ from schemathesis.config import SchemathesisConfig
 
 from klikit_harness import contract, fuzz_hooks, profiles
 from klikit_harness.config import Store
+from klikit_harness.contract import Judgement
+from klikit_harness.failures import Violation
 from klikit_harness.safety import GuardedSession
 from klikit_harness.target import Target
 
@@ -72,6 +79,20 @@ REMOTE_BUDGETS: dict[profiles.Profile, Budget] = {
 REMOTE = False
 #: the run's seed, chosen in tests/fuzz/conftest.py before any fuzz module is imported
 SEED: int | None = None
+#: the session's judgement of behaviours, decided in tests/fuzz/conftest.py before collection
+#: (None: the embedded stand-in without variants, where every behaviour is enforced)
+JUDGE: Callable[[str], Judgement] | None = None
+
+
+def judgement_for(*, reference_target: bool, strict: bool) -> Callable[[str], Judgement] | None:
+    """What the target will judge (``Target.judgement``), known before the target exists."""
+    if reference_target:
+        return None
+
+    def judge(behaviour: str) -> Judgement:
+        return contract.judgement(contract.behaviour(behaviour).status, reference_target=False, strict=strict)
+
+    return judge
 
 
 def budget() -> Budget:
@@ -98,6 +119,8 @@ def config(*, mode: str = "all", phases: tuple[str, ...] | None = None, max_exam
 
 
 def load_schema(**kwargs: Any) -> Any:
+    """The contract as this session judges it (the documented view off the reference stand-in)."""
+    fuzz_hooks.use_view(JUDGE)
     return schemathesis.openapi.from_path(contract.openapi_path(), config=config(**kwargs))
 
 
@@ -148,6 +171,10 @@ class FuzzRun:
     settings: fuzz_hooks.FuzzSettings
     session: requests.Session = field(repr=False)
 
+    def __repr__(self) -> str:
+        # Hypothesis prints a failing example's arguments: the target's exchange log would make it megabytes
+        return f"FuzzRun(target={self.target.base_url!r}, transports={self.transports!r})"
+
     def kwargs(self, transport: str) -> dict[str, Any]:
         if transport == "in-process":
             return {"app": self.target.app, "base_url": IN_PROCESS_BASE, "auth": self.target.main}
@@ -161,7 +188,24 @@ class FuzzRun:
 
     def call_and_validate(self, case: Any, **extra: Any) -> list[Any]:
         """Send ``case`` over every transport of the profile; every check runs on every answer."""
-        return [case.call_and_validate(**self.use(case, t), **extra) for t in self.transports]
+        with fuzz_hooks.judged():
+            return [case.call_and_validate(**self.use(case, t), **extra) for t in self.transports]
+
+    def validate(self, case: Any, response: Any, transport: str, checks: list[Any]) -> None:
+        """Run ``checks`` on one answer; a failure is the Violation of the behaviour it breaks."""
+        with fuzz_hooks.judged():
+            case.validate_response(response, checks=checks, transport_kwargs=self.kwargs(transport))
+
+    def expect(self, ok: bool, title: str, behaviour: str, *, response: Any, documented: str) -> None:
+        """A test's own expectation: settled like every check (observed behaviours are recorded)."""
+        if ok:
+            return
+        rid = None
+        with contextlib.suppress(ValueError, AttributeError):
+            rid = response.json().get("request_id")
+        self.target.settle(Violation(title, behaviour=behaviour, received=f"HTTP {response.status_code}: "
+                                     f"{self.target.redactor(response.text[:300])}", documented=documented,
+                                     request_id=rid if isinstance(rid, str) else None), source=title)
 
     def call(self, case: Any, transport: str | None = None) -> Any:
         return case.call(**self.use(case, transport or self.transports[0]))
@@ -189,6 +233,13 @@ def transports_for(target: Target) -> tuple[str, ...]:
 
 def open_run(target: Target) -> Iterator[FuzzRun]:
     """Prepare the target for fuzzing: the run's own sections and (on the stand-in) its own stores."""
+    if target.reference_target != (JUDGE is None):
+        raise pytest.UsageError(
+            "the fuzz suite loaded its schema for a "
+            f"{'reference' if JUDGE is None else 'non-reference'} target, but the session's target is "
+            f"{'the embedded stand-in without variants' if target.reference_target else 'judged as a real one'}: "
+            "pass --klikit-target / --klikit-variant on the command line, not from a fixture"
+        )
     stores, own_sections = _fuzz_stores(target), _fuzz_sections(target)
     sections = [sid for sid in target.section_ids() if sid not in own_sections]
     settings = fuzz_hooks.settings_for(target, stores=stores, sections=sections, own_sections=own_sections)

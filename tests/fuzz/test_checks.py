@@ -15,7 +15,7 @@ import pytest
 import requests
 import schemathesis
 from schemathesis import checks as schemathesis_checks
-from schemathesis.core.failures import AcceptedNegativeData
+from schemathesis.core.failures import AcceptedNegativeData, ServerError
 from schemathesis.openapi.checks import RejectedPositiveData
 
 from klikit_harness import checks, fuzz_hooks
@@ -327,8 +327,12 @@ def test_filter_drops_a_built_in_failure_only_for_the_documented_answer(hooks_fo
     right = exchange("POST", "/menus/publish", 400, envelope_error("request_invalid", "stores.0.branchID"),
                      request=floats)
     assert not keeps(rejected(right), right)
+    crash = exchange("POST", "/menus/publish", 500, envelope_error("internal"), request=floats)
+    assert not keeps(rejected(crash), crash)  # not_a_server_error reports a 5xx, once
+    server_error = ServerError(operation="op", status_code=500)
+    assert keeps(server_error, crash)
+    assert getattr(server_error, fuzz_hooks.VIOLATION).behaviour == "input.no-server-error"
     for wrong in (
-        exchange("POST", "/menus/publish", 500, envelope_error("internal"), request=floats),
         exchange("POST", "/menus/publish", 400, envelope_error("request_invalid"), request=floats),  # no field named
         exchange("POST", "/menus/publish", 422, envelope_error("request_invalid", "stores.0.branchID"), request=floats),
     ):

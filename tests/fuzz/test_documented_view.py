@@ -1,0 +1,260 @@
+"""The documented view and failure attribution: one failure, one behaviour; no false alarm off the reference.
+
+A server written independently from DESIGN.md (``independent_server.IndependentServer``:
+``data: {}`` payloads, no required title, availableTimes required, leading-zero ids
+rejected) must pass when judged as a real target, while the same answers still fail
+against the reference judgement, each naming only the behaviour it departs from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from jsonschema import Draft202012Validator
+from schemathesis.core.failures import AcceptedNegativeData
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from klikit_harness import checks, contract, fuzz_hooks, schema_view
+from klikit_harness.failures import Violation
+from klikit_harness.observations import ObservationLog, settle
+from klikit_harness.sandbox import SandboxApp
+from tests.fuzz import support
+from tests.fuzz.independent_server import IndependentServer
+from tests.fuzz.test_checks import ctx as crafted_context
+from tests.fuzz.test_checks import envelope_error, envelope_ok, exchange, st_response
+
+REAL = support.judgement_for(reference_target=False, strict=False)
+assert REAL is not None
+
+
+def everything(_behaviour: str) -> str:
+    return "enforced"
+
+
+def load(judge: Any) -> Any:
+    fuzz_hooks.use_view(judge)
+    try:
+        return schemathesis.openapi.from_path(contract.openapi_path(), config=support.config(phases=("examples",)))
+    finally:
+        fuzz_hooks.use_view(support.JUDGE)
+
+
+def validator(doc: dict[str, Any], name: str) -> Draft202012Validator:
+    root = {"components": doc["components"], "$ref": f"#/components/schemas/{name}"}
+    return Draft202012Validator(root)
+
+
+# ------------------------------------------------------------------ the view
+
+
+@pytest.mark.behaviour("section.create-title-required", "populate.times-optional", "populate.result-counts")
+def test_a_non_reference_judgement_relaxes_the_schema_and_the_reference_keeps_it():
+    raw = dict(contract.openapi())
+    assert schema_view.documented_view(raw, everything) == raw  # the reference stand-in: nothing relaxed
+    view = schema_view.documented_view(raw, REAL)
+    schemas = view["components"]["schemas"]
+    untitled = {}
+    assert not validator(raw, "CreateSectionRequest").is_valid(untitled)
+    assert validator(view, "CreateSectionRequest").is_valid(untitled)  # schema-valid under the view
+    assert validator(view, "CreateSectionRequest").is_valid({"title": {"en": "x"}, "colour": "red"})
+    no_times = {"stores": [{"brandID": 1, "branchID": 2}], "sections": {"1": {"sequence": 1}}}
+    assert validator(raw, "PushRequest").is_valid(no_times)
+    assert not validator(view, "PushRequest").is_valid(no_times)  # a permission only the stand-in grants
+    assert validator(view, "PushRequest").is_valid({**no_times, "sections": {"1": {"availableTimes": {}}}})
+    assert not validator(view, "PushRequest").is_valid({**no_times, "sections": {"1": {"availableTimes": None}}})
+    assert set(schemas["PopulateMenuData"]) == {"x-behaviour", "description"}  # any payload shape
+    assert schemas["PublishMenuData"] == raw["components"]["schemas"]["PublishMenuData"]  # documented: kept
+    assert "links" not in view["paths"]["/menus/sections/{sectionID}/visibilities"]["patch"]["responses"]["200"]
+    assert "links" in view["paths"]["/menus/sections"]["post"]["responses"]["200"]
+    assert not validator(view, "PublishRequest").is_valid({"providerIDs": [1]})  # documented: still required
+
+
+@pytest.mark.behaviour("section.create-title-required")
+def test_schemathesis_loads_the_view_only_off_the_reference():
+    assert "required" not in load(REAL).raw_schema["components"]["schemas"]["CreateSectionRequest"]
+    assert load(None).raw_schema["components"]["schemas"]["CreateSectionRequest"]["required"] == ["title"]
+
+
+# ------------------------------------------------------------------ attribution
+
+
+@pytest.fixture
+def settings_as(fuzz: support.FuzzRun) -> Iterator[Any]:
+    """Configure the hooks with the session's target but another judgement; restore afterwards."""
+    logs: list[ObservationLog] = []
+
+    def configure(judge: Any, *, session: bool = False) -> ObservationLog:
+        """``session``: the session target's credential and stores; else those of the crafted exchanges."""
+        log = ObservationLog()
+        logs.append(log)
+
+        def settled(violation: Violation, source: str = "") -> None:
+            settle(violation, judgement=judge, log=log, source=source)
+
+        base = fuzz.settings.ctx if session else crafted_context()
+        ctx = dataclasses.replace(base, judgement=judge, request_ids=checks.RequestIdLog())
+        fuzz_hooks.configure(dataclasses.replace(fuzz.settings, ctx=ctx, settle=settled, record=None))
+        return log
+
+    yield configure
+    fuzz_hooks.configure(fuzz.settings)
+
+
+def populate_answer(body: bytes) -> tuple[Any, schemathesis.Response]:
+    request = {"stores": [{"brandID": 663, "branchID": 1062}], "sections": {"1022": {"sequence": 1, "availableTimes": {}}}}
+    ex = exchange("POST", "/menus/populate", 200, body, request=request)
+    case = load(None)["/menus/populate"]["POST"].Case(body=request, headers={"Idempotency-Key": "k"},
+                                                      media_type="application/json")
+    return case, st_response(ex)
+
+
+def blamed(case: Any, response: schemathesis.Response) -> str | None:
+    with pytest.raises(Violation) as info, fuzz_hooks.judged():
+        case.validate_response(response, checks=[response_schema_conformance, *fuzz_hooks.HARNESS_CHECKS])
+    return info.value.behaviour
+
+
+@pytest.mark.behaviour("envelope.request-id")
+def test_a_2xx_without_request_id_blames_only_the_request_id(settings_as):
+    settings_as(checks.everything_enforced)
+    case, response = populate_answer(json.dumps({"data": {"populated": 1, "skipped": 0}}).encode())
+    assert blamed(case, response) == "envelope.request-id"
+
+
+@pytest.mark.behaviour("populate.result-counts")
+def test_a_wrong_payload_shape_blames_its_incidental_behaviour_and_is_only_observed_off_the_reference(settings_as):
+    settings_as(checks.everything_enforced)
+    case, response = populate_answer(envelope_ok({}))
+    assert blamed(case, response) == "populate.result-counts"
+    log = settings_as(REAL)
+    with fuzz_hooks.judged():  # the raw schema, judged as a real target: recorded, not failed
+        case.validate_response(response, checks=[response_schema_conformance, *fuzz_hooks.HARNESS_CHECKS])
+    assert log.behaviours() == ["populate.result-counts"]
+
+
+@pytest.mark.behaviour("section.create-title-required", "input.unknown-fields")
+def test_an_accepted_schema_violating_request_fails_only_for_an_enforced_constraint(settings_as):
+    untitled = exchange("POST", "/menus/sections", 200, envelope_ok({"id": 9}), request={})
+    failure = AcceptedNegativeData(operation="op", message="m", status_code=200, expected_statuses=["400"])
+    settings_as(checks.everything_enforced)
+    assert fuzz_hooks.filter_failure(schemathesis.HookContext(), failure, None, st_response(untitled))
+    assert getattr(failure, fuzz_hooks.VIOLATION).behaviour == "section.create-title-required"
+    log = settings_as(REAL)
+    assert not fuzz_hooks.filter_failure(schemathesis.HookContext(), failure, None, st_response(untitled))
+    assert log.behaviours() == ["section.create-title-required"]
+    # a documented constraint stays enforced on every target
+    no_stores = exchange("POST", "/menus/publish", 200, envelope_ok({"success": 0, "failed": 0}),
+                         request={"providerIDs": [1]})
+    failure = AcceptedNegativeData(operation="op", message="m", status_code=200, expected_statuses=["400"])
+    assert fuzz_hooks.filter_failure(schemathesis.HookContext(), failure, None, st_response(no_stores))
+    assert getattr(failure, fuzz_hooks.VIOLATION).behaviour == "publish.requires-stores-and-providers"
+
+
+# ------------------------------------------------------------------ the oracle's verdicts
+
+
+def verdict_of(ex: Any, judge: Any = checks.everything_enforced) -> str | None:
+    ctx = checks.Context(main=("pk_test", "sk_test_secret_1234"), own_stores=frozenset({(663, 1062)}),
+                         own_sections=frozenset({1022}), judgement=judge)
+    try:
+        checks.input_answer(ex, ctx)
+    except checks.InputAnswerViolation as failure:
+        return failure.behaviour
+    return None
+
+
+STORE = {"brandID": 663, "branchID": 1062}
+
+
+@pytest.mark.behaviour("populate.times-optional", "input.null-means-absent", "input.query-id-leading-zeros",
+                       "input.query-id-zero-invalid", "envelope.validation-before-tenancy")
+@pytest.mark.parametrize(("ex", "behaviour"), [
+    (exchange("POST", "/menus/populate", 400, envelope_error("request_invalid", "sections.1022.availableTimes"),
+              request={"stores": [STORE], "sections": {"1022": {"sequence": 1, "availableTimes": None}}}),
+     "populate.times-optional"),
+    (exchange("POST", "/menus/populate", 400, envelope_error("request_invalid", "fieldIncludeOnSync"),
+              request={"stores": [STORE], "sections": {"1022": {"sequence": 1, "availableTimes": {}}},
+                       "fieldIncludeOnSync": None}), "input.null-means-absent"),
+    (exchange("GET", "/menus", 400, envelope_error("request_invalid", "brand_id"), query="brand_id=0663&branch_id=1062"),
+     "input.query-id-leading-zeros"),
+    (exchange("PATCH", "/menus/sections/0/visibilities", 404, envelope_error("resource_not_found"),
+              request={"visibilities": {"1": True}}), "input.query-id-zero-invalid"),
+    (exchange("POST", "/menus/populate", 404, envelope_error("resource_not_found"),
+              request={"stores": [{"brandID": 9, "branchID": 9}], "sections": {"1022": {}}}),
+     "envelope.validation-before-tenancy"),
+    (exchange("POST", "/menus/sections", 200, envelope_ok({"id": 9}), request={"title": {"en": "x"}, "colour": 1}),
+     "input.unknown-fields"),
+], ids=["times-null-refused", "null-refused", "leading-zero-refused", "zero-404", "tenancy-first", "unknown-field"])
+def test_each_departure_is_blamed_on_the_behaviour_it_departs_from(ex, behaviour):
+    assert verdict_of(ex) == behaviour
+    assert contract.behaviour(behaviour).status in {"assumed", "incidental"}  # observed off the reference
+
+
+@pytest.mark.behaviour("input.missing-required", "input.unknown-fields")
+def test_the_oracle_blames_an_enforced_constraint_first():
+    both = exchange("POST", "/menus/publish", 200, envelope_ok({"success": 0, "failed": 0}),
+                    request={"providerIDs": [1], "colour": 1})
+    assert verdict_of(both, REAL) == "publish.requires-stores-and-providers"
+
+
+# ------------------------------------------------------------------ the independent server
+
+
+@pytest.fixture
+def independent(fuzz: support.FuzzRun, settings_as: Any) -> Any:
+    assert fuzz.target.service is not None
+    app = IndependentServer(SandboxApp(fuzz.target.service))
+
+    def send(judge: Any, path: str, method: str, **parts: Any) -> ObservationLog:
+        log = settings_as(judge, session=True)
+        schema = load(judge if judge is not checks.everything_enforced else None)
+        if method != "GET":
+            parts.setdefault("headers", {"Idempotency-Key": "edge"})
+            parts.setdefault("media_type", "application/json")
+        case = schema[path][method].Case(**parts)
+        schema.app = app
+        with fuzz_hooks.judged():
+            case.call_and_validate(app=app, base_url=support.IN_PROCESS_BASE, auth=fuzz.target.main)
+        return log
+
+    return send
+
+
+def cases(fuzz: support.FuzzRun) -> list[tuple[str, str, dict[str, Any], str]]:
+    store, section = fuzz.settings.stores[0], fuzz.settings.own_sections[0]
+    fresh = fuzz.target.take_fresh_store()
+    assert fresh is not None
+    return [
+        ("/menus/sections", "POST", {"body": {}}, "section.create-title-required"),
+        ("/menus/populate", "POST", {"body": {"stores": [fresh.as_json()],
+                                              "sections": {str(fuzz.settings.sections[0]): {"sequence": 1}}}},
+         "populate.times-optional"),
+        ("/menus/sections/{sectionID}/visibilities", "PATCH",
+         {"path_parameters": {"sectionID": section}, "body": {"visibilities": {"1": True}}}, "section.visibilities-result"),
+        ("/menus", "GET", {"query": {"brand_id": f"0{store['brandID']}", "branch_id": store["branchID"]}},
+         "input.query-id-leading-zeros"),
+    ]
+
+
+@pytest.mark.behaviour("section.create-title-required", "populate.times-optional", "section.visibilities-result",
+                       "input.query-id-leading-zeros")
+def test_an_independent_server_raises_no_false_alarm_off_the_reference(fuzz, independent):
+    observed = set()
+    for path, method, parts, _ in cases(fuzz):
+        observed |= set(independent(REAL, path, method, **parts).behaviours())
+    assert observed >= {"section.create-title-required", "input.query-id-leading-zeros"}
+    assert all(contract.behaviour(b).status in {"assumed", "incidental"} for b in observed)
+
+
+@pytest.mark.behaviour("section.create-title-required", "populate.times-optional", "section.visibilities-result",
+                       "input.query-id-leading-zeros")
+def test_the_same_answers_fail_the_reference_each_on_its_own_behaviour(fuzz, independent):
+    for path, method, parts, behaviour in cases(fuzz):
+        with pytest.raises(Violation) as info:
+            independent(checks.everything_enforced, path, method, **parts)
+        assert info.value.behaviour == behaviour, (path, str(info.value)[:300])
