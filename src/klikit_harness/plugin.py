@@ -68,6 +68,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--klikit-report", default=None, metavar="DIR", help="Write results.json, report.md and report.html here."
     )
+    group.addoption(
+        "--klikit-record",
+        default=None,
+        metavar="DIR",
+        help="Record every exchange with the target as a HAR 1.2 cassette, DIR/run-<run id>.har (secrets scrubbed).",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -187,10 +193,71 @@ def _app_of(sandbox: Any) -> Any:
 @pytest.fixture(scope="session")
 def klikit_target(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The target under test (``klikit_harness.target.Target``) for the whole session."""
-    with open_target(request.config) as target:
-        request.config.stash[TARGET] = target
-        request.config.stash[RECORDER].redact = target.redactor
-        yield target
+    from urllib.parse import urlsplit
+
+    from .reproduce import Capture
+
+    config = request.config
+    with open_target(config) as target:
+        config.stash[TARGET] = target
+        config.stash[RECORDER].redact = target.redactor
+        capture = Capture(
+            base_path=urlsplit(target.base_url).path, settings=target.settings, redact=target.redactor
+        )
+        config.stash[_CAPTURE] = capture
+        target.guard.observers.append(capture)
+        with _cassette(config, target):
+            yield target
+
+
+@contextlib.contextmanager
+def _cassette(config: pytest.Config, target: Any) -> Iterator[None]:
+    """With --klikit-record: every exchange of the run (any transport) goes into one HAR cassette."""
+    directory = config.getoption("--klikit-record", default=None)
+    if not directory:
+        yield
+        return
+    from .cassettes import Recorder
+    from .safety import Sent, current_test
+
+    secrets = [(key, secret) if key else secret for key, secret in target.settings.secrets()]
+    cassette = Recorder(
+        Path(directory) / f"run-{target.run_id}.har", run_id=target.run_id, secrets=secrets, base_url=target.base_url
+    )
+
+    def record(sent: Sent) -> None:
+        nodeid = current_test()
+        item = config.stash.get(_CURRENT, None)
+        behaviours = item[1] if item is not None and item[0] == nodeid else ()
+        cassette.add(
+            sent.method,
+            sent.url,
+            sent.request_headers,
+            sent.request_body,
+            sent.status,
+            sent.response_headers,
+            sent.response_body,
+            nodeid=nodeid if nodeid != "(no test)" else "",
+            behaviours=behaviours,
+            elapsed_ms=sent.elapsed_ms,
+            http_version=sent.http_version,
+        )
+
+    target.guard.observers.append(record)
+    try:
+        yield
+    finally:
+        target.guard.observers.remove(record)
+        config.stash[_CASSETTE] = (cassette.close(), len(cassette))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A new test: its requests are captured from here (fixtures included) for its failures' reproduction."""
+    item.config.stash[_CURRENT] = (item.nodeid, tuple(behaviour_ids(item)))
+    capture = item.config.stash.get(_CAPTURE, None)
+    if capture is not None:
+        capture.reset()
 
 
 @pytest.fixture
@@ -272,6 +339,11 @@ def pytest_runtest_makereport(
             outcome = "observed"
         else:
             outcome = "failed" if report.failed else "skipped" if report.skipped else "passed"
+        capture = item.config.stash.get(_CAPTURE, None)
+        if capture is not None and report.when != "teardown":
+            for fault in faults:
+                if not fault.unattributed:
+                    fault.exchanges, fault.exchanges_omitted = capture.steps(fault.request_id)
         record = _record(item, report, outcome, ids, faults, target)
         if report.when != "teardown":
             record.faults += _new_observations(item.config, target, item.nodeid)
@@ -281,6 +353,9 @@ def pytest_runtest_makereport(
 
 
 _SENT = pytest.StashKey[int]()
+_CAPTURE = pytest.StashKey[Any]()
+_CURRENT = pytest.StashKey[tuple[str, tuple[str, ...]]]()
+_CASSETTE = pytest.StashKey[tuple[Path, int]]()
 _OBSERVATIONS_SEEN = pytest.StashKey[int]()
 _SUMMARY = pytest.StashKey["reporting.Summary"]()
 
@@ -321,6 +396,7 @@ def _faults(call: Any, report: Any, ids: list[str], target: Any) -> list[reporti
                 request_id=getattr(v, "request_id", None),
                 reproduction=getattr(v, "reproduction", None),
                 observed=target is not None and target.judgement(bid) == "observed",
+                expected=getattr(v, "expected", None),
             )
         )
     if others or not found:
@@ -467,6 +543,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "not_sent": [vars(b) for b in target.not_sent] if target is not None else [],
         "defects": list(config.getoption("--klikit-defect")),
         "exitstatus": int(exitstatus),
+        "report_dir": str(directory),
+        "base_url": target.base_url if target is not None else None,
     }
     reporting.write(Path(directory), recorder, meta, summary)
 
@@ -509,6 +587,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             rid = f" request_id={g.request_id}" if g.request_id else ""
             flag = " [unattributed]" if g.unattributed else ""
             tr.write_line(f"  {g.id} {g.behaviour or '(untagged)'}: {g.title}{where} ×{g.count}{rid}{flag}")
+            command = reporting.reproduce_line(g, config.getoption("--klikit-report", default=None))
+            if command:
+                tr.write_line(f"     reproduce: {command}")
     chosen = [r.reading for r in summary.readings.values()]
     if chosen:
         departures = len([r for r in summary.readings.values() if r.result in {"fail", "observed"}])
@@ -527,3 +608,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     directory = config.getoption("--klikit-report", default=None)
     if directory:
         tr.write_line(f"reports: {directory}/report.html, {directory}/report.md, {directory}/results.json")
+    cassette = config.stash.get(_CASSETTE, None)
+    if cassette is not None:
+        tr.write_line(f"cassette: {cassette[0]} ({cassette[1]} exchanges, secrets scrubbed)")
