@@ -153,15 +153,18 @@ def open_target(config: pytest.Config) -> Iterator[Any]:
             standin_settings = load_settings(
                 None, **{k.removeprefix("KLIKIT_").lower(): v for k, v in sandbox.env().items()}
             )
-            yield Target(
-                sandbox.base_url,
-                standin_settings,
-                reading=reading,
-                strict=strict,
-                profile=profile,
-                service=sandbox.service,
-                app=_app_of(sandbox),
-                variants=tuple(variants),
+            yield _observe(
+                config,
+                Target(
+                    sandbox.base_url,
+                    standin_settings,
+                    reading=reading,
+                    strict=strict,
+                    profile=profile,
+                    service=sandbox.service,
+                    app=_app_of(sandbox),
+                    variants=tuple(variants),
+                ),
             )
         return
     if config.getoption("--klikit-variant"):
@@ -173,6 +176,7 @@ def open_target(config: pytest.Config) -> Iterator[Any]:
     except ConfigError as exc:  # before any request; exit 2 like the CLI
         pytest.exit(f"klikit-harness: error: {exc}", returncode=2)
     target = Target(settings.base_url, settings, reading=reading, strict=strict, profile=profile, read_only=read_only)
+    _observe(config, target)
     try:
         with target.client() as client:
             client.call("getMenu")
@@ -193,30 +197,32 @@ def _app_of(sandbox: Any) -> Any:
 @pytest.fixture(scope="session")
 def klikit_target(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The target under test (``klikit_harness.target.Target``) for the whole session."""
-    from urllib.parse import urlsplit
-
-    from .reproduce import Capture
-
     config = request.config
     with open_target(config) as target:
         config.stash[TARGET] = target
         config.stash[RECORDER].redact = target.redactor
-        capture = Capture(
-            base_path=urlsplit(target.base_url).path, settings=target.settings, redact=target.redactor
-        )
-        config.stash[_CAPTURE] = capture
-        target.guard.observers.append(capture)
-        with _cassette(config, target):
+        try:
             yield target
+        finally:
+            cassette = config.stash.get(_CASSETTE_RECORDER, None)
+            if cassette is not None:
+                config.stash[_CASSETTE] = (cassette.close(), len(cassette))
 
 
-@contextlib.contextmanager
-def _cassette(config: pytest.Config, target: Any) -> Iterator[None]:
-    """With --klikit-record: every exchange of the run (any transport) goes into one HAR cassette."""
+def _observe(config: pytest.Config, target: Any) -> Any:
+    """Watch every request of ``target`` as it leaves (any transport): the running test's requests are
+    captured for its failures' reproduction, and with --klikit-record every exchange of the run goes
+    into one HAR cassette (closed when the session target is). Returns ``target``."""
+    from urllib.parse import urlsplit
+
+    from .reproduce import Capture
+
+    capture = Capture(base_path=urlsplit(target.base_url).path, settings=target.settings, redact=target.redactor)
+    config.stash[_CAPTURE] = capture
+    target.guard.observers.append(capture)
     directory = config.getoption("--klikit-record", default=None)
     if not directory:
-        yield
-        return
+        return target
     from .cassettes import Recorder
     from .safety import Sent, current_test
 
@@ -244,11 +250,8 @@ def _cassette(config: pytest.Config, target: Any) -> Iterator[None]:
         )
 
     target.guard.observers.append(record)
-    try:
-        yield
-    finally:
-        target.guard.observers.remove(record)
-        config.stash[_CASSETTE] = (cassette.close(), len(cassette))
+    config.stash[_CASSETTE_RECORDER] = cassette
+    return target
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -356,6 +359,7 @@ _SENT = pytest.StashKey[int]()
 _CAPTURE = pytest.StashKey[Any]()
 _CURRENT = pytest.StashKey[tuple[str, tuple[str, ...]]]()
 _CASSETTE = pytest.StashKey[tuple[Path, int]]()
+_CASSETTE_RECORDER = pytest.StashKey[Any]()
 _OBSERVATIONS_SEEN = pytest.StashKey[int]()
 _SUMMARY = pytest.StashKey["reporting.Summary"]()
 

@@ -198,10 +198,14 @@ def step_of(
         except UnicodeDecodeError:
             body_text, body_b64 = base64.b64encode(raw).decode(), True
     request_id: str | None = None
+    created: int | None = None
     try:
         answer = json.loads(sent.response_body)
         rid = answer.get("request_id") if isinstance(answer, dict) else None
         request_id = rid if isinstance(rid, str) else None
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if 200 <= sent.status < 300 and isinstance(data, dict) and type(data.get("id")) is int:
+            created = data["id"]  # a section the sequence created: later steps name it
     except (ValueError, UnicodeDecodeError, RecursionError):
         pass
     step: dict[str, Any] = {
@@ -216,6 +220,8 @@ def step_of(
         "status": sent.status,
         "request_id": redact(request_id) if request_id else None,
     }
+    if created is not None:
+        step["created_id"] = created
     if sent.request_body and len(sent.request_body) > MAX_BODY:
         step["body_truncated"] = len(sent.request_body)
     return step
@@ -370,6 +376,50 @@ def fresh_key(old: str, rng: random.Random | None = None) -> str:
     return re.sub(r"[0-9A-Za-z]", lambda _: pick.choice(_KEY_CHARS), old)
 
 
+def remap(step: Mapping[str, Any], ids: Mapping[int, int]) -> dict[str, Any]:
+    """``step`` naming the sections this replay created instead of the ones the run created.
+
+    Only where a section id can stand: a path segment after ``sections/``, a
+    query parameter whose name mentions a section, and in a JSON body the keys
+    and values under a key that mentions ``section`` (store ids are never touched).
+    """
+    out = dict(step)
+    if not ids:
+        return out
+    segments = out["path"].split("/")
+    for i in range(1, len(segments)):
+        if segments[i - 1] == "sections" and segments[i].isdigit() and int(segments[i]) in ids:
+            segments[i] = str(ids[int(segments[i])])
+    out["path"] = "/".join(segments)
+    out["query"] = [
+        [k, str(ids[int(v)]) if "section" in k.lower() and v.isdigit() and int(v) in ids else v]
+        for k, v in out.get("query") or []
+    ]
+    if out.get("body") is not None and not out.get("body_base64"):
+        try:
+            body = json.loads(out["body"])
+        except (ValueError, RecursionError):
+            return out
+        changed = _remap_json(body, ids, False)
+        if changed != body:  # an untouched body is sent byte for byte
+            out["body"] = json.dumps(changed)
+    return out
+
+
+def _remap_json(value: Any, ids: Mapping[int, int], inside: bool) -> Any:
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            new_key = str(ids[int(key)]) if inside and key.isdigit() and int(key) in ids else key
+            out[new_key] = _remap_json(item, ids, inside or "section" in key.lower())
+        return out
+    if isinstance(value, list):
+        return [_remap_json(item, ids, inside) for item in value]
+    if inside and type(value) is int and value in ids:
+        return ids[value]
+    return value
+
+
 @dataclass
 class Resent:
     step: dict[str, Any]
@@ -399,8 +449,10 @@ def send_steps(
 ) -> list[Resent]:
     """Send every step in order (one new key per old Idempotency-Key unless ``same_keys``)."""
     keys: dict[str, str] = {}
+    ids: dict[int, int] = {}
     out: list[Resent] = []
-    for step in steps:
+    for recorded in steps:
+        step = remap(recorded, ids)
         headers = dict(step.get("headers") or {})
         for name in list(headers):
             if name.lower() == "idempotency-key" and not same_keys:
@@ -423,6 +475,9 @@ def send_steps(
             request.headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
         response = client.send(request)
         response.read()
+        made = _created(response)
+        if recorded.get("created_id") is not None and made is not None:
+            ids[recorded["created_id"]] = made
         out.append(Resent(step, response))
     return out
 
@@ -520,6 +575,16 @@ def reproduce_sequence(failure: Selected, target: Any, *, same_keys: bool) -> Ou
     return outcome
 
 
+def _created(response: httpx.Response) -> int | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    data = body.get("data") if isinstance(body, dict) else None
+    made = data.get("id") if isinstance(data, dict) and 200 <= response.status_code < 300 else None
+    return made if type(made) is int else None
+
+
 def _rid(response: httpx.Response) -> str | None:
     try:
         body = response.json()
@@ -555,7 +620,7 @@ def rerun_test(
             args += ["--klikit-env-file", str(env_file)]
         if strict:
             args.append("--klikit-strict")
-        outcome.lines.append("  re-running " + " ".join(args[3:5]) + f" --klikit-target {base_url}"
+        outcome.lines.append(f"  re-running pytest {failure.test} --klikit-target {base_url}"
                              + (f" --klikit-env-file {env_file}" if env_file else ""))
         proc = subprocess.run(
             args, cwd=root, capture_output=True, text=True, env={**os.environ, **(extra_env or {})}, check=False
@@ -690,7 +755,7 @@ def write_test(failure: Selected, path: Path, *, reading: str, run_id: str | Non
     assert failure.expected is not None
     steps = [
         {k: v for k, v in s.items() if k in {"method", "path", "query", "headers", "body", "body_base64",
-                                            "credential", "authorization", "status", "request_id"}}
+                                            "credential", "authorization", "status", "request_id", "created_id"}}
         for s in failure.steps
     ]
     variables = _variables(steps)
@@ -738,6 +803,7 @@ Fails while the target still breaks the rule; passes once it is fixed.
 """
 
 import base64
+import json
 import os
 import random
 import re
@@ -774,11 +840,49 @@ def _fresh_key(old):
     return re.sub(r"[0-9A-Za-z]", lambda _: pick.choice("0123456789abcdef"), old)
 
 
+def _remap_json(value, ids, inside):
+    if isinstance(value, dict):
+        return {{
+            (str(ids[int(k)]) if inside and k.isdigit() and int(k) in ids else k): _remap_json(
+                v, ids, inside or "section" in k.lower()
+            )
+            for k, v in value.items()
+        }}
+    if isinstance(value, list):
+        return [_remap_json(v, ids, inside) for v in value]
+    return ids[value] if inside and type(value) is int and value in ids else value
+
+
+def _remap(step, ids):
+    """The step naming the sections this test created instead of the ones the original run created."""
+    step = dict(step)
+    segments = step["path"].split("/")
+    for i in range(1, len(segments)):
+        if segments[i - 1] == "sections" and segments[i].isdigit() and int(segments[i]) in ids:
+            segments[i] = str(ids[int(segments[i])])
+    step["path"] = "/".join(segments)
+    step["query"] = [
+        [k, str(ids[int(v)]) if "section" in k.lower() and v.isdigit() and int(v) in ids else v]
+        for k, v in step["query"]
+    ]
+    if ids and step["body"] is not None and not step["body_base64"]:
+        try:
+            body = json.loads(step["body"])
+        except (ValueError, RecursionError):
+            return step
+        changed = _remap_json(body, ids, False)
+        if changed != body:  # an untouched body is sent byte for byte
+            step["body"] = json.dumps(changed)
+    return step
+
+
 def _send_all():
     keys = {{}}
+    ids = {{}}
     answers = []
     with httpx.Client(base_url=_env("KLIKIT_BASE_URL"), timeout=30.0) as client:
-        for step in STEPS:
+        for recorded in STEPS:
+            step = _remap(recorded, ids)
             headers = dict(step["headers"])
             for name in list(headers):
                 if name.lower() == "idempotency-key":
@@ -797,6 +901,9 @@ def _send_all():
                     content=body,
                 )
             )
+            data = (_json(answers[-1]) or {{}}).get("data") if isinstance(_json(answers[-1]), dict) else None
+            if recorded.get("created_id") is not None and isinstance(data, dict) and type(data.get("id")) is int:
+                ids[recorded["created_id"]] = data["id"]
     return answers
 
 
