@@ -353,7 +353,15 @@ def reproduce(
             "the report's run used the embedded stand-in, which stopped with it: serve one "
             "(`klikit-harness sandbox --env-file sandbox.env`) and give --env-file sandbox.env, or --target URL"
         )
-    settings = _target_settings(target or (None if env_file else recorded), env_file)
+    where = target or (None if env_file else recorded)
+    try:
+        load_settings(env_file, **({"base_url": where} if where else {}))
+    except ConfigError as exc:
+        fail(
+            f"{exc} (reproduce re-sends to {where or 'KLIKIT_BASE_URL'} signed with the KLIKIT_* credentials: "
+            "export them or give --env-file)"
+        )
+    settings = _target_settings(where, env_file)
     if settings.base_url is None:
         fail("no target to re-send to: give --target URL, or --env-file with KLIKIT_BASE_URL")
     _preflight(settings)

@@ -407,11 +407,12 @@ def remap(step: Mapping[str, Any], ids: Mapping[int, int]) -> dict[str, Any]:
 
 
 def _remap_json(value: Any, ids: Mapping[int, int], inside: bool) -> Any:
+    """``inside``: ``value`` is what a key mentioning ``section`` holds (an id, a list of ids, an id-keyed map)."""
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
             new_key = str(ids[int(key)]) if inside and key.isdigit() and int(key) in ids else key
-            out[new_key] = _remap_json(item, ids, inside or "section" in key.lower())
+            out[new_key] = _remap_json(item, ids, "section" in key.lower())
         return out
     if isinstance(value, list):
         return [_remap_json(item, ids, inside) for item in value]
@@ -844,7 +845,7 @@ def _remap_json(value, ids, inside):
     if isinstance(value, dict):
         return {{
             (str(ids[int(k)]) if inside and k.isdigit() and int(k) in ids else k): _remap_json(
-                v, ids, inside or "section" in k.lower()
+                v, ids, "section" in k.lower()
             )
             for k, v in value.items()
         }}
