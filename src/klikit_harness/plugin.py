@@ -591,9 +591,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             rid = f" request_id={g.request_id}" if g.request_id else ""
             flag = " [unattributed]" if g.unattributed else ""
             tr.write_line(f"  {g.id} {g.behaviour or '(untagged)'}: {g.title}{where} ×{g.count}{rid}{flag}")
+        for g in listed:
             command = reporting.reproduce_line(g, config.getoption("--klikit-report", default=None))
             if command:
-                tr.write_line(f"     reproduce: {command}")
+                tr.write_line(f"  reproduce {g.id}: {command}")
     chosen = [r.reading for r in summary.readings.values()]
     if chosen:
         departures = len([r for r in summary.readings.values() if r.result in {"fail", "observed"}])
