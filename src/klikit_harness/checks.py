@@ -20,6 +20,7 @@ import base64
 import json
 import re
 import shlex
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -294,6 +295,9 @@ def run_checks(exchange: HttpExchange, ctx: Context, names: Iterable[str] | None
 def _fail(
     kind: type[Violation], ex: HttpExchange, ctx: Context, title: str, behaviour: str, documented: str
 ) -> Violation:
+    # the expectation is the check that failed: `klikit-harness reproduce` runs it again on a re-sent exchange
+    caller = sys._getframe(1).f_code
+    name = next((c.name for c in CHECKS.values() if getattr(c.function, "__code__", None) is caller), None)
     return kind(
         title,
         behaviour=behaviour,
@@ -301,6 +305,7 @@ def _fail(
         documented=documented,
         request_id=ex.request_id,
         reproduction=ex.curl(ctx.redact, ctx.origin),
+        expected={"check": name} if name else None,
     )
 
 

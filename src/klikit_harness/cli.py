@@ -286,6 +286,13 @@ def _preflight(settings: Settings) -> None:
     "--defect", "defects", multiple=True, metavar="NAME", help="Seeded defect for the embedded stand-in (repeatable)."
 )
 @click.option("--env-file", type=click.Path(path_type=Path), help="Read KLIKIT_* variables from this .env file.")
+@click.option(
+    "--record",
+    "record_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Record every exchange of the run as a HAR 1.2 cassette, DIR/run-<run id>.har (secrets scrubbed).",
+)
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def run(
     target: str | None,
@@ -296,6 +303,7 @@ def run(
     report_dir: Path,
     defects: tuple[str, ...],
     env_file: Path | None,
+    record_dir: Path | None,
     pytest_args: tuple[str, ...],
 ) -> None:
     """Run the suites against a target; exit 0 holds, 1 violations, 2 configuration, 3 unreachable."""
@@ -335,6 +343,8 @@ def run(
         args.append("--klikit-strict")
     for name in defects:
         args += ["--klikit-defect", name]
+    if record_dir is not None:
+        args += ["--klikit-record", str(record_dir)]
     args += list(pytest_args)
     where = settings.base_url or "the embedded stand-in"
     click.echo(
@@ -345,6 +355,90 @@ def run(
     if code == 5:
         fail("no test ran: check the --suite choice and the pytest arguments after --")
     sys.exit({0: EXIT_OK, 1: EXIT_VIOLATIONS, EXIT_UNREACHABLE: EXIT_UNREACHABLE}.get(code, EXIT_USAGE))
+
+
+@main.command()
+@click.argument("report_dir", type=click.Path(path_type=Path))
+@click.argument("failure", required=False)
+@click.option(
+    "--target",
+    default=None,
+    metavar="URL",
+    help="Where to re-send (default: the report's target; a run on the embedded stand-in needs --target or "
+    "--env-file, e.g. a `klikit-harness sandbox`).",
+)
+@click.option("--env-file", type=click.Path(path_type=Path), help="Read KLIKIT_* variables from this .env file.")
+@click.option("--same-keys", is_flag=True, help="Re-send the recorded Idempotency-Keys (default: fresh ones).")
+@click.option(
+    "--write-test",
+    "write_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write a standalone pytest file (httpx only) replaying the failure and asserting the documented answer.",
+)
+def reproduce(
+    report_dir: Path,
+    failure: str | None,
+    target: str | None,
+    env_file: Path | None,
+    same_keys: bool,
+    write_path: Path | None,
+) -> None:
+    """Re-send a reported failure's own requests and say whether it still fails (exit 1) or not (exit 0).
+
+    FAILURE is a distinct failure id (F1, F2, …) or a failing test's node id;
+    without it every failure of the report is reproduced.
+    """
+    from . import reproduce as repro
+
+    try:
+        report = repro.load_report(report_dir)
+        chosen = repro.select(report, failure)
+    except repro.ReportError as exc:
+        fail(str(exc))
+    meta = report.get("meta") or {}
+    if write_path is not None:
+        if len(chosen) != 1:
+            fail(f"--write-test writes one failure's test: name it (one of {', '.join(f.id for f in chosen)})")
+        try:
+            written = repro.write_test(
+                chosen[0], write_path, reading=str(meta.get("reading") or "reference"), run_id=meta.get("run_id")
+            )
+        except repro.ReportError as exc:
+            fail(str(exc))
+        names = " ".join(f"{v}=…" for v in repro._variables(chosen[0].steps))
+        click.echo(f"wrote {written}: run it with {names} python -m pytest {written}")
+    if not chosen:
+        click.echo(f"{report_dir}: the run found no failure; nothing to reproduce")
+        sys.exit(EXIT_OK)
+    recorded = meta.get("base_url") if meta.get("target") != "embedded stand-in" else None
+    if target is None and env_file is None and recorded is None:
+        fail(
+            "the report's run used the embedded stand-in, which stopped with it: serve one "
+            "(`klikit-harness sandbox --env-file sandbox.env`) and give --env-file sandbox.env, or --target URL"
+        )
+    where = target or (None if env_file else recorded)
+    try:
+        load_settings(env_file, **({"base_url": where} if where else {}))
+    except ConfigError as exc:
+        fail(
+            f"{exc} (reproduce re-sends to {where or 'KLIKIT_BASE_URL'} signed with the KLIKIT_* credentials: "
+            "export them or give --env-file)"
+        )
+    settings = _target_settings(where, env_file)
+    if settings.base_url is None:
+        fail("no target to re-send to: give --target URL, or --env-file with KLIKIT_BASE_URL")
+    _preflight(settings)
+    code = repro.run(
+        chosen,
+        settings,
+        env_file=env_file,
+        reading=str(meta.get("reading") or "reference"),
+        strict=bool(meta.get("strict")),
+        same_keys=same_keys,
+        echo=click.echo,
+    )
+    sys.exit(code)
 
 
 @main.command()

@@ -34,7 +34,14 @@ def _rid(response: httpx.Response) -> str | None:
     return rid if isinstance(rid, str) else None
 
 
-def _fail(client: TargetClient, response: httpx.Response, title: str, behaviour: str, documented: str) -> Violation:
+def _fail(
+    client: TargetClient,
+    response: httpx.Response,
+    title: str,
+    behaviour: str,
+    documented: str,
+    expected: dict[str, Any] | None = None,
+) -> Violation:
     text = response.text[:300].replace("\n", " ")
     return Violation(
         title,
@@ -45,6 +52,7 @@ def _fail(client: TargetClient, response: httpx.Response, title: str, behaviour:
         documented=documented,
         request_id=_rid(response),
         reproduction=client.last.curl() if client.last else None,
+        expected=expected,
     )
 
 
@@ -52,16 +60,33 @@ def envelope(client: TargetClient, response: httpx.Response) -> dict[str, Any]:
     """The response is the documented envelope (checked on every answer the suite reads)."""
     body = _body(response)
     if not isinstance(body, dict):
-        raise _fail(client, response, "response is not a JSON object", "envelope.json-body", "a JSON envelope")
+        raise _fail(
+            client,
+            response,
+            "response is not a JSON object",
+            "envelope.json-body",
+            "a JSON envelope",
+            {"check": "json_body"},
+        )
     rid = body.get("request_id")
     if not isinstance(rid, str) or not rid:
         raise _fail(
-            client, response, "response has no request_id", "envelope.request-id", "a non-empty string request_id"
+            client,
+            response,
+            "response has no request_id",
+            "envelope.request-id",
+            "a non-empty string request_id",
+            {"check": "request_id"},
         )
     if 200 <= response.status_code < 300:
         if "data" not in body or "error" in body:
             raise _fail(
-                client, response, "2xx without data (or with error)", "envelope.success-has-data", "{request_id, data}"
+                client,
+                response,
+                "2xx without data (or with error)",
+                "envelope.success-has-data",
+                "{request_id, data}",
+                {"check": "success_envelope"},
             )
     else:
         err = body.get("error")
@@ -77,6 +102,7 @@ def envelope(client: TargetClient, response: httpx.Response) -> dict[str, Any]:
                 "error response without the error object",
                 "envelope.error-shape",
                 "{request_id, error: {code, message, details?}}",
+                {"check": "error_envelope"},
             )
     return body
 
@@ -88,7 +114,14 @@ def ok(client: TargetClient, response: httpx.Response, behaviour: str) -> Any:
     envelope rule it misses (``envelope.*``), never ``behaviour``.
     """
     if not 200 <= response.status_code < 300:
-        raise _fail(client, response, f"expected success, got {response.status_code}", behaviour, "2xx with data")
+        raise _fail(
+            client,
+            response,
+            f"expected success, got {response.status_code}",
+            behaviour,
+            "2xx with data",
+            {"status": "2xx"},
+        )
     return envelope(client, response)["data"]
 
 
@@ -105,12 +138,15 @@ def error(
     reading = reading or client.target.reading
     entry = contract.errors().code_for(meaning, reading)
     documented = f"HTTP {entry.status} {entry.code}"
+    expected: dict[str, Any] = {"status": entry.status, "code": entry.code}
     if response.status_code != entry.status:
-        raise _fail(client, response, f"expected {documented}, got HTTP {response.status_code}", behaviour, documented)
+        raise _fail(
+            client, response, f"expected {documented}, got HTTP {response.status_code}", behaviour, documented, expected
+        )
     body = envelope(client, response)
     code = body["error"]["code"]
     if code != entry.code:
-        raise _fail(client, response, f"expected code {entry.code}, got {code}", behaviour, documented)
+        raise _fail(client, response, f"expected code {entry.code}, got {code}", behaviour, documented, expected)
     catalogued = contract.errors().lookup(code)
     if catalogued is None or catalogued.status != response.status_code:
         raise _fail(
@@ -119,6 +155,7 @@ def error(
             f"{code} is answered with a status the catalogue does not give it",
             "envelope.code-status-catalogue",
             documented,
+            {"check": "code_in_catalogue"},
         )
     if field is not None and field not in str(body["error"].get("details", "")):
         # a secondary rule: on a target that only observes it, the check goes on
@@ -129,6 +166,7 @@ def error(
                 f"error details do not name {field}",
                 "schedule.invalid-details-field",
                 f"details naming {field}",
+                {**expected, "details_field": field},
             ),
             _source(),
         )

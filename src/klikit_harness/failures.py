@@ -1,8 +1,9 @@
 """Failures as data: what a suite check raises when a target breaks the contract.
 
 Owns: ``Violation`` — an ``AssertionError`` with keyword fields (behaviour id,
-what was received, what the contract documents, the ``request_id`` and a
-copy-paste reproduction) and one message shape. Must not: hold secrets; the
+what was received, what the contract documents, the ``request_id``, a
+copy-paste reproduction and, where the rule is about one answer, the
+machine-readable ``expected`` answer) and one message shape. Must not: hold secrets; the
 reproduction names ``$KLIKIT_*`` variables instead of credentials.
 """
 
@@ -26,6 +27,7 @@ class Violation(AssertionError):
         documented: Any = None,
         request_id: str | None = None,
         reproduction: str | None = None,
+        expected: dict[str, Any] | None = None,
     ) -> None:
         self.title = title
         self.behaviour = behaviour
@@ -33,6 +35,10 @@ class Violation(AssertionError):
         self.documented = documented
         self.request_id = request_id
         self.reproduction = reproduction
+        #: what the answer must be, machine-readable (``klikit-harness reproduce`` judges a re-sent
+        #: sequence by it): ``{"status": 404, "code": "resource_not_found"}``, ``{"status": "2xx"}``
+        #: or ``{"check": <a checks.CHECKS name>}``; None for a semantic check (the test is re-run)
+        self.expected = expected
         super().__init__(self.render())
 
     def render(self) -> str:

@@ -69,6 +69,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--klikit-report", default=None, metavar="DIR", help="Write results.json, report.md and report.html here."
     )
+    group.addoption(
+        "--klikit-record",
+        default=None,
+        metavar="DIR",
+        help="Record every exchange with the target as a HAR 1.2 cassette, DIR/run-<run id>.har (secrets scrubbed).",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -148,15 +154,18 @@ def open_target(config: pytest.Config) -> Iterator[Any]:
             standin_settings = load_settings(
                 None, **{k.removeprefix("KLIKIT_").lower(): v for k, v in sandbox.env().items()}
             )
-            yield Target(
-                sandbox.base_url,
-                standin_settings,
-                reading=reading,
-                strict=strict,
-                profile=profile,
-                service=sandbox.service,
-                app=_app_of(sandbox),
-                variants=tuple(variants),
+            yield _observe(
+                config,
+                Target(
+                    sandbox.base_url,
+                    standin_settings,
+                    reading=reading,
+                    strict=strict,
+                    profile=profile,
+                    service=sandbox.service,
+                    app=_app_of(sandbox),
+                    variants=tuple(variants),
+                ),
             )
         return
     if config.getoption("--klikit-variant"):
@@ -168,6 +177,7 @@ def open_target(config: pytest.Config) -> Iterator[Any]:
     except ConfigError as exc:  # before any request; exit 2 like the CLI
         pytest.exit(f"klikit-harness: error: {exc}", returncode=2)
     target = Target(settings.base_url, settings, reading=reading, strict=strict, profile=profile, read_only=read_only)
+    _observe(config, target)
     try:
         with target.client() as client:
             client.call("getMenu")
@@ -188,10 +198,70 @@ def _app_of(sandbox: Any) -> Any:
 @pytest.fixture(scope="session")
 def klikit_target(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The target under test (``klikit_harness.target.Target``) for the whole session."""
-    with open_target(request.config) as target:
-        request.config.stash[TARGET] = target
-        request.config.stash[RECORDER].redact = target.redactor
-        yield target
+    config = request.config
+    with open_target(config) as target:
+        config.stash[TARGET] = target
+        config.stash[RECORDER].redact = target.redactor
+        try:
+            yield target
+        finally:
+            cassette = config.stash.get(_CASSETTE_RECORDER, None)
+            if cassette is not None:
+                config.stash[_CASSETTE] = (cassette.close(), len(cassette))
+
+
+def _observe(config: pytest.Config, target: Any) -> Any:
+    """Watch every request of ``target`` as it leaves (any transport): the running test's requests are
+    captured for its failures' reproduction, and with --klikit-record every exchange of the run goes
+    into one HAR cassette (closed when the session target is). Returns ``target``."""
+    from urllib.parse import urlsplit
+
+    from .reproduce import Capture
+
+    capture = Capture(base_path=urlsplit(target.base_url).path, settings=target.settings, redact=target.redactor)
+    config.stash[_CAPTURE] = capture
+    target.guard.observers.append(capture)
+    directory = config.getoption("--klikit-record", default=None)
+    if not directory:
+        return target
+    from .cassettes import Recorder
+    from .safety import Sent, current_test
+
+    secrets = [(key, secret) if key else secret for key, secret in target.settings.secrets()]
+    cassette = Recorder(
+        Path(directory) / f"run-{target.run_id}.har", run_id=target.run_id, secrets=secrets, base_url=target.base_url
+    )
+
+    def record(sent: Sent) -> None:
+        nodeid = current_test()
+        item = config.stash.get(_CURRENT, None)
+        behaviours = item[1] if item is not None and item[0] == nodeid else ()
+        cassette.add(
+            sent.method,
+            sent.url,
+            sent.request_headers,
+            sent.request_body,
+            sent.status,
+            sent.response_headers,
+            sent.response_body,
+            nodeid=nodeid if nodeid != "(no test)" else "",
+            behaviours=behaviours,
+            elapsed_ms=sent.elapsed_ms,
+            http_version=sent.http_version,
+        )
+
+    target.guard.observers.append(record)
+    config.stash[_CASSETTE_RECORDER] = cassette
+    return target
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A new test: its requests are captured from here (fixtures included) for its failures' reproduction."""
+    item.config.stash[_CURRENT] = (item.nodeid, tuple(behaviour_ids(item)))
+    capture = item.config.stash.get(_CAPTURE, None)
+    if capture is not None:
+        capture.reset()
 
 
 @pytest.fixture
@@ -273,6 +343,11 @@ def pytest_runtest_makereport(
             outcome = "observed"
         else:
             outcome = "failed" if report.failed else "skipped" if report.skipped else "passed"
+        capture = item.config.stash.get(_CAPTURE, None)
+        if capture is not None and report.when != "teardown":
+            for fault in faults:
+                if not fault.unattributed:
+                    fault.exchanges, fault.exchanges_omitted = capture.steps(fault.request_id)
         record = _record(item, report, outcome, ids, faults, target)
         if report.when != "teardown":
             record.faults += _new_observations(item.config, target, item.nodeid)
@@ -282,6 +357,10 @@ def pytest_runtest_makereport(
 
 
 _SENT = pytest.StashKey[int]()
+_CAPTURE = pytest.StashKey[Any]()
+_CURRENT = pytest.StashKey[tuple[str, tuple[str, ...]]]()
+_CASSETTE = pytest.StashKey[tuple[Path, int]]()
+_CASSETTE_RECORDER = pytest.StashKey[Any]()
 _OBSERVATIONS_SEEN = pytest.StashKey[int]()
 _SUMMARY = pytest.StashKey["reporting.Summary"]()
 _STARTED = pytest.StashKey[float]()
@@ -323,6 +402,7 @@ def _faults(call: Any, report: Any, ids: list[str], target: Any) -> list[reporti
                 request_id=getattr(v, "request_id", None),
                 reproduction=getattr(v, "reproduction", None),
                 observed=target is not None and target.judgement(bid) == "observed",
+                expected=getattr(v, "expected", None),
             )
         )
     if others or not found:
@@ -475,6 +555,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "variants": list(config.getoption("--klikit-variant")),
         "exitstatus": int(exitstatus),
         "wall_seconds": round(time.monotonic() - config.stash.get(_STARTED, time.monotonic()), 1),
+        "report_dir": str(directory),
+        "base_url": target.base_url if target is not None else None,
     }
     reporting.write(Path(directory), recorder, meta, summary)
     twin.write(Path(directory), summary, meta, recorder.redact)
@@ -518,6 +600,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             rid = f" request_id={g.request_id}" if g.request_id else ""
             flag = " [unattributed]" if g.unattributed else ""
             tr.write_line(f"  {g.id} {g.behaviour or '(untagged)'}: {g.title}{where} ×{g.count}{rid}{flag}")
+        for g in listed:
+            command = reporting.reproduce_line(g, config.getoption("--klikit-report", default=None))
+            if command:
+                tr.write_line(f"  reproduce {g.id}: {command}")
     chosen = [r.reading for r in summary.readings.values()]
     if chosen:
         departures = len([r for r in summary.readings.values() if r.result in {"fail", "observed"}])
@@ -537,3 +623,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if directory:
         tr.write_line(f"reports: {directory}/report.html, {directory}/report.md, {directory}/results.json")
         tr.write_line(f"staging twin: klikit-harness sandbox --like {directory}/{twin.PROFILE_FILE}")
+    cassette = config.stash.get(_CASSETTE, None)
+    if cassette is not None:
+        tr.write_line(f"cassette: {cassette[0]} ({cassette[1]} exchanges, secrets scrubbed)")

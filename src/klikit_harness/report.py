@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,6 +50,12 @@ class Fault:
     unattributed: bool = False
     #: the run only observes this behaviour (it does not fail the run)
     observed: bool = False
+    #: the answer the rule demands, machine-readable (``failures.Violation.expected``); None: a semantic check
+    expected: dict[str, Any] | None = None
+    #: the test's own requests up to the failing one, as replayable steps (``reproduce.step_of``)
+    exchanges: list[dict[str, Any]] | None = None
+    #: earlier requests of the test not kept in ``exchanges``
+    exchanges_omitted: int = 0
 
 
 @dataclass
@@ -92,6 +99,9 @@ class DistinctFailure:
     reproduction: str | None = None
     hypothesis: str | None = None
     message: str = ""
+    expected: dict[str, Any] | None = None
+    exchanges: list[dict[str, Any]] | None = None
+    exchanges_omitted: int = 0
 
 
 @dataclass
@@ -325,6 +335,9 @@ def _distinct(
                 reproduction=fault.reproduction,
                 hypothesis=rec.hypothesis if rec is not None else None,
                 message=rec.message if rec is not None else "",
+                expected=fault.expected,
+                exchanges=fault.exchanges,
+                exchanges_omitted=fault.exchanges_omitted,
             )
         group.count += 1
         if nodeid not in group.tests:
@@ -432,9 +445,19 @@ UNATTRIBUTED_NOTE = (
 )
 
 
-def _md_group(g: DistinctFailure) -> list[str]:
+def reproduce_line(g: DistinctFailure, report_dir: Any) -> str | None:
+    """``klikit-harness reproduce DIR F<n>`` for a failure (None for an observation or without a directory)."""
+    if g.result != "fail" or not report_dir:
+        return None
+    return f"klikit-harness reproduce {shlex.quote(str(report_dir))} {g.id}"
+
+
+def _md_group(g: DistinctFailure, report_dir: Any = None) -> list[str]:
     where = f" · {g.operation}" if g.operation else ""
     out = [f"### {g.id} · `{g.behaviour or '(untagged test)'}` — {_md_cell(g.title)}", ""]
+    command = reproduce_line(g, report_dir)
+    if command:
+        out.append(f"- reproduce: `{command}`")
     out.append(f"- kind: `{g.kind}`{where}")
     out.append(f"- {g.count} occurrence{'s' if g.count != 1 else ''} in: " + ", ".join(f"`{t}`" for t in g.tests))
     if g.unattributed:
@@ -475,7 +498,7 @@ def markdown(summary: Summary, meta: dict[str, Any]) -> str:
         n = len(summary.failures)
         out += ["", "## Failures", "", f"{n} distinct failure{'s' if n != 1 else ''}.", ""]
         for g in summary.failures:
-            out += _md_group(g)
+            out += _md_group(g, meta.get("report_dir"))
     if summary.observations:
         n = len(summary.observations)
         out += [
@@ -507,12 +530,14 @@ def markdown(summary: Summary, meta: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _html_group(g: DistinctFailure) -> str:
+def _html_group(g: DistinctFailure, report_dir: Any = None) -> str:
     e = html.escape
+    command = reproduce_line(g, report_dir)
     return (
         f"<details open><summary><b>{e(g.id)}</b> <code>{e(g.behaviour or '(untagged test)')}</code> — "
         f"{e(g.title)} <small>({g.count}×{' · ' + e(g.operation) if g.operation else ''})</small></summary>"
-        f"<p>kind <code>{e(g.kind)}</code>; tests: {', '.join(f'<code>{e(t)}</code>' for t in g.tests)}</p>"
+        + (f"<p>reproduce: <code>{e(command)}</code></p>" if command else "")
+        + f"<p>kind <code>{e(g.kind)}</code>; tests: {', '.join(f'<code>{e(t)}</code>' for t in g.tests)}</p>"
         + (f"<p><b>unattributed</b>: {e(UNATTRIBUTED_NOTE)}</p>" if g.unattributed else "")
         + (f"<p>request_id <code>{e(g.request_id)}</code></p>" if g.request_id else "")
         + (f"<p>received: {e(g.received)}</p>" if g.received else "")
@@ -553,7 +578,7 @@ def html_report(summary: Summary, meta: dict[str, Any]) -> str:
     for title, groups in (("Failures", summary.failures), ("Observations", summary.observations)):
         if groups:
             body.append(f"<h2>{title} ({len(groups)} distinct)</h2>")
-            body += [_html_group(g) for g in groups]
+            body += [_html_group(g, meta.get("report_dir")) for g in groups]
     if summary.readings:
         body.append("<h2>Target profile</h2><table><tr><th>Behaviour</th><th>Status</th><th>Result</th>"
                     "<th>Reading</th><th>Evidence</th></tr>")

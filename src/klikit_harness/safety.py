@@ -43,6 +43,7 @@ __all__ = [
     "GuardedASGI",
     "GuardedSession",
     "NotSent",
+    "Sent",
     "SlidingWindow",
     "current_test",
     "named_stores",
@@ -225,6 +226,28 @@ class SlidingWindow:
                 self._sleep(ready - now)
 
 
+# --------------------------------------------------------------- observers
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One answered request as it passed the guard (for recorders: secrets still in it, scrub before keeping)."""
+
+    method: str
+    url: str
+    request_headers: list[tuple[str, str]]
+    request_body: bytes
+    status: int
+    response_headers: list[tuple[str, str]]
+    response_body: bytes
+    elapsed_ms: float = 0.0
+    http_version: str = "HTTP/1.1"
+
+
+#: called with every answered request, whatever the transport
+Observer = Callable[[Sent], None]
+
+
 # ------------------------------------------------------------------- guard
 
 
@@ -244,6 +267,8 @@ class Guard:
     blocked: list[Blocked] = field(default_factory=list)
     #: stores a store-mode getMenu answered 404 to, per partner key
     unknown: dict[str | None, set[StorePair]] = field(default_factory=dict)
+    #: called with every answered request (recorders); none by default, so nothing is read or kept
+    observers: list[Observer] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -306,6 +331,11 @@ class Guard:
             with self._lock:
                 self.unknown.setdefault(_basic_key(authorization), set()).add(pairs[0])
 
+    def notify(self, sent: Sent) -> None:
+        """Hand an answered request to every observer, in the order they were added."""
+        for observer in list(self.observers):
+            observer(sent)
+
     # -------------------------------------------------------------- adapters
 
     def httpx_hooks(self, *, capped: bool = True) -> dict[str, list[Callable[..., Any]]]:
@@ -319,6 +349,25 @@ class Guard:
         def on_response(response: httpx.Response) -> None:
             request = response.request
             self.learn(request.method, str(request.url), response.status_code, request.headers.get("authorization"))
+            if self.observers:
+                body = response.read()
+                try:
+                    elapsed = response.elapsed.total_seconds() * 1000
+                except RuntimeError:  # set only once the response is closed
+                    elapsed = 0.0
+                self.notify(
+                    Sent(
+                        request.method,
+                        str(request.url),
+                        list(request.headers.multi_items()),
+                        request.read(),
+                        response.status_code,
+                        list(response.headers.multi_items()),
+                        body,
+                        elapsed,
+                        response.http_version,
+                    )
+                )
 
         return {"request": [on_request], "response": [on_response]}
 
@@ -338,6 +387,20 @@ class GuardedSession(requests.Session):
         self.guard.admit(str(request.method), str(request.url), body, authorization, capped=self.capped)
         response = super().send(request, **kwargs)
         self.guard.learn(str(request.method), str(request.url), response.status_code, authorization)
+        if self.guard.observers:
+            raw = body.encode() if isinstance(body, str) else body or b""
+            self.guard.notify(
+                Sent(
+                    str(request.method),
+                    str(request.url),
+                    [(k, v.decode("latin-1") if isinstance(v, bytes) else str(v)) for k, v in request.headers.items()],
+                    raw,
+                    response.status_code,
+                    list(response.headers.items()),
+                    response.content,
+                    response.elapsed.total_seconds() * 1000,
+                )
+            )
         return response
 
 
@@ -378,12 +441,35 @@ class GuardedASGI:
             return dict(await receive())
 
         status: list[int] = []
+        answer_headers: list[tuple[str, str]] = []
+        answer_body: list[bytes] = []
+        observed = bool(self.guard.observers)
+        began = time.perf_counter()
 
         async def sending(message: dict[str, Any]) -> None:
             if message.get("type") == "http.response.start":
                 status.append(int(message["status"]))
+                if observed:
+                    answer_headers.extend(
+                        (k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", [])
+                    )
+            elif observed and message.get("type") == "http.response.body":
+                answer_body.append(message.get("body", b""))
             await send(message)
 
         await self.app(scope, replayed, sending)
         if status:
             self.guard.learn(method, url, status[0], headers.get("authorization"))
+            if observed:
+                self.guard.notify(
+                    Sent(
+                        method,
+                        url,
+                        [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", [])],
+                        b"".join(chunks),
+                        status[0],
+                        answer_headers,
+                        b"".join(answer_body),
+                        (time.perf_counter() - began) * 1000,
+                    )
+                )
