@@ -21,6 +21,9 @@ ENV_VAR = "KLIKIT_PROFILE"
 #: default example counts per profile for tests that do not choose their own
 DEFAULT_EXAMPLES: dict[Profile, int] = {"smoke": 20, "release": 100, "nightly": 400}
 
+#: the pause before a real target's check that met transient trouble runs once more (seconds)
+RERUN_DELAY_S: dict[Profile, float] = {"smoke": 2.0, "release": 5.0, "nightly": 10.0}
+
 _COMMON = {
     "deadline": None,
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
@@ -34,6 +37,11 @@ def current() -> Profile:
     if value not in PROFILES:
         raise ValueError(f"{ENV_VAR}={value!r} is not a profile; use one of {', '.join(PROFILES)}")
     return value
+
+
+def rerun_delay() -> float:
+    """Seconds to wait before rerunning a check that met transient trouble (profile in force)."""
+    return RERUN_DELAY_S[current()]
 
 
 def register() -> None:
