@@ -132,7 +132,9 @@ def every_answer(client: TargetClient, response: httpx.Response) -> None:
             )
     if status == 405 and not response.headers.get("allow", "").strip():
         target.settle(
-            _fail(client, response, "405 without an Allow header", "routing.method-not-allowed-405", "Allow: <methods>"),
+            _fail(
+                client, response, "405 without an Allow header", "routing.method-not-allowed-405", "Allow: <methods>"
+            ),
             source,
         )
 
