@@ -26,7 +26,7 @@ DEFAULT_EXAMPLES: dict[Profile, int] = {"smoke": 20, "release": 100, "nightly": 
 RERUN_DELAY_S: dict[Profile, float] = {"smoke": 2.0, "release": 5.0, "nightly": 10.0}
 
 #: rounds of concurrent duplicates fired at a real target before the in-flight 409 is "not observed"
-IN_FLIGHT_ROUNDS: dict[Profile, int] = {"smoke": 2, "release": 5, "nightly": 10}
+IN_FLIGHT_ROUNDS: dict[Profile, int] = {"smoke": 1, "release": 5, "nightly": 10}
 
 _COMMON = {
     "deadline": None,
