@@ -17,8 +17,12 @@ import httpx
 
 from . import contract
 from .contract import Reading
-from .failures import Violation
+from .failures import Transient, Violation
 from .target import TargetClient
+
+#: answers of a gateway in front of a real target: trouble on the way, not the API's verdict
+GATEWAY_STATUSES = frozenset({502, 503, 504})
+JSON_TYPE = "application/json"
 
 
 def _body(response: httpx.Response) -> Any:
@@ -105,6 +109,60 @@ def envelope(client: TargetClient, response: httpx.Response) -> dict[str, Any]:
                 {"check": "error_envelope"},
             )
     return body
+
+
+def every_answer(client: TargetClient, response: httpx.Response) -> None:
+    """What every answer must be, successes included (``Target.answer_checks`` runs it on each one).
+
+    A real target's gateway trouble (502/503/504) and a 429 that no burst check
+    asked for raise ``Transient``: the check could not judge its behaviour, and
+    the plugin runs it once more. Otherwise: ``Content-Type: application/json``
+    and the envelope (``envelope.*``), a catalogued code with its status, and an
+    ``Allow`` header on a 405 (``routing.method-not-allowed-405``). Each rule is
+    settled: enforced ones stop the check, observed ones are recorded.
+    """
+    target = client.target
+    status = response.status_code
+    if not target.is_standin and (status in GATEWAY_STATUSES or (status == 429 and client.capped)):
+        request = response.request
+        raise Transient(
+            f"HTTP {status} to {request.method} {request.url.path}: "
+            + ("the target throttled the harness (lower KLIKIT_MAX_RPS)" if status == 429 else "gateway trouble")
+        )
+    source = _source()
+    ctype = response.headers.get("content-type", "")
+    if ctype.split(";")[0].strip().lower() != JSON_TYPE:
+        target.settle(
+            _fail(
+                client, response, f"answer's Content-Type is {ctype or '(none)'}", "envelope.json-body",
+                f"Content-Type: {JSON_TYPE} on every answer",
+            ),
+            source,
+        )
+    try:
+        body = envelope(client, response)
+    except Violation as violation:
+        target.settle(violation, source)
+        return
+    if not 200 <= status < 300:
+        code = body["error"]["code"]
+        catalogued = contract.errors().lookup(code)
+        if catalogued is None or catalogued.status != status:
+            target.settle(
+                _fail(
+                    client, response, f"{code} is not answered with the catalogue's status",
+                    "envelope.code-status-catalogue",
+                    f"HTTP {catalogued.status} {code}" if catalogued else "a code of contracts/errors.yaml",
+                ),
+                source,
+            )
+    if status == 405 and not response.headers.get("allow", "").strip():
+        target.settle(
+            _fail(
+                client, response, "405 without an Allow header", "routing.method-not-allowed-405", "Allow: <methods>"
+            ),
+            source,
+        )
 
 
 def ok(client: TargetClient, response: httpx.Response, behaviour: str) -> Any:

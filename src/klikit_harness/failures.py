@@ -56,6 +56,14 @@ class Violation(AssertionError):
         return "\n".join(lines)
 
 
+class Transient(Exception):
+    """Transient trouble on the way to a real target (a gateway 502/503/504, a 429 the check did not ask for).
+
+    Not a Violation: the check could not judge its behaviour. On a real target
+    the plugin runs such a test once more after a pause before reporting it.
+    """
+
+
 # ------------------------------------------------------------------ failures as report data
 
 #: ids, keys and numbers that differ between two occurrences of the same failure

@@ -27,7 +27,7 @@ from . import report as reporting
 from .config import ConfigError, Settings, guard_production, load_settings
 from .core.defects import DefectSet
 from .core.variants import VariantSet
-from .failures import Violation, kind_of, leaves, normalise, operation_of, title_of
+from .failures import Transient, Violation, kind_of, leaves, normalise, operation_of, title_of
 from .safety import NotSent
 
 EXIT_UNREACHABLE = 3
@@ -115,6 +115,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 f"{item.nodeid} is tagged with unknown behaviour id(s) {', '.join(unknown)}: "
                 "add them to contracts/behaviours.yaml or fix the marker"
             )
+    _mark_reruns(config, items)
+
+
+#: what counts as transient trouble on the way to a real target (a check failing of it runs once more)
+TRANSIENT: tuple[type[BaseException], ...] = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+    Transient,
+)
+
+
+def _mark_reruns(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On a real target, a check that fails of transient trouble runs once more after a pause.
+
+    pytest-rerunfailures' ``flaky`` marker on every test that talks to the
+    target: only ``TRANSIENT`` causes trigger the rerun, never a Violation (nor
+    any assertion). Not on the embedded stand-in: nothing transient happens there.
+    """
+    if not config.pluginmanager.hasplugin("rerunfailures"):
+        return
+    talking = [item for item in items if "klikit_target" in getattr(item, "fixturenames", ())]
+    if not talking or _settings(config).base_url is None:
+        return
+    marker = pytest.mark.flaky(
+        reruns=1, reruns_delay=profiles.rerun_delay(), only_rerun=list(TRANSIENT), rerun_except=[AssertionError]
+    )
+    for item in talking:
+        if item.get_closest_marker("flaky") is None:
+            item.add_marker(marker)
 
 
 # --------------------------------------------------------------------- target
@@ -349,6 +379,7 @@ def pytest_runtest_makereport(
                 if not fault.unattributed:
                     fault.exchanges, fault.exchanges_omitted = capture.steps(fault.request_id)
         record = _record(item, report, outcome, ids, faults, target)
+        _note_rerun(item, record)
         if report.when != "teardown":
             record.faults += _new_observations(item.config, target, item.nodeid)
             record.broken = list(dict.fromkeys(f.behaviour for f in record.faults if f.behaviour))
@@ -356,6 +387,18 @@ def pytest_runtest_makereport(
     return report
 
 
+def _note_rerun(item: pytest.Item, record: reporting.TestRecord) -> None:
+    """A rerun's record replaces its first attempt's and says how the rerun went."""
+    if getattr(item, "execution_count", 1) < 2:
+        return
+    if not item.stash.get(_RERUN_SEEN, False):
+        item.config.stash[RECORDER].discard(item.nodeid)
+        item.stash[_RERUN_SEEN] = True
+    failed = record.outcome in {"failed", "error"}
+    record.rerun = reporting.RERUN_CONFIRMED if failed else reporting.RERUN_INTERMITTENT
+
+
+_RERUN_SEEN = pytest.StashKey[bool]()
 _SENT = pytest.StashKey[int]()
 _CAPTURE = pytest.StashKey[Any]()
 _CURRENT = pytest.StashKey[tuple[str, tuple[str, ...]]]()
@@ -435,7 +478,7 @@ def _named(exc: BaseException) -> str | None:
 
 
 def _is_transport(exc: BaseException) -> bool:
-    return isinstance(exc, httpx.TransportError)
+    return isinstance(exc, httpx.TransportError | Transient)
 
 
 def _new_observations(config: pytest.Config, target: Any, nodeid: str | None) -> list[reporting.Fault]:
@@ -537,6 +580,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    recorder = config.stash.get(RECORDER, None)
+    intermittent = [r for r in (recorder.records if recorder else []) if r.rerun == reporting.RERUN_INTERMITTENT]
+    if intermittent and config.getoption("--klikit-strict", default=False) and session.exitstatus == 0:
+        # an intermittent check passed on its rerun: only --strict counts it against the run
+        session.exitstatus = exitstatus = pytest.ExitCode.TESTS_FAILED
     directory = config.getoption("--klikit-report", default=None)
     if not directory:
         return
@@ -611,6 +659,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             f"target profile: {chosen.count('reference')} reference, {departures} departures, "
             f"{chosen.count('not observed')} not observed (of {len(chosen)} contested/assumed/incidental)"
         )
+    reruns = [r for r in recorder.records if r.rerun]
+    if reruns:
+        tr.write_line(f"rerun after transient trouble: {len(reruns)} test(s)")
+        for r in reruns:
+            tr.write_line(f"  {r.rerun:<18} {r.nodeid}")
     tr.write_line(f"behaviours: {', '.join(f'{tally.get(k, 0)} {k}' for k in reporting.RESULT_ORDER)}")
     tr.write_line(f"verdict: {summary.verdict}")
     if target is not None:

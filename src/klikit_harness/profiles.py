@@ -10,16 +10,23 @@ target's latency is not the code under test.
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Literal, TypeVar
 
 from hypothesis import HealthCheck, settings
 
 Profile = Literal["smoke", "release", "nightly"]
+T = TypeVar("T")
 PROFILES: tuple[Profile, ...] = ("smoke", "release", "nightly")
 ENV_VAR = "KLIKIT_PROFILE"
 
 #: default example counts per profile for tests that do not choose their own
 DEFAULT_EXAMPLES: dict[Profile, int] = {"smoke": 20, "release": 100, "nightly": 400}
+
+#: the pause before a real target's check that met transient trouble runs once more (seconds)
+RERUN_DELAY_S: dict[Profile, float] = {"smoke": 2.0, "release": 5.0, "nightly": 10.0}
+
+#: rounds of concurrent duplicates fired at a real target before the in-flight 409 is "not observed"
+IN_FLIGHT_ROUNDS: dict[Profile, int] = {"smoke": 1, "release": 5, "nightly": 10}
 
 _COMMON = {
     "deadline": None,
@@ -34,6 +41,11 @@ def current() -> Profile:
     if value not in PROFILES:
         raise ValueError(f"{ENV_VAR}={value!r} is not a profile; use one of {', '.join(PROFILES)}")
     return value
+
+
+def rerun_delay() -> float:
+    """Seconds to wait before rerunning a check that met transient trouble (profile in force)."""
+    return RERUN_DELAY_S[current()]
 
 
 def register() -> None:
@@ -53,3 +65,17 @@ def examples(*, smoke: int, release: int, nightly: int) -> settings:
     """A ``@settings`` decorator whose example count follows the profile in force."""
     count = {"smoke": smoke, "release": release, "nightly": nightly}[current()]
     return settings(max_examples=count)
+
+
+def exhaustive() -> bool:
+    """Whether enumerations cover every value the contract names (release, nightly) or a sample (smoke).
+
+    Smoke keeps a whole remote run within its request budget (500): it checks
+    each boundary's two sides and the values a server most often gets wrong.
+    """
+    return current() != "smoke"
+
+
+def cases(smoke: list[T], more: list[T]) -> list[T]:
+    """``smoke``, plus ``more`` on the exhaustive profiles."""
+    return [*smoke, *more] if exhaustive() else list(smoke)

@@ -78,6 +78,13 @@ class TestRecord:
     #: a fault was counted against the test's first id because no Violation named a behaviour
     unattributed: bool = False
     faults: list[Fault] = field(default_factory=list)
+    #: a real target's transient trouble made this test run twice: RERUN_INTERMITTENT or RERUN_CONFIRMED
+    rerun: str | None = None
+
+
+#: TestRecord.rerun: the first attempt met transient trouble and the rerun passed / failed as well
+RERUN_INTERMITTENT = "intermittent"
+RERUN_CONFIRMED = "confirmed on rerun"
 
 
 @dataclass
@@ -186,6 +193,10 @@ class Recorder:
         for fault in record.faults:
             self._scrub(fault)
         self.records.append(record)
+
+    def discard(self, nodeid: str) -> None:
+        """Forget a test's records (an attempt superseded by its rerun)."""
+        self.records = [r for r in self.records if r.nodeid != nodeid]
 
     def _scrub(self, fault: Fault) -> Fault:
         for name in _TEXT_FIELDS:

@@ -84,6 +84,8 @@ class Target:
     #: names of the stand-in's variants switched on (empty: the reference semantics)
     variants: tuple[str, ...] = ()
     observations: ObservationLog = field(default_factory=ObservationLog)
+    #: checks every answer goes through, ``check(client, response)`` (the contract suite installs its own)
+    answer_checks: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.redactor = Redactor()
@@ -305,6 +307,8 @@ class TargetClient:
             exchange.request_id = None
         if response.status_code == 429:
             self._check_429(response, exchange)
+        for check in self.target.answer_checks:
+            check(self, response)
         return response
 
     def _check_429(self, response: httpx.Response, exchange: Exchange) -> None:

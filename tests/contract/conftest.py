@@ -45,6 +45,9 @@ def need(value: Any, variable: str, why: str) -> Any:
 
 @pytest.fixture(scope="session")
 def target(klikit_target: Target) -> Target:
+    """The session's target; every answer the suite reads goes through ``expect.every_answer``."""
+    if expect.every_answer not in klikit_target.answer_checks:
+        klikit_target.answer_checks.append(expect.every_answer)
     return klikit_target
 
 

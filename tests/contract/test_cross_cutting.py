@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from klikit_harness import contract, expect
+from klikit_harness import contract, expect, profiles
 from klikit_harness.failures import Violation
 from klikit_harness.target import AUTO
 from tests.contract.conftest import create_section, first_known, need, publish, served
@@ -35,15 +35,6 @@ def test_error_envelope_and_catalogue_status(api, target):
     with expect.settled(api):
         expect.error(api, api.send("GET", "/menus/no-such-operation"), "resource_not_found", "routing.unknown-path-404")
     expect.error(api, api.call("getMenu", params={"brand_id": 1}), "request_invalid", "getmenu.one-param-400")
-
-
-@pytest.mark.behaviour("routing.method-not-allowed-405")
-def test_wrong_method(api):
-    r = api.send("DELETE", "/menus")
-    expect.error(api, r, "method_not_allowed", "routing.method-not-allowed-405")
-    if "GET" not in r.headers.get("allow", ""):
-        raise Violation("405 without an Allow header naming GET", behaviour="routing.method-not-allowed-405",
-                        received=r.headers.get("allow"), documented="Allow: GET")
 
 
 @pytest.mark.behaviour("auth.missing")
@@ -161,6 +152,8 @@ def test_key_length(api, target, writes):
         if count_titled(api, title):
             raise expect.mismatch(api, "a write with an over-long key was executed", "idempotency.key-over-64-invalid", title, "nothing written")
     expect.ok(api, api.call("createSection", {"title": {"en": title}}, key=uuid.uuid4().hex + uuid.uuid4().hex), "idempotency.key-max-64")
+    if profiles.exhaustive():
+        expect.ok(api, api.call("createSection", {"title": {"en": title + " 1"}}, key=uuid.uuid4().hex[:1]), "idempotency.key-max-64")
 
 
 @pytest.mark.behaviour("idempotency.replay-same-response", "idempotency.replay-no-second-write")
@@ -196,31 +189,40 @@ def test_conflict(api, target, writes):
 
 @pytest.mark.behaviour("idempotency.in-flight-conflict", "idempotency.replay-no-second-write")
 def test_concurrent_duplicates_write_once(target, writes):
-    title = f"{target.run_id} concurrent {uuid.uuid4().hex[:6]}"
-    key = str(uuid.uuid4())
-    n = 8
-    barrier = threading.Barrier(n)
+    """Duplicates fired at once, up to IN_FLIGHT_ROUNDS times: each round writes once; a 409 must say in-flight.
+
+    A target fast enough to finish each write before its duplicate arrives never
+    shows the in-flight 409: after the last round that is reported "not observed".
+    """
+    conflict = contract.errors().code_for("state_idempotency_conflict", target.reading)
+    n, rounds = 8, profiles.IN_FLIGHT_ROUNDS[profiles.current()]
     clients = [target.client() for _ in range(n)]
-
-    def one(client):
-        barrier.wait()
-        return client.call("createSection", {"title": {"en": title}}, key=key)
-
     try:
-        with ThreadPoolExecutor(n) as pool:
-            responses = list(pool.map(one, clients))
+        for _ in range(rounds):
+            title = f"{target.run_id} concurrent {uuid.uuid4().hex[:6]}"
+            key = str(uuid.uuid4())
+            barrier = threading.Barrier(n)
+
+            def one(client, title=title, key=key, barrier=barrier):
+                barrier.wait()
+                return client.call("createSection", {"title": {"en": title}}, key=key)
+
+            with ThreadPoolExecutor(n) as pool:
+                responses = list(pool.map(one, clients))
+            bad = [r for r in responses if not (r.status_code == 200 or (r.status_code == conflict.status and r.json()["error"]["code"] == conflict.code))]
+            if bad:
+                target.settle(Violation("a concurrent duplicate got neither the replay nor the in-flight 409", behaviour="idempotency.in-flight-conflict",
+                                        received=f"HTTP {bad[0].status_code}: {bad[0].text[:200]}", documented=f"200 replay or {conflict.status} {conflict.code}"))
+            written = count_titled(clients[0], title)
+            if written != 1:
+                raise Violation("concurrent duplicates wrote more than once", behaviour="idempotency.replay-no-second-write", received=f"{written} sections", documented="exactly 1")
+            if any(r.status_code == conflict.status for r in responses):
+                return
     finally:
         for c in clients:
             c.close()
-    conflict = contract.errors().code_for("state_idempotency_conflict", target.reading)
-    bad = [r for r in responses if not (r.status_code == 200 or (r.status_code == conflict.status and r.json()["error"]["code"] == conflict.code))]
-    if bad:
-        target.settle(Violation("a concurrent duplicate got neither the replay nor the in-flight 409", behaviour="idempotency.in-flight-conflict",
-                                received=f"HTTP {bad[0].status_code}: {bad[0].text[:200]}", documented=f"200 replay or {conflict.status} {conflict.code}"))
-    with target.client() as api:
-        written = count_titled(api, title)
-    if written != 1:
-        raise Violation("concurrent duplicates wrote more than once", behaviour="idempotency.replay-no-second-write", received=f"{written} sections", documented="exactly 1")
+    pytest.skip(f"not observed: in {rounds} round(s) of {n} concurrent duplicates each write finished before its duplicate "
+                "arrived (no in-flight 409 to judge); each round wrote once")
 
 
 @pytest.mark.behaviour("idempotency.scoped-per-credential")
@@ -242,14 +244,26 @@ def test_reads_ignore_key(api):
 
 @pytest.mark.behaviour("ratelimit.429-envelope-retry-after", "ratelimit.retry-after-seconds")
 def test_burst_gets_an_enveloped_429(target, client_for):
+    """A burst of writes, then of reads: every 429 of either kind carries the envelope and Retry-After.
+
+    The writes are invalid (a title of the wrong type: 400 under every reading),
+    so nothing is written; the client checks every 429 it meets itself.
+    """
     if not (target.is_standin or target.settings.allow_burst):
         pytest.skip("set KLIKIT_ALLOW_BURST=1 to exceed the rate limit on purpose")
     cred = target.settings.burst_credential
+    seen = []
     # KLIKIT_ALLOW_BURST is the explicit opt-in to go past the harness's own KLIKIT_MAX_RPS cap here
     with target.client(cred.pair() if cred else AUTO, variable="KLIKIT_BURST_KEY:KLIKIT_BURST_SECRET", capped=False) as client:
-        for _ in range(200):
-            r = client.call("getMenu")  # every 429 is checked by the client itself (envelope, Retry-After)
-            if r.status_code == 429:
-                expect.error(client, r, "rate_limit_exceeded", "ratelimit.429-envelope-retry-after")
-                return
-    pytest.skip("no 429 within 200 requests: the rate limit is above the harness's burst")
+        bursts = [("read", lambda: client.call("getMenu"))]
+        if not target.read_only:
+            bursts.insert(0, ("write", lambda: client.call("createSection", {"title": 429})))
+        for kind, send in bursts:
+            for _ in range(200):
+                r = send()
+                if r.status_code == 429:
+                    expect.error(client, r, "rate_limit_exceeded", "ratelimit.429-envelope-retry-after")
+                    seen.append(kind)
+                    break
+    if not seen:
+        pytest.skip("no 429 within 200 requests: the rate limit is above the harness's burst")

@@ -162,7 +162,9 @@ def test_one_throttled_credential_does_not_throttle_another(target, api, client_
                 break
         else:
             pytest.skip("no 429 within 200 requests")
-    expect.ok(api, api.call("getMenu"), "ratelimit.per-credential")
+    # uncapped: a 429 here is the answer under test, not throttling of the harness (judged, never rerun)
+    with target.client(capped=False) as main:
+        expect.ok(main, main.call("getMenu"), "ratelimit.per-credential")
 
 
 # ---------------------------------------------------------------- schedules
@@ -289,20 +291,13 @@ def own_section(api, store, new_section):
     return new_section(name="input", availableTimes=day(1, 800, 900))
 
 
-def _nested(depth):
-    value = []
-    for _ in range(depth - 2):
-        value = [value]
-    return value
-
-
-@pytest.mark.behaviour("input.malformed-json", "input.wrong-content-type", "input.non-object-body", "input.deep-nesting", "input.body-too-large")
+@pytest.mark.behaviour("input.malformed-json", "input.wrong-content-type", "input.non-object-body")
 @pytest.mark.parametrize(
     "case",
-    ["truncated", "single-quotes", "text-plain", "array", "null", "deep", "over-1MiB"],
+    ["truncated", "single-quotes", "text-plain", "array", "null"],
 )
 def test_client_mistakes_get_400(api, store, own_section, case):
-    operation, content, ctype, rule = "populateMenu", None, "application/json", "input.malformed-json"
+    content, ctype, rule = None, "application/json", "input.malformed-json"
     valid = json.dumps(_valid_populate(store, own_section)).encode()
     if case == "truncated":
         content = valid[:-1]
@@ -310,15 +305,9 @@ def test_client_mistakes_get_400(api, store, own_section, case):
         content = valid.replace(b'"', b"'")
     elif case == "text-plain":
         content, ctype, rule = valid, "text/plain", "input.wrong-content-type"
-    elif case in {"array", "null"}:
-        content, rule = (b"[" + valid + b"]" if case == "array" else b"null"), "input.non-object-body"
     else:
-        # reset passes extra keys through, so only the depth or the size is wrong
-        operation = "resetStoreOverrides"
-        extra = _nested(40) if case == "deep" else "x" * (1024 * 1024 + 10)
-        rule = "input.deep-nesting" if case == "deep" else "input.body-too-large"
-        content = json.dumps({"stores": [store.as_json()], "note": extra}).encode()
-    r = api.call(operation, content=content, headers={"Content-Type": ctype})
+        content, rule = (b"[" + valid + b"]" if case == "array" else b"null"), "input.non-object-body"
+    r = api.call("populateMenu", content=content, headers={"Content-Type": ctype})
     if r.status_code >= 500:
         raise expect.mismatch(api, "a client mistake produced a 5xx", rule, f"HTTP {r.status_code}", "400 request_invalid")
     expect.error(api, r, "request_invalid", rule)

@@ -197,3 +197,74 @@ RATE_LIMIT_NO_ENVELOPE = register(
     "429 answers are plain text without the envelope or Retry-After",
     family="ratelimit",
 )
+# --- seen only from outside: headers, boundaries, credentials of every shape, time
+SUCCESS_TEXT_PLAIN = register(
+    "success-text-plain",
+    "2xx answers carry Content-Type text/plain (the body is still the JSON envelope)",
+    family="envelope",
+)
+REPLAY_WITHOUT_CONTENT_TYPE = register(
+    "replay-without-content-type",
+    "an idempotent replay is served from a cache that keeps the body only: no Content-Type",
+    family="idempotency",
+)
+ALLOW_MISSING_ON_WRITE_PATHS = register(
+    "allow-missing-on-write-paths",
+    "405 on a write-only path (e.g. GET /menus/publish) carries no Allow header",
+    family="routing",
+)
+RETRY_AFTER_MISSING_ON_WRITES = register(
+    "retry-after-missing-on-writes",
+    "429 answers to writes carry no Retry-After (reads still do)",
+    family="ratelimit",
+)
+SCHEDULED_NEAR_IMMEDIATE = register(
+    "scheduled-publish-near-now-immediate",
+    "a scheduledAt less than an hour ahead is published at once (compared with local time, UTC+1)",
+    family="publish",
+)
+SCHEDULED_NEVER_RUNS = register(
+    "scheduled-publish-never-runs",
+    "a scheduled publish is accepted and counted but its time never comes",
+    family="publish",
+)
+UNKNOWN_KEY_403 = register(
+    "unknown-key-403",
+    "an unknown partner_key is answered 403 auth_forbidden instead of 401 auth_invalid_credential",
+    family="auth",
+)
+SECRET_OF_ANOTHER_KEY = register(
+    "secret-of-another-key-accepted",
+    "the secret is checked against every credential of the key's business, not the key's own",
+    family="auth",
+)
+SECRET_PREFIX_ACCEPTED = register(
+    "secret-prefix-accepted",
+    "the secret is compared as a prefix: an empty or truncated secret passes",
+    family="auth",
+)
+WEEKDAY_7_ACCEPTED = register(
+    "weekday-7-accepted",
+    'availableTimes key "7" is accepted as Sunday (ISO weekday numbering) instead of rejected',
+    family="schedules",
+)
+HHMM_2400_ACCEPTED = register(
+    "end-of-day-2400-accepted",
+    "endTime 2400 is accepted (read as end of day) instead of rejected",
+    family="schedules",
+)
+DEPTH_OFF_BY_ONE = register(
+    "depth-limit-off-by-one",
+    "JSON nested 33 levels deep is accepted (the depth check counts from 0)",
+    family="input",
+)
+BODY_CAP_DECIMAL = register(
+    "body-cap-decimal-mb",
+    "bodies over 1,000,000 bytes are rejected (a decimal megabyte, not 1 MiB)",
+    family="input",
+)
+INT32_MAX_REJECTED = register(
+    "int32-max-rejected",
+    "the int32 bound is checked with >=: 2147483647 is rejected",
+    family="input",
+)

@@ -35,6 +35,7 @@ from .credentials import (
     WRITE_SCOPE,
     Credential,
     Credentials,
+    parse_basic,
 )
 from .defects import DefectSet
 from .errors import ApiError, invalid
@@ -54,6 +55,8 @@ VARIANT_RETRY_AFTER = 60
 _EMPTIED_PAYLOADS = frozenset(
     {"setSectionVisibilities", "enableSections", "populateMenu", "syncMenuToStores", "resetStoreOverrides"}
 )
+#: the body cap under the body-cap-decimal-mb defect
+DECIMAL_MB = 1_000_000
 MAX_KEY_LENGTH = 64
 JSON_TYPE = "application/json"
 
@@ -250,16 +253,44 @@ class Service:
                 )
             if op is None:
                 allow = ", ".join(sorted(route.methods))
+                write_only = "GET" not in route.methods
                 raise ApiError(
                     "method_not_allowed",
                     f"{request.method} is not allowed on {route.template}; use {allow}",
                     {"allowed": sorted(route.methods)},
-                    headers={"allow": allow},
+                    headers={} if write_only and self.defects.on(d.ALLOW_MISSING_ON_WRITE_PATHS) else {"allow": allow},
                 )
             return op, match.groupdict()
         raise ApiError("resource_not_found", f"no operation at {request.path}", {"path": request.path})
 
     def _authenticate(self, request: ApiRequest, now: float) -> Credential:
+        try:
+            return self._verify(request, now)
+        except ApiError as exc:
+            if exc.meaning != "auth_invalid_credential":
+                raise
+            return self._misverify(request, exc)
+
+    def _misverify(self, request: ApiRequest, exc: ApiError) -> Credential:
+        """What the auth defects let through (or answer) where the secret did not verify."""
+        key, secret = parse_basic(request.header("authorization")) or ("", "")
+        cred = self.credentials.get(key)
+        if cred is None:
+            if self.defects.on(d.UNKNOWN_KEY_403):
+                raise ApiError("auth_forbidden", "partner_key is not allowed here", {"scope": READ_SCOPE}) from exc
+            raise exc
+        if cred.revoked:
+            raise exc
+        if self.defects.on(d.SECRET_PREFIX_ACCEPTED) and cred.secret.startswith(secret):
+            return cred
+        if self.defects.on(d.SECRET_OF_ANOTHER_KEY) and any(
+            other.business_id == cred.business_id and other.secret == secret and not other.revoked
+            for other in self.credentials
+        ):
+            return cred
+        raise exc
+
+    def _verify(self, request: ApiRequest, now: float) -> Credential:
         return self.credentials.authenticate(
             request.header("authorization"),
             now=now,
@@ -284,11 +315,12 @@ class Service:
         if retry_after is not None and self.variants.on(v.RETRY_AFTER_60):
             retry_after = VARIANT_RETRY_AFTER
         if retry_after is not None:
+            dropped = op.is_write and self.defects.on(d.RETRY_AFTER_MISSING_ON_WRITES)
             raise ApiError(
                 "rate_limit_exceeded",
                 f"rate cap of {cred.rate:g} requests/s hit; retry after {retry_after}s",
                 {"retry_after": retry_after},
-                headers={"retry-after": str(retry_after)},
+                headers={} if dropped else {"retry-after": str(retry_after)},
             )
         needed = WRITE_SCOPE if op.is_write else READ_SCOPE
         if needed not in cred.scopes and not (op.is_write and self.defects.on(d.SCOPE_NOT_ENFORCED)):
@@ -321,9 +353,12 @@ class Service:
             body = stored.body
             if self.variants.on(v.REPLAY_NEW_REQUEST_ID):
                 body = _with_request_id(body, request_id)
+            headers = list(stored.headers)
+            if self.defects.on(d.REPLAY_WITHOUT_CONTENT_TYPE):
+                headers = [(k, val) for k, val in headers if k.lower() != "content-type"]
             if self.variants.on(v.NO_REPLAYED_HEADER):
-                return ApiResponse(stored.status, list(stored.headers), body)
-            return ApiResponse(stored.status, [*stored.headers, ("idempotent-replayed", "true")], body)
+                return ApiResponse(stored.status, headers, body)
+            return ApiResponse(stored.status, [*headers, ("idempotent-replayed", "true")], body)
         if isinstance(decision, Conflict):
             run_anyway = self.defects.on(d.NO_IN_FLIGHT) if decision.in_flight else self.defects.on(d.CONFLICT_200)
             if run_anyway:
@@ -341,14 +376,17 @@ class Service:
         return Prepared(request, request_id, op, cred, params, body, decision)
 
     def _parse_body(self, request: ApiRequest) -> Any:
-        if request.body_too_large or len(request.body) > MAX_BODY_BYTES:
-            raise invalid("body", f"request bodies are limited to {MAX_BODY_BYTES} bytes")
+        cap = DECIMAL_MB if self.defects.on(d.BODY_CAP_DECIMAL) else MAX_BODY_BYTES
+        if request.body_too_large or len(request.body) > cap:
+            raise invalid("body", f"request bodies are limited to {cap} bytes")
         ctype = (request.header("content-type") or "").split(";")[0].strip().lower()
         if ctype != JSON_TYPE:
             raise invalid("Content-Type", f"must be {JSON_TYPE}, got {ctype or 'nothing'}")
         if not request.body.strip():
             raise invalid("body", "a JSON object is required")
         max_depth = VARIANT_MAX_DEPTH if self.variants.on(v.DEPTH_64) else MAX_DEPTH
+        if self.defects.on(d.DEPTH_OFF_BY_ONE):
+            max_depth += 1
         try:
             body = json.loads(request.body, parse_constant=reject_constant, parse_float=finite_float)
         except RecursionError:
@@ -370,7 +408,10 @@ class Service:
             return self.error_response(exc, p.request_id)
         if self.variants.on(v.SUCCESS_DATA_EMPTY) and p.operation.operation_id in _EMPTIED_PAYLOADS:
             data = {}
-        return _json_response(200, {"request_id": p.request_id, "data": data}, {})
+        response = _json_response(200, {"request_id": p.request_id, "data": data}, {})
+        if self.defects.on(d.SUCCESS_TEXT_PLAIN):
+            response.headers = [("content-type", "text/plain; charset=utf-8"), *response.headers[1:]]
+        return response
 
     def _dispatch(self, p: Prepared) -> Any:
         op = p.operation
@@ -396,6 +437,7 @@ class Service:
             self.world.check_ownership(biz, op.operation_id, body, self._path_section_id(p))
         if self.variants.on(v.NULL_REJECTED):
             _reject_nulls(op.operation_id, body)
+        _misread(self.defects, body)
         if op.body_schema:
             self._validate(op.body_schema, body)
         if self.variants.on(v.TIMES_REQUIRED) and op.operation_id in {"populateMenu", "syncMenuToStores"}:
@@ -482,6 +524,25 @@ class Service:
         if self.variants.on(v.SEQUENCE_OPTIONAL) and schema_name == "PushRequest" and path[:1] == ["sections"]:
             return missing <= {"sequence"}
         return False
+
+
+def _misread(defects: DefectSet, body: Any) -> None:
+    """What the input defects make of a body before it is validated (in place)."""
+    if not (defects.on(d.WEEKDAY_7_ACCEPTED) or defects.on(d.HHMM_2400_ACCEPTED) or defects.on(d.INT32_MAX_REJECTED)):
+        return
+    stack: list[tuple[str, Any]] = [("", body)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            if where.endswith("availableTimes") and "7" in value and defects.on(d.WEEKDAY_7_ACCEPTED):
+                value.setdefault("0", value.pop("7"))  # ISO Sunday
+            if value.get("endTime") == 2400 and defects.on(d.HHMM_2400_ACCEPTED):
+                value["endTime"] = 2359  # "midnight" stored as the end of the day
+            stack.extend((f"{where}.{k}" if where else str(k), val) for k, val in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", val) for i, val in enumerate(value))
+        elif value == INT32_MAX and type(value) is int and defects.on(d.INT32_MAX_REJECTED):
+            raise invalid(where, f"must be below {INT32_MAX}")
 
 
 class _Html500(Exception):
