@@ -503,11 +503,23 @@ def judged() -> Iterator[None]:
     try:
         yield
     except FailureGroup as group:
-        for failure in group.exceptions:
-            violation = getattr(failure, VIOLATION, None)
-            if isinstance(violation, Violation):
-                raise violation from None
+        found = [v for f in group.exceptions if isinstance(v := getattr(f, VIOLATION, None), Violation)]
+        if found:
+            raise most_authoritative(found) from None
         raise
+
+
+def most_authoritative(violations: list[Violation]) -> Violation:
+    """Of several violations found at once, the one whose behaviour the contract states most firmly
+    (documented before assumed before incidental; the first of equals)."""
+    rank = {"documented": 0, "contested": 0, "assumed": 1, "incidental": 2}
+    known = contract.behaviours()
+
+    def order(violation: Violation) -> int:
+        bid = violation.behaviour
+        return rank.get(known[bid].status, 3) if bid is not None and bid in known else 4
+
+    return min(violations, key=order)
 
 
 def _label(case: Case | None, ex: checks.HttpExchange) -> str:
