@@ -46,6 +46,17 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["klikit_fuzz_seed"] = support.SEED
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Self-tests of the harness's own fuzz layer need the embedded stand-in: a real target's
+    run deselects them (they test the harness, not the target, so they are not skipped checks)."""
+    if not support.REMOTE:
+        return
+    kept = [item for item in items if item.get_closest_marker("harness_selftest") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
 def _remote_target(config: pytest.Config) -> bool:
     """Is the session's target a real environment? (As the plugin decides: option, then KLIKIT_BASE_URL.)"""
     chosen = config.getoption("--klikit-target", default=None)

@@ -67,8 +67,8 @@ BUDGETS: dict[profiles.Profile, Budget] = {
 #: a real target answers at most KLIKIT_MAX_RPS (5/s by default): smoke skips the coverage
 #: phase (~1,000 requests) and stays near 150 requests, about half a minute at 5/s
 REMOTE_BUDGETS: dict[profiles.Profile, Budget] = {
-    "smoke": Budget(max_examples=10, coverage=False, loopback=False, stateful_examples=5, stateful_steps=4,
-                    key_examples=3),
+    "smoke": Budget(max_examples=8, coverage=False, loopback=False, stateful_examples=3, stateful_steps=4,
+                    key_examples=2),
     "release": Budget(max_examples=40, coverage=True, loopback=False, stateful_examples=20, stateful_steps=6,
                       key_examples=10),
     "nightly": Budget(max_examples=150, coverage=True, loopback=False, stateful_examples=80, stateful_steps=10,
