@@ -742,6 +742,8 @@ def variants(
             detail.append(f"strict did not fail {', '.join(outcome.missing)}")
         if outcome.error:
             detail.append(f"run error: {outcome.error[-300:]}")
+        if outcome.unobserved:
+            detail.append(f"not observable here: {', '.join(outcome.unobserved)}")
         suffix = f" — {'; '.join(detail)}" if detail else ""
         console.print(f"[{done}/{total}] {outcome.name}: {verdict}{suffix} ({outcome.wall_seconds:.0f} s)")
 
@@ -762,7 +764,8 @@ def variants(
             "pass" if o.lenient_holds else f"[bold red]FAIL (exit {o.lenient_exit})[/]",
             ", ".join(o.strict_failed) or "—",
             ", ".join(o.expected) or "—",
-            "holds" if o.holds else "[bold red]BROKEN[/]",
+            ("holds" if o.holds else "[bold red]BROKEN[/]")
+            + (f" (not observable here: {', '.join(o.unobserved)})" if o.unobserved else ""),
         )
     console.print(table)
     held = sum(o.holds for o in outcomes)

@@ -24,7 +24,8 @@ from tests.fuzz import support
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    support.REMOTE = _remote_target(config)
+    # a variant of the stand-in is judged as a real target is, and fuzzed on a real target's budget
+    support.REMOTE = _remote_target(config) or bool(config.getoption("--klikit-variant", default=None))
     variants = config.getoption("--klikit-variant", default=None) or ()
     support.JUDGE = support.judgement_for(
         reference_target=not support.REMOTE and not variants,

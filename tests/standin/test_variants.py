@@ -358,19 +358,6 @@ def check_retry_after_60(p: Pair) -> None:
             assert seconds == VARIANT_RETRY_AFTER
 
 
-def check_never_published_null(p: Pair) -> None:
-    params = {"brand_id": FRESH[0].brand_id, "branch_id": FRESH[0].branch_id}
-    r = p.ref.get("/menus", params=params)
-    assert r.status_code == 200 and r.json()["data"]["menu"]["sections"] == []
-    v = p.var.get("/menus", params=params)
-    assert v.status_code == 200 and v.json()["data"] == {"menu": None}
-    # a published store is served as before; a foreign one is still 404
-    p.var.publish(POPULATED[0])
-    assert p.var.store_menu(POPULATED[0])
-    foreign = {"brand_id": FOREIGN_STORE.brand_id, "branch_id": FOREIGN_STORE.branch_id}
-    assert_error(p.var.get("/menus", params=foreign), 404, "resource_not_found")
-
-
 def check_publish_empty_counts_success(p: Pair) -> None:
     body = {"stores": [store(FRESH[0]), store(POPULATED[0])], "providerIDs": [1]}
     assert p.ref.post("/menus/publish", body).json()["data"] == {"success": 1, "failed": 1}
@@ -400,7 +387,6 @@ CHECKS: dict[str, Callable[[Pair], None]] = {
     "in-flight-waits": check_in_flight_waits,
     "writes-take-tokens": check_writes_take_tokens,
     "retry-after-60": check_retry_after_60,
-    "never-published-null": check_never_published_null,
     "publish-empty-counts-success": check_publish_empty_counts_success,
 }
 WRITE_DELAY = {"in-flight-waits": 0.3}

@@ -222,11 +222,6 @@ RETRY_AFTER_60 = register(
     changes=("ratelimit.retry-after-until-token",),
 )
 # --- menus
-NEVER_PUBLISHED_NULL = register(
-    "never-published-null",
-    "store-mode getMenu of a store never published answers 200 with data {menu: null}",
-    changes=("getmenu.never-published-empty",),
-)
 PUBLISH_EMPTY_COUNTS_SUCCESS = register(
     "publish-empty-counts-success",
     "publish counts a store without a menu as a success (it has nothing to rebuild)",

@@ -427,9 +427,6 @@ class World:
         assert brand_id is not None
         assert branch_id is not None
         key = self._own_store(business_id, {"brandID": brand_id, "branchID": branch_id}, "brand_id,branch_id")
-        never_published = key not in self.snapshots and not self.defects.on(d.GETMENU_LIVE)
-        if never_published and self.variants.on(v.NEVER_PUBLISHED_NULL):
-            return {"menu": None}
         served = self.store_menu(key) if self.defects.on(d.GETMENU_LIVE) else copy.deepcopy(self.snapshots.get(key, []))
         return {"menu": {"branchInfo": self.stores[key].branch_info(), "sections": served}}
 
