@@ -247,13 +247,25 @@ def _target_settings(target: str | None, env_file: Path | None) -> Settings:
 
 
 def _preflight(settings: Settings) -> None:
-    """Exit 3 when a remote target does not answer at all (any HTTP answer will do)."""
-    import httpx
+    """Exit 3 when a remote target does not accept a connection at all.
+
+    A TCP connection only, no HTTP request: every request the target receives
+    is one the run counts (the pytest plugin's first getMenu also exits 3 on
+    a transport error, so a target behind a proxy is checked there instead).
+    """
+    import os
+    import socket
+    from urllib.parse import urlsplit
 
     assert settings.base_url is not None
+    parts = urlsplit(settings.base_url)
+    proxied = any(os.environ.get(v) for v in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy"))
+    if proxied or parts.hostname is None:
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        httpx.get(f"{settings.base_url}/menus", timeout=10.0)
-    except httpx.TransportError as exc:
+        socket.create_connection((parts.hostname, port), timeout=10.0).close()
+    except OSError as exc:
         fail(
             f"target {settings.base_url} is unreachable ({type(exc).__name__}); check KLIKIT_BASE_URL and the network",
             EXIT_UNREACHABLE,

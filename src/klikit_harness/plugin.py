@@ -598,6 +598,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "strict": bool(config.getoption("--klikit-strict")),
         "run_id": target.run_id if target is not None else None,
         "requests": target.requests_sent if target is not None else 0,
+        "fresh_stores": _fresh_ledger(config),
         "not_sent": [vars(b) for b in target.not_sent] if target is not None else [],
         "defects": list(config.getoption("--klikit-defect")),
         "variants": list(config.getoption("--klikit-variant")),
@@ -608,6 +609,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     }
     reporting.write(Path(directory), recorder, meta, summary)
     twin.write(Path(directory), summary, meta, recorder.redact)
+
+
+def _fresh_ledger(config: pytest.Config) -> dict[str, Any] | None:
+    """What the run did with KLIKIT_FRESH_STORES (None when no check used one)."""
+    from .freshstores import LEDGER
+
+    ledger = config.stash.get(LEDGER, None)
+    return ledger.as_json() if ledger is not None else None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -407,6 +407,14 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _fresh_line(meta: Mapping[str, Any]) -> str:
+    """`` · fresh stores consumed 2 of 2 taken`` when the run used KLIKIT_FRESH_STORES."""
+    fresh = meta.get("fresh_stores")
+    if not isinstance(fresh, Mapping):
+        return ""
+    return f" · fresh stores consumed {fresh.get('consumed', 0)} of {len(fresh.get('taken') or [])} taken"
+
+
 def write(directory: Path, recorder: Recorder, meta: dict[str, Any], summary: Summary) -> list[Path]:
     """Write results.json, report.md and report.html into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -494,7 +502,8 @@ def markdown(summary: Summary, meta: dict[str, Any]) -> str:
         f"# klikit-harness report — {summary.verdict}",
         "",
         f"Target: `{meta.get('target')}` · profile `{meta.get('profile')}` · contract `{meta.get('reading')}`"
-        f" · run id `{meta.get('run_id')}` · requests sent {meta.get('requests', 0)}",
+        f" · run id `{meta.get('run_id')}` · requests sent {meta.get('requests', 0)}"
+        + _fresh_line(meta),
         "",
         _counts_line(summary),
         "",
@@ -574,7 +583,7 @@ def html_report(summary: Summary, meta: dict[str, Any]) -> str:
         f"<h1>klikit-harness — {e(summary.verdict)}</h1>",
         f"<p>Target <code>{e(str(meta.get('target')))}</code>, profile <b>{e(str(meta.get('profile')))}</b>, "
         f"contract <b>{e(str(meta.get('reading')))}</b>, run id <code>{e(str(meta.get('run_id')))}</code>, "
-        f"requests sent {e(str(meta.get('requests', 0)))}.</p>",
+        f"requests sent {e(str(meta.get('requests', 0)))}{e(_fresh_line(meta))}.</p>",
         f"<p>{e(_counts_line(summary))}</p>",
         "<table><tr><th>Behaviour</th><th>Status</th><th>Result</th><th>Statement</th><th>Source</th></tr>",
     ]
