@@ -489,17 +489,7 @@ def _new_observations(config: pytest.Config, target: Any, nodeid: str | None) ->
     seen = config.stash.get(_OBSERVATIONS_SEEN, 0)
     config.stash[_OBSERVATIONS_SEEN] = len(logged)
     return [
-        reporting.Fault(
-            behaviour=obs.behaviour,
-            kind=f"Violation: {normalise(obs.title)}",
-            title=obs.title,
-            operation=operation_of(obs.reproduction),
-            received=obs.received,
-            documented=obs.documented,
-            request_id=obs.request_id,
-            reproduction=obs.reproduction,
-            observed=True,
-        )
+        reporting.Fault.observation(obs)
         for obs in logged[seen:]
         if nodeid is not None and (not obs.source or obs.source == nodeid)
     ]

@@ -58,6 +58,21 @@ class Fault:
     exchanges_omitted: int = 0
 
 
+    @classmethod
+    def observation(cls, obs: Any) -> Fault:
+        """An ``observations.Observation`` as the fault of the test that logged it."""
+        return cls(
+            behaviour=obs.behaviour,
+            kind=f"Violation: {normalise(obs.title)}",
+            title=obs.title,
+            operation=operation_of(obs.reproduction),
+            received=obs.received,
+            documented=obs.documented,
+            request_id=obs.request_id,
+            reproduction=obs.reproduction,
+            observed=True,
+        )
+
 @dataclass
 class TestRecord:
     nodeid: str
@@ -224,17 +239,7 @@ class Recorder:
             occurrences += [(rec, rec.nodeid, f) for f in rec.faults]
         for obs in observations:
             fault = self._scrub(
-                Fault(
-                    behaviour=obs.behaviour,
-                    kind=f"Violation: {normalise(obs.title)}",
-                    title=obs.title,
-                    operation=operation_of(obs.reproduction),
-                    received=obs.received,
-                    documented=obs.documented,
-                    request_id=obs.request_id,
-                    reproduction=obs.reproduction,
-                    observed=True,
-                )
+                Fault.observation(obs)
             )
             occurrences.append((None, obs.source or "(outside any test)", fault))
         failures, observed = _distinct(occurrences)

@@ -11,8 +11,10 @@ module level below, then test ``defects.on(NAME)`` where the bug would live.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from .switches import SwitchSet
 
 
 @dataclass(frozen=True)
@@ -35,28 +37,14 @@ def register(name: str, description: str, *, family: str) -> str:
     return name
 
 
-class DefectSet:
+class DefectSet(SwitchSet):
     """The defects switched on in one stand-in (empty: a correct server)."""
 
-    def __init__(self, names: Iterable[str] = ()) -> None:
-        names = tuple(names)
-        unknown = sorted(set(names) - REGISTRY.keys())
-        if unknown:
-            known = ", ".join(sorted(REGISTRY))
-            raise ValueError(f"unknown defect(s) {', '.join(unknown)}; known: {known}")
-        self._on = frozenset(names)
+    kind = "defect"
 
-    def on(self, name: str) -> bool:
-        return name in self._on
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._on))
-
-    def __bool__(self) -> bool:
-        return bool(self._on)
-
-    def __repr__(self) -> str:
-        return f"DefectSet({sorted(self._on)!r})"
+    @classmethod
+    def registry(cls) -> Mapping[str, Defect]:
+        return REGISTRY
 
 
 # --- menu-publish semantics

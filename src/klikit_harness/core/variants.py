@@ -14,10 +14,11 @@ and give it a check in tests/standin/test_variants.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .. import contract
+from .switches import SwitchSet
 
 #: the behaviour statuses a variant may change
 CHANGEABLE = ("assumed", "incidental")
@@ -66,31 +67,14 @@ def register(name: str, description: str, *, changes: Iterable[str]) -> str:
     return name
 
 
-class VariantSet:
+class VariantSet(SwitchSet):
     """The variants switched on in one stand-in (empty: the reference semantics)."""
 
-    def __init__(self, names: Iterable[str] = ()) -> None:
-        names = tuple(names)
-        unknown = sorted(set(names) - REGISTRY.keys())
-        if unknown:
-            known = ", ".join(sorted(REGISTRY))
-            raise ValueError(f"unknown variant(s) {', '.join(unknown)}; known: {known}")
-        self._on = frozenset(names)
+    kind = "variant"
 
-    def on(self, name: str) -> bool:
-        return name in self._on
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._on))
-
-    def __bool__(self) -> bool:
-        return bool(self._on)
-
-    def __len__(self) -> int:
-        return len(self._on)
-
-    def __repr__(self) -> str:
-        return f"VariantSet({sorted(self._on)!r})"
+    @classmethod
+    def registry(cls) -> Mapping[str, Variant]:
+        return REGISTRY
 
 
 # --- payload shapes and required fields
