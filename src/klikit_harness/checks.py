@@ -784,11 +784,26 @@ def expected_answer(ex: HttpExchange, ctx: Context) -> Verdict:
     explicit = op_id in {"populateMenu", "syncMenuToStores"} and any(
         isinstance(e, Mapping) and bool(e.get("availableTimes")) for e in ((body or {}).get("sections") or {}).values()
     )
+    if set(query) - _query_names().get(op_id, frozenset()):
+        # an unknown query parameter is ignored by the reference semantics: a 400 departs from that reading
+        relies.append("routing.unknown-query-ignored")
     duplicated = any(len(query.get(name, [])) > 1 for name in ("brand_id", "branch_id"))
     # The contract says nothing about a repeated query parameter: the first value or a 400 are both fine.
     return Verdict("either" if duplicated else "valid", op_id, behaviour=_OPERATION_BEHAVIOUR[op_id],
                    ids_outside=outside, has_explicit_times=explicit, relies_on=tuple(dict.fromkeys(relies)),
                    body_schema=op.body_schema, body=body)
+
+
+@cache
+def _query_names() -> dict[str, frozenset[str]]:
+    """The query parameters each operation of openapi.yaml defines; any other one is "unknown"."""
+    out: dict[str, frozenset[str]] = {}
+    for item in contract.openapi()["paths"].values():
+        for op in item.values():
+            if isinstance(op, Mapping) and "operationId" in op:
+                params = [p for p in op.get("parameters", []) if isinstance(p, Mapping)]
+                out[op["operationId"]] = frozenset(p["name"] for p in params if p.get("in") == "query")
+    return out
 
 
 def _ids_outside_safely(op_id: str, body: Any, params: Mapping[str, str], query: Mapping[str, str],
