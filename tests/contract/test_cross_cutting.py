@@ -195,7 +195,7 @@ def test_concurrent_duplicates_write_once(target, writes):
     shows the in-flight 409: after the last round that is reported "not observed".
     """
     conflict = contract.errors().code_for("state_idempotency_conflict", target.reading)
-    # the embedded stand-in answers in-process in microseconds: more rounds cost little there
+    # the embedded stand-in answers on loopback in well under a millisecond: more rounds cost little there
     n, rounds = 8, profiles.IN_FLIGHT_ROUNDS[profiles.current()] * (10 if target.is_standin else 1)
     clients = [target.client() for _ in range(n)]
     try:
