@@ -843,7 +843,8 @@ def _names_field(err: Mapping[str, Any], fields: Iterable[str]) -> bool:
     text = json.dumps(details, default=str) + " " + str(err.get("message", ""))
     tokens = set(_TOKEN.findall(text))
     for f in fields:
-        if isinstance(named, str) and _normal_path(named) == _normal_path(f):
+        # An empty path is the body itself (a key "" sits at the root too).
+        if isinstance(named, str) and (_normal_path(named) or "body") == (_normal_path(f) or "body"):
             return True
         leaf = _leaf(f)
         if _TOKEN.fullmatch(leaf) and leaf in tokens:

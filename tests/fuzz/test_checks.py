@@ -215,6 +215,18 @@ def test_float_integers_must_get_400_naming_the_field():
           checks.InputAnswerViolation)  # details name another field
 
 
+@pytest.mark.behaviour("input.unknown-fields", "input.missing-required")
+def test_a_rejection_naming_the_root_names_the_body():
+    # {"": null}: the unknown key "" sits at the body's root; details.field "" names it, as "body" would.
+    body = {"": None}
+    for field in ("", "body", "ids"):
+        run("input_answer", exchange("PATCH", "/menus/sections/enable", 400,
+                                     envelope_error("request_invalid", field), request=body))
+    fails("input_answer", exchange("PATCH", "/menus/sections/enable", 400,
+                                   envelope_error("request_invalid", "isEnabled"), request=body),
+          checks.InputAnswerViolation)
+
+
 @pytest.mark.behaviour("getmenu.one-param-400")
 def test_get_menu_with_one_store_param_must_get_400():
     run("input_answer", exchange("GET", "/menus", 400, envelope_error("request_invalid", "branch_id"),
