@@ -708,13 +708,26 @@ def _kill_matrix(embedded: tuple[Any, list[Any]] | None, remote: tuple[Any, list
     "--jobs", type=click.IntRange(1, 64), default=None, help="Variants at once (default: the number of cores)."
 )
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the variant matrix as JSON here.")
+@click.option(
+    "--strict-runs",
+    is_flag=True,
+    help="Also run each variant under --strict (default: read the strict verdict from the non-strict run, "
+    "whose observed assumed behaviours are exactly those --strict fails).",
+)
 def variants(
-    profile: str, names: tuple[str, ...], suites: tuple[str, ...], jobs: int | None, json_path: Path | None
+    profile: str,
+    names: tuple[str, ...],
+    suites: tuple[str, ...],
+    jobs: int | None,
+    json_path: Path | None,
+    strict_runs: bool,
 ) -> None:
     """Prove the suites accept every legitimate variant of the stand-in; exit 0 only if each holds both ways.
 
     Each variant (and all at once) must pass non-strict, and fail under --strict
-    exactly the `assumed` behaviours it changes — nothing else.
+    exactly the `assumed` behaviours it changes — nothing else. By default one
+    run per variant decides both: the strict verdict is the set of assumed
+    behaviours the non-strict run observed (--strict-runs runs --strict too).
     """
     import importlib
     import tempfile
@@ -747,7 +760,8 @@ def variants(
         nonlocal done
         done += 1
         verdict = "holds" if outcome.holds else "BROKEN"
-        detail = [] if outcome.lenient_holds else [f"non-strict exit {outcome.lenient_exit}"]
+        failed = f" (failed: {', '.join(outcome.lenient_failed)})" if outcome.lenient_failed else ""
+        detail = [] if outcome.lenient_holds else [f"non-strict exit {outcome.lenient_exit}{failed}"]
         if outcome.unexpected:
             detail.append(f"strict also failed {', '.join(outcome.unexpected)}")
         if outcome.missing:
@@ -761,11 +775,14 @@ def variants(
 
     console.print(
         f"variants: {len(chosen)} variant(s){' + all at once' if len(chosen) > 1 else ''}, "
-        f"suites {', '.join(chosen_suites)}, profile {profile}; each non-strict then --strict"
+        f"suites {', '.join(chosen_suites)}, profile {profile}; "
+        + ("each non-strict then --strict" if strict_runs else "each once, strict verdict read from its observations")
     )
     with tempfile.TemporaryDirectory(prefix="klikit-variants-") as tmp:
         runner = mutation.pytest_variant_runner(root, chosen_suites, profile, Path(tmp))
-        outcomes = mutation.run_variants(registry, runner, names=chosen, jobs=jobs, on_result=progress)
+        outcomes = mutation.run_variants(
+            registry, runner, names=chosen, jobs=jobs, on_result=progress, strict_runs=strict_runs
+        )
     wall = time.perf_counter() - started
     table = Table(title="variant matrix")
     for column in ("variant", "non-strict", "strict: failed behaviours", "expected (assumed changes)", "verdict"):
@@ -773,7 +790,7 @@ def variants(
     for o in outcomes:
         table.add_row(
             o.name,
-            "pass" if o.lenient_holds else f"[bold red]FAIL (exit {o.lenient_exit})[/]",
+            "pass" if o.lenient_holds else f"[bold red]FAIL (exit {o.lenient_exit})[/] " + ", ".join(o.lenient_failed),
             ", ".join(o.strict_failed) or "—",
             ", ".join(o.expected) or "—",
             ("holds" if o.holds else "[bold red]BROKEN[/]")
@@ -783,7 +800,7 @@ def variants(
     held = sum(o.holds for o in outcomes)
     console.print(f"variants: {held}/{len(outcomes)} hold; total wall {wall:.0f} s")
     if json_path is not None:
-        meta = {"profile": profile, "suites": list(chosen_suites)}
+        meta = {"profile": profile, "suites": list(chosen_suites), "strict": "run" if strict_runs else "read"}
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(mutation.variants_json(outcomes, meta) + "\n", encoding="utf-8")
     sys.exit(EXIT_OK if held == len(outcomes) else EXIT_VIOLATIONS)

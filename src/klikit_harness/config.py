@@ -191,6 +191,13 @@ class Settings(BaseSettings):
             return self.max_rps or None
         return None if standin else DEFAULT_REMOTE_MAX_RPS
 
+    def writable_stores(self) -> frozenset[tuple[int, int]]:
+        """The stores a write may name on a real target: KLIKIT_STORES, KLIKIT_FRESH_STORES, KLIKIT_FOREIGN_STORE."""
+        listed = [*self.stores, *self.fresh_stores]
+        if self.foreign_store is not None:
+            listed.append(self.foreign_store)
+        return frozenset((s.brand_id, s.branch_id) for s in listed)
+
     def secrets(self) -> list[tuple[str | None, str]]:
         """(key, secret) of everything secret, for redaction."""
         out: list[tuple[str | None, str]] = []

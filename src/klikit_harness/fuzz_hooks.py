@@ -60,6 +60,7 @@ from .core import schedules
 from .core.service import MAX_KEY_LENGTH
 from .failures import Violation
 from .observations import ObservationLog, settle
+from .safety import Guard
 
 Case = schemathesis.Case[Any]
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT"})
@@ -91,6 +92,8 @@ class FuzzSettings:
     #: raises a Violation whose behaviour the run enforces, records it as an observation otherwise
     #: (``Target.settle``; by default every behaviour is enforced)
     settle: Callable[[Violation, str], None] = field(default=lambda violation, source: _raise(violation))
+    #: the plain CLI's guard (the test suite guards its own transports): a write it refuses is not sent
+    guard: Guard | None = None
 
 
 def _raise(violation: Violation) -> None:
@@ -167,7 +170,11 @@ def settings_from_env() -> FuzzSettings:
         raise RuntimeError(f"KLIKIT_CONTRACT={reading!r} is not a reading; use one of {', '.join(contract.READINGS)}")
     key, secret = env.main.pair()
     run_id = f"kh-fuzz-{uuid.uuid4().hex[:8]}"
-    with httpx.Client(base_url=env.base_url, auth=(key, secret), timeout=30) as client:
+    # Schemathesis paces the cases (rate-limit); the guard refuses writes outside the allowlist and
+    # paces these two setup requests under the same cap.
+    guard = Guard(allowed=env.writable_stores(), max_rps=env.effective_max_rps(standin=False),
+                  menu_path=_path_of(env.base_url).rstrip("/") + contract.operations()["getMenu"].path)
+    with httpx.Client(base_url=env.base_url, auth=(key, secret), timeout=30, event_hooks=guard.httpx_hooks()) as client:
         try:
             answer = client.get(contract.operations()["getMenu"].path)
             sections = [int(s["id"]) for s in answer.json()["data"]["menu"]["sections"]]
@@ -200,7 +207,7 @@ def settings_from_env() -> FuzzSettings:
         settle(violation, judgement=judge, log=log, source=source)
 
     return FuzzSettings(ctx=ctx, stores=stores, sections=sections, own_sections=own, run_id=run_id,
-                        settle=settled)
+                        settle=settled, guard=guard)
 
 
 def cli_judgement() -> Callable[[str], Judgement]:
@@ -425,6 +432,20 @@ def confine_stores(context: schemathesis.HookContext, case: Case, kwargs: dict[s
     if valid_id(query.get("brand_id"), text=True) and valid_id(query.get("branch_id"), text=True):
         store = rnd.choice(settings.stores)
         case.query = {**query, "brand_id": store["brandID"], "branch_id": store["branchID"]}
+    if settings.guard is not None:
+        refused(settings.guard, case, kwargs)
+
+
+def refused(guard: Guard, case: Case, kwargs: Mapping[str, Any]) -> None:
+    """The plain CLI's last word before a case leaves: ``NotSent`` for a write the guard refuses."""
+    from .safety import NotSent
+
+    body = kwargs.get("json", case.body if isinstance(case.body, (dict, list)) else None)
+    url = str(kwargs.get("url") or case.formatted_path)
+    query = "&".join(f"{k}={v}" for k, v in (kwargs.get("params") or case.query or {}).items())
+    reason = guard.refusal(case.method, f"{url}?{query}" if query else url, body, None)
+    if reason is not None:
+        raise NotSent(reason, method=case.method.upper(), url=url, test=case.operation.label)
 
 
 def _repaired(body: dict[str, Any], rnd: random.Random) -> dict[str, Any]:

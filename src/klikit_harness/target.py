@@ -93,7 +93,7 @@ class Target:
             self.redactor.add(secret, key)
         self.guard = Guard(
             read_only=self.read_only,
-            allowed=None if self.is_standin else self.writable_stores(),
+            allowed=None if self.is_standin else self.settings.writable_stores(),
             max_rps=self.max_rps,
             menu_path=urlsplit(self.base_url).path.rstrip("/") + self.path("getMenu"),
         )
@@ -101,13 +101,6 @@ class Target:
             self.app = GuardedASGI(self.app, self.guard)
         self._fresh = list(self.settings.fresh_stores)
         self._lock = threading.Lock()
-
-    def writable_stores(self) -> frozenset[tuple[int, int]]:
-        """The stores a write may name on a real target: KLIKIT_STORES, KLIKIT_FRESH_STORES, KLIKIT_FOREIGN_STORE."""
-        listed = [*self.settings.stores, *self.settings.fresh_stores]
-        if self.settings.foreign_store is not None:
-            listed.append(self.settings.foreign_store)
-        return frozenset((s.brand_id, s.branch_id) for s in listed)
 
     @property
     def requests_sent(self) -> int:

@@ -213,3 +213,29 @@ def test_doctor_on_an_allowed_production_host_sends_no_write(sandbox: Any, monke
     assert sandbox.service.world.writes == writes
     assert any("scope for menu writes" in line and "read-only" in line for line in lines), lines
     assert code == doctor.EXIT_OK, lines
+
+
+def test_the_plain_cli_setup_and_cases_pass_the_guard(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`schemathesis run` with schemathesis.toml: the hooks' own requests are counted and paced, and a
+    case that still names a store outside the allowlist is not sent."""
+    import schemathesis
+
+    from klikit_harness import contract, fuzz_hooks
+
+    for name, value in sandbox.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("KLIKIT_STORES", "663:1062")
+    monkeypatch.setenv("KLIKIT_FRESH_STORES", "")
+    monkeypatch.delenv("KLIKIT_FOREIGN_STORE", raising=False)
+    settings = fuzz_hooks.settings_from_env()
+    assert settings.guard is not None and settings.guard.allowed == frozenset({(663, 1062)})
+    assert settings.guard.sent == 2, "business-mode getMenu and the run's own section"
+    assert settings.own_sections, "the run's section was created through the guard"
+    operation = schemathesis.openapi.from_path(contract.openapi_path())["/menus/publish"]["POST"]
+    outside = operation.Case(body={"stores": [{"brandID": 663, "branchID": 1063}], "providerIDs": [1]})
+    with pytest.raises(NotSent, match="663:1063"):
+        fuzz_hooks.refused(settings.guard, outside, {})
+    fuzz_hooks.refused(settings.guard, operation.Case(body={"stores": [{"brandID": 663, "branchID": 1062}],
+                                                            "providerIDs": [1]}), {})
+    fuzz_hooks.refused(settings.guard, operation.Case(body={"stores": [{"brandID": -1, "branchID": 1063}],
+                                                            "providerIDs": [1]}), {})
