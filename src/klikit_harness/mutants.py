@@ -505,8 +505,6 @@ class SuiteResult:
     error: str = ""
     #: behaviour ids the run could not observe (skipped with a reason, or not run)
     unobserved: list[str] = field(default_factory=list)
-    #: behaviour ids the run judged "observed" (a departure on a behaviour it does not enforce)
-    observed: list[str] = field(default_factory=list)
 
 
 #: (variant names, strict) -> the run's result
@@ -573,11 +571,6 @@ def failed_behaviours(data: Mapping[str, Any]) -> list[str]:
     return sorted(row["id"] for row in data["behaviours"] if row["result"] == "fail")
 
 
-def observed_behaviours(data: Mapping[str, Any]) -> list[str]:
-    """The behaviour ids a ``results.json`` reports as "observed" (departures it does not enforce)."""
-    return sorted(row["id"] for row in data["behaviours"] if row["result"] == "observed")
-
-
 def unobserved_behaviours(data: Mapping[str, Any]) -> list[str]:
     """The behaviour ids a ``results.json`` could not observe (skipped or not run)."""
     return sorted(row["id"] for row in data["behaviours"] if row["result"] in {"skipped", "not run"})
@@ -601,8 +594,7 @@ def pytest_variant_runner(root: Path, suites: Sequence[str], profile: str, workd
         failed = failed_behaviours(child.data) if child.data is not None else []
         error = "" if child.exit_code in (0, 1) and child.data is not None else child.output[-800:]
         unobserved = unobserved_behaviours(child.data) if child.data is not None else []
-        observed = observed_behaviours(child.data) if child.data is not None else []
-        return SuiteResult(child.exit_code, failed, round(child.wall_seconds, 1), error, unobserved, observed)
+        return SuiteResult(child.exit_code, failed, round(child.wall_seconds, 1), error, unobserved)
 
     return run_suites
 
@@ -616,15 +608,8 @@ def run_variants(
     status_of: Callable[[str], str] | None = None,
     jobs: int | None = None,
     on_result: Callable[[VariantOutcome], None] = lambda _o: None,
-    strict_runs: bool = True,
 ) -> list[VariantOutcome]:
-    """Each variant alone (and, with ``together``, all of them at once), non-strict and strict.
-
-    Without ``strict_runs`` the strict verdict is read from the non-strict run
-    itself: a departure on an ``assumed`` behaviour is what ``--strict`` turns
-    into a failure, so the assumed behaviours that run observed are exactly
-    those a strict run fails (one child run per variant instead of two).
-    """
+    """Each variant alone (and, with ``together``, all of them at once), non-strict and strict."""
     if status_of is None:
         from . import contract
 
@@ -647,11 +632,7 @@ def run_variants(
         expected = sorted(b for b in changes if status_of(b) == "assumed")
         started = time.perf_counter()
         lenient = runner(switched, False)
-        if strict_runs:
-            strict = runner(switched, True)
-        else:
-            read = sorted(b for b in lenient.observed if status_of(b) == "assumed")
-            strict = SuiteResult(int(bool(read)), read, 0.0, "", lenient.unobserved, lenient.observed)
+        strict = runner(switched, True)
         return VariantOutcome(
             name=name,
             description=description,
