@@ -294,13 +294,15 @@ def _validate(request: ApiRequest, op: contract.Operation, params: Mapping[str, 
         state.key = _key(request.header("idempotency-key"), reading, defects)
         state.parsed = _decode(request, op, variants, defects)
         state.body = copy.deepcopy(state.parsed)
-    _query(request, op, state, relies, variants)
+    unknown = _query(request, op, state, relies, variants)
     if op.is_write:
         assert op.body_schema is not None
         state.body = _read_body(op.operation_id, op.body_schema, state.body, variants, defects)
         if "sectionID" in params:
             state.ids["sectionID"] = _id("sectionID", params["sectionID"], relies, "input", variants)
         _business_rules(op.operation_id, state.body)
+    if unknown:
+        relies.append("routing.unknown-query-ignored")
     return Accepted(op, params, state.key, state.parsed, state.body, dict(state.ids), tuple(dict.fromkeys(relies)))
 
 
@@ -395,17 +397,16 @@ def _decode(request: ApiRequest, op: contract.Operation, variants: VariantSet, d
 
 
 def _query(request: ApiRequest, op: contract.Operation, state: _State, relies: list[str],
-           variants: VariantSet) -> None:
+           variants: VariantSet) -> bool:
+    """Reads the query (ids into ``state``); True when it carries a parameter the operation does not define."""
     known = query_parameters(op.operation_id)
     unknown = [name for name, _ in request.query if name not in known]
     if unknown and variants.on(v.UNKNOWN_QUERY_400):
         allowed = ", ".join(sorted(known)) or "none"
         raise _invalid("query", [unknown[0]], f"unknown query parameter; this operation takes: {allowed}",
                        ["routing.unknown-query-ignored"])
-    if unknown:
-        relies.append("routing.unknown-query-ignored")
     if op.operation_id != "getMenu":
-        return
+        return bool(unknown)
     for name in ("brand_id", "branch_id"):
         raw = request.param(name)
         if raw is not None:
@@ -417,6 +418,7 @@ def _query(request: ApiRequest, op: contract.Operation, state: _State, relies: l
                              "brand_id and branch_id must be passed together or omitted together",
                              "getmenu.one-param-400", ("getmenu.one-param-400",), (missing, other),
                              {"field": missing}))
+    return bool(unknown)
 
 
 def int32_id(raw: str) -> int | None:
