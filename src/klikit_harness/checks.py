@@ -473,6 +473,8 @@ class Reject:
     stage: validation.Stage = "route"
     ids_outside: bool = False
     behaviours: tuple[str, ...] = ()
+    body_schema: str | None = None
+    body: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -579,7 +581,7 @@ def expected_answer(ex: HttpExchange, ctx: Context) -> Verdict:
         outside = _ids_outside_safely(op_id, body, outcome.params, _first(query), ctx)
         behaviour = schema_view.strongest(outcome.behaviours, ctx.judgement) or outcome.behaviour
         return Reject(op_id, outcome.meaning, outcome.fields, behaviour, outcome.message, outcome.stage,
-                      ids_outside=outside, behaviours=outcome.behaviours)
+                      ids_outside=outside, behaviours=outcome.behaviours, body_schema=op.body_schema, body=body)
     outside = _ids_outside(op_id, body, outcome.params, _first(query), ctx)
     explicit = op_id in {"populateMenu", "syncMenuToStores"} and any(
         isinstance(e, Mapping) and bool(e.get("availableTimes")) for e in ((body or {}).get("sections") or {}).values()
@@ -713,7 +715,26 @@ def _blame_rejection(ex: HttpExchange, verdict: Reject, ctx: Context) -> str:
             and verdict.meaning == "request_invalid" and not about_the_ids:
         # Ownership checked before validation: which check wins is the stand-in's own choice.
         return "envelope.validation-before-tenancy"
+    invalid = contract.errors().code_for("request_invalid", ctx.reading)
+    if ex.status == invalid.status and err.get("code") == invalid.code:
+        refused = _refused_null(err, verdict)
+        if refused is not None:
+            return refused
     return verdict.behaviour
+
+
+def _refused_null(err: Mapping[str, Any], verdict: Reject) -> str | None:
+    """The permission an answer departs from when it names a field the request sent as ``null`` (a field
+    the reference semantics read as absent) instead of one of the fields that break the contract."""
+    body = verdict.body
+    if verdict.body_schema is None or not isinstance(body, Mapping):
+        return None
+    for name in (k for k, value in body.items() if value is None and k not in verdict.fields):
+        if _names_field(err, [name]) and not _names_field(err, verdict.fields):
+            absent = set(schema_view.permissions_used(verdict.body_schema, {}))
+            used = [b for b in schema_view.permissions_used(verdict.body_schema, {name: None}) if b not in absent]
+            return used[0] if used else "input.null-means-absent"
+    return None
 
 
 def _blame_refusal(ex: HttpExchange, verdict: Valid | Either, ctx: Context) -> str:

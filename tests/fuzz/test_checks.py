@@ -418,3 +418,18 @@ def test_a_blank_idempotency_key_is_a_missing_one_for_the_oracle_and_the_stand_i
     oracle = checks.expected_answer(exchange("POST", "/menus/publish", 400, b"", request=PUBLISH, key=key), ctx())
     assert isinstance(oracle, checks.Reject) and oracle.meaning == "request_missing_idempotency_key"
     assert validation.idempotency_key(key) is None
+
+
+@pytest.mark.behaviour("input.null-means-absent", "input.wrong-types")
+def test_a_rejection_naming_a_null_field_departs_from_the_null_permission():
+    # A server that refuses nulls names the null before the fields of the wrong type: the answer departs
+    # from null-means-absent (the permission the request relied on), not from the type rules.
+    body = {"ids": False, "isEnabled": [], "zoneStores": None}
+    null_named = exchange("PATCH", "/menus/sections/enable", 400, envelope_error("request_invalid", "zoneStores"),
+                          request=body)
+    failure = fails("input_answer", null_named, checks.InputAnswerViolation)
+    assert failure.behaviour == "input.null-means-absent"
+    run("input_answer", exchange("PATCH", "/menus/sections/enable", 400, envelope_error("request_invalid", "ids"),
+                                 request=body))
+    other = exchange("PATCH", "/menus/sections/enable", 400, envelope_error("request_invalid", "colour"), request=body)
+    assert fails("input_answer", other, checks.InputAnswerViolation).behaviour == "input.wrong-types"

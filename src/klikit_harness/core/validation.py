@@ -39,7 +39,7 @@ from . import defects as d
 from . import schedules
 from . import variants as v
 from .defects import DefectSet
-from .errors import ApiError
+from .errors import ApiError, invalid
 from .variants import VariantSet
 
 BASE_PATH = "/v1/partner"
@@ -232,12 +232,15 @@ class _Stop(Exception):
         self.outcome = outcome
 
 
-def _invalid(stage: Stage, fields: Sequence[str], reason: str, behaviours: Iterable[str], **extra: Any) -> _Stop:
-    """400 request_invalid whose details name the first field (as ``errors.invalid`` renders it)."""
+def _rejected(stage: Stage, error: ApiError, behaviours: Iterable[str], fields: Sequence[str] = ()) -> Rejected:
     broken = tuple(dict.fromkeys(behaviours))
-    first = fields[0]
-    details = {"field": first, "reason": reason, **extra}
-    return _Stop(Rejected(stage, "request_invalid", f"{first}: {reason}", broken[0], broken, tuple(fields), details))
+    return Rejected(stage, error.meaning, error.message, broken[0], broken, tuple(fields), error.details,
+                    error.headers)
+
+
+def _invalid(stage: Stage, fields: Sequence[str], reason: str, behaviours: Iterable[str], **extra: Any) -> _Stop:
+    """400 request_invalid whose details name the first field."""
+    return _Stop(_rejected(stage, invalid(fields[0], reason, **extra), behaviours, fields))
 
 
 def validate(
@@ -254,18 +257,18 @@ def validate(
     """
     routed = routes.match(request.method, request.path)
     if isinstance(routed, UnknownPath):
-        return Rejected("route", "resource_not_found", f"no operation at {request.path}", "routing.unknown-path-404",
-                        ("routing.unknown-path-404",), ("path",), {"path": request.path})
+        return _rejected("route", ApiError("resource_not_found", f"no operation at {request.path}",
+                                           {"path": request.path}), ["routing.unknown-path-404"], ["path"])
     if isinstance(routed, MethodNotAllowed):
         if variants.on(v.NO_405):
-            return Rejected("route", "resource_not_found", f"no operation at {request.method} {request.path}",
-                            "routing.method-not-allowed-405", ("routing.method-not-allowed-405",), ("path",),
-                            {"path": request.path})
+            return _rejected("route", ApiError("resource_not_found", f"no operation at {request.method} {request.path}",
+                                               {"path": request.path}), ["routing.method-not-allowed-405"], ["path"])
         allow = ", ".join(routed.allowed)
         dropped = "GET" not in routed.allowed and defects.on(d.ALLOW_MISSING_ON_WRITE_PATHS)
-        return Rejected("route", "method_not_allowed", f"{request.method} is not allowed on {routed.template}; "
-                        f"use {allow}", "routing.method-not-allowed-405", ("routing.method-not-allowed-405",), (),
-                        {"allowed": list(routed.allowed)}, {} if dropped else {"allow": allow})
+        return _rejected("route", ApiError("method_not_allowed", f"{request.method} is not allowed on "
+                                           f"{routed.template}; use {allow}", {"allowed": list(routed.allowed)},
+                                           headers={} if dropped else {"allow": allow}),
+                         ["routing.method-not-allowed-405"])
     op, params = routed.operation, routed.params
     state = _State()
     try:
@@ -320,10 +323,11 @@ def _key(header: str | None, reading: Reading, defects: DefectSet) -> str | None
     key = idempotency_key(header)
     if key is None:
         if reading == "reference" and not defects.on(d.MISSING_KEY_ACCEPTED):
-            raise _Stop(Rejected("key", "request_missing_idempotency_key",
-                                 "write endpoints need an Idempotency-Key header (1-64 characters, e.g. a UUID)",
-                                 "idempotency.key-required-on-writes", ("idempotency.key-required-on-writes",),
-                                 ("Idempotency-Key",), {"field": "Idempotency-Key"}))
+            raise _Stop(_rejected("key", ApiError(
+                "request_missing_idempotency_key",
+                "write endpoints need an Idempotency-Key header (1-64 characters, e.g. a UUID)",
+                {"field": "Idempotency-Key"},
+            ), ["idempotency.key-required-on-writes"], ["Idempotency-Key"]))
         return None
     if len(key) > MAX_KEY_LENGTH:
         raise _invalid("key", ["Idempotency-Key"], f"must be at most {MAX_KEY_LENGTH} characters, got {len(key)}",
@@ -414,10 +418,9 @@ def _query(request: ApiRequest, op: contract.Operation, state: _State, relies: l
     if ("brand_id" in state.ids) != ("branch_id" in state.ids):
         missing = "brand_id" if "brand_id" not in state.ids else "branch_id"
         other = "branch_id" if missing == "brand_id" else "brand_id"
-        raise _Stop(Rejected("query", "request_invalid",
-                             "brand_id and branch_id must be passed together or omitted together",
-                             "getmenu.one-param-400", ("getmenu.one-param-400",), (missing, other),
-                             {"field": missing}))
+        raise _Stop(_rejected("query", ApiError(
+            "request_invalid", "brand_id and branch_id must be passed together or omitted together", {"field": missing}
+        ), ["getmenu.one-param-400"], [missing, other]))
     return bool(unknown)
 
 
