@@ -726,13 +726,14 @@ def _blame_rejection(ex: HttpExchange, verdict: Reject, ctx: Context) -> str:
 def _refused_null(err: Mapping[str, Any], verdict: Reject) -> str | None:
     """The permission an answer departs from when it names a field the request sent as ``null`` (a field
     the reference semantics read as absent) instead of one of the fields that break the contract."""
-    body = verdict.body
-    if verdict.body_schema is None or not isinstance(body, Mapping):
+    if verdict.body_schema is None or not isinstance(verdict.body, Mapping) or _names_field(err, verdict.fields):
         return None
-    for name in (k for k, value in body.items() if value is None and k not in verdict.fields):
-        if _names_field(err, [name]) and not _names_field(err, verdict.fields):
+    for path in validation.paths_where(verdict.body, lambda value: value is None):
+        if _names_field(err, [".".join(path)]):
+            if len(path) > 1:
+                return "input.null-means-absent"
             absent = set(schema_view.permissions_used(verdict.body_schema, {}))
-            used = [b for b in schema_view.permissions_used(verdict.body_schema, {name: None}) if b not in absent]
+            used = [b for b in schema_view.permissions_used(verdict.body_schema, {path[0]: None}) if b not in absent]
             return used[0] if used else "input.null-means-absent"
     return None
 

@@ -433,3 +433,10 @@ def test_a_rejection_naming_a_null_field_departs_from_the_null_permission():
                                  request=body))
     other = exchange("PATCH", "/menus/sections/enable", 400, envelope_error("request_invalid", "colour"), request=body)
     assert fails("input_answer", other, checks.InputAnswerViolation).behaviour == "input.wrong-types"
+
+
+@pytest.mark.behaviour("input.null-means-absent", "input.unknown-fields")
+def test_a_rejection_naming_a_nested_null_departs_from_the_null_permission():
+    body = {"": [None]}
+    nested = exchange("PATCH", "/menus/sections/enable", 400, envelope_error("request_invalid", "[0]"), request=body)
+    assert fails("input_answer", nested, checks.InputAnswerViolation).behaviour == "input.null-means-absent"

@@ -28,7 +28,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
@@ -524,16 +524,20 @@ def _misread(defects: DefectSet, body: Any) -> None:
             raise _invalid("input", [where], f"must be below {INT32_MAX}", ["input.absurd-numbers"])
 
 
-def integral_floats(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    """The paths of every integral float (``2.0``) in a JSON value."""
-    if isinstance(value, float) and value.is_integer():
+def paths_where(value: Any, match: Callable[[Any], bool], path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """The paths (keys and list indexes as strings) of every value in a JSON value that ``match`` picks."""
+    if match(value):
         yield path
     elif isinstance(value, dict):
         for k, item in value.items():
-            yield from integral_floats(item, (*path, str(k)))
+            yield from paths_where(item, match, (*path, str(k)))
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            yield from integral_floats(item, (*path, str(i)))
+            yield from paths_where(item, match, (*path, str(i)))
+
+
+def _integral_float(value: Any) -> bool:
+    return isinstance(value, float) and value.is_integer()
 
 
 def as_integers(value: Any) -> Any:
@@ -591,7 +595,7 @@ def _excused(schema_name: str, error: Any, variants: VariantSet) -> bool:
 def _schema_behaviours(errors: list[Any], body: Any, schema_name: str) -> list[str]:
     """The behaviours a schema-invalid body breaks: those its failed constraints name in openapi.yaml."""
     validator = contract.body_validator(schema_name)
-    if any(True for _ in integral_floats(body)) and validator.is_valid(as_integers(body)):
+    if any(True for _ in paths_where(body, _integral_float)) and validator.is_valid(as_integers(body)):
         # Every error goes away when 2.0 is read as 2: integers were sent as floats.
         return ["input.strict-integers"]
     root = cast(Mapping[str, Any], validator.schema)
