@@ -23,28 +23,17 @@ import shlex
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import cache, cached_property
-from typing import Any, Literal, cast
+from functools import cached_property
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import contract, schema_view
 from .contract import Judgement, Reading
-from .core import schedules
+from .core import validation
 from .core.credentials import parse_basic
-from .core.service import (
-    BASE_PATH,
-    JSON_TYPE,
-    MAX_BODY_BYTES,
-    MAX_DEPTH,
-    MAX_KEY_LENGTH,
-    finite_float,
-    json_depth,
-    reject_constant,
-)
-from .core.world import INT32_MAX
+from .core.service import BASE_PATH, JSON_TYPE
 from .failures import Violation
 
 # the stand-in's limits are the contract's: one definition, in the core
@@ -55,13 +44,17 @@ __all__ = [
     "Check",
     "Context",
     "DuplicateRequestId",
+    "Either",
     "EnvelopeViolation",
     "HttpExchange",
     "InputAnswerViolation",
     "RateLimitViolation",
+    "Reject",
     "RequestIdLog",
     "SecretEchoed",
     "ServerErrorViolation",
+    "Unknown",
+    "Valid",
     "Verdict",
     "check",
     "expected_answer",
@@ -449,9 +442,6 @@ def no_secret_echo(ex: HttpExchange, ctx: Context) -> None:
 
 # ---------------------------------------------------------------- the oracle
 
-Kind = Literal["valid", "reject", "either", "unknown"]
-Stage = Literal["decode", "rules"]
-
 _OPERATION_BEHAVIOUR = {
     "createSection": "section.create-returns-id",
     "setSectionVisibilities": "visibility.replaces-map",
@@ -465,30 +455,34 @@ _OPERATION_BEHAVIOUR = {
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """What the reference semantics say a request must be answered with.
+class Reject:
+    """The request must be rejected: the error ``meaning`` (a reference code) with its catalogue status,
+    ``details`` naming one of ``fields``.
 
-    ``reject``: the error ``meaning`` (a reference code) with its catalogue
-    status, ``details`` naming one of ``fields``; a ``rules``-stage rejection
-    may instead be 404 when the request names ids not known to be the
-    caller's (the contract does not order ownership before business rules).
-    ``valid``: 2xx (404 only for ids not known to be the caller's; a 400 only
-    for the state-dependent schedule overlap of populate / sync).
-    ``either``: the contract does not decide (both answers pass).
-    ``unknown``: the oracle cannot tell (a credential it does not know).
+    A rejection of the ``rules`` stage (what schemas cannot express) may instead be 404 when the
+    request names ids not known to be the caller's: the contract does not order ownership before
+    business rules.
     """
 
-    kind: Kind
-    operation_id: str | None = None
-    meaning: str | None = None
-    fields: tuple[str, ...] = ()
-    behaviour: str | None = None
-    reason: str = ""
-    stage: Stage = "decode"
+    operation_id: str | None
+    meaning: str
+    fields: tuple[str, ...]
+    #: the behaviour blamed first; ``behaviours`` lists every one the request breaks
+    behaviour: str
+    reason: str
+    stage: validation.Stage = "route"
+    ids_outside: bool = False
+    behaviours: tuple[str, ...] = ()
+    body_schema: str | None = None
+    body: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class _Accepting:
+    operation_id: str
+    behaviour: str
     ids_outside: bool = False
     has_explicit_times: bool = False
-    #: every behaviour the request breaks (``behaviour`` is the one blamed first)
-    behaviours: tuple[str, ...] = ()
     #: behaviours of the reference semantics' permissions the request relies on (a query id with
     #: leading zeros); those of its body are found from ``body`` when an answer rejects it
     relies_on: tuple[str, ...] = ()
@@ -496,177 +490,41 @@ class Verdict:
     body: Any = field(default=None, compare=False, repr=False)
 
 
-class _Reject(Exception):
-    def __init__(self, meaning: str, fields: Iterable[str], behaviour: str, reason: str, stage: Stage = "decode",
-                 behaviours: Iterable[str] = ()):
-        super().__init__(reason)
-        self.meaning, self.fields, self.behaviour, self.reason, self.stage = (
-            meaning, tuple(fields), behaviour, reason, stage)
-        self.behaviours = tuple(dict.fromkeys((behaviour, *behaviours)))
+@dataclass(frozen=True)
+class Valid(_Accepting):
+    """The request must be accepted: 2xx (404 only for ids not known to be the caller's; a 400 only for
+    the state-dependent schedule overlap of populate / sync)."""
 
 
 @dataclass(frozen=True)
-class _Route:
-    pattern: re.Pattern[str]
-    methods: Mapping[str, contract.Operation]
+class Either(_Accepting):
+    """The contract does not decide (a repeated query parameter): a 2xx and a 400 both pass."""
 
 
-@cache
-def _routes(base_path: str, paths: tuple[tuple[str, str], ...]) -> tuple[_Route, ...]:
-    overrides = dict(paths)
-    grouped: dict[str, dict[str, contract.Operation]] = {}
-    for op in contract.operations().values():
-        grouped.setdefault(overrides.get(op.operation_id, op.path), {})[op.method] = op
-    routes = []
-    # Literal paths before templated ones, so /menus/sections/enable is not a sectionID.
-    for template in sorted(grouped, key=lambda p: ("{" in p, p)):
-        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(base_path.rstrip("/") + template))
-        routes.append(_Route(re.compile(regex), grouped[template]))
-    return tuple(routes)
+@dataclass(frozen=True)
+class Unknown:
+    """The oracle cannot tell (a credential it does not know)."""
+
+    operation_id: str | None
+    reason: str
 
 
-def _route(method: str, path: str, ctx: Context) -> tuple[contract.Operation | None, dict[str, str], bool]:
-    """(operation, path parameters, path known); the path is read percent-decoded, as servers route it."""
-    decoded = unquote(path)
-    for route in _routes(ctx.base_path, tuple(sorted(ctx.paths.items()))):
-        match = route.pattern.fullmatch(decoded)
-        if match is not None:
-            return route.methods.get(method.upper()), match.groupdict(), True
-    return None, {}, False
+#: what the reference semantics say a request must be answered with
+Verdict = Reject | Valid | Either | Unknown
+
+
+def _routes(ctx: Context) -> validation.RouteTable:
+    return validation.RouteTable(ctx.base_path, ctx.paths)
+
+
+def _api_request(ex: HttpExchange) -> validation.ApiRequest:
+    """The request as a server reads it: the path percent-decoded, as servers route it."""
+    return validation.ApiRequest(ex.method, unquote(ex.path), ex.query, ex.request_headers, ex.request_body or b"")
 
 
 def operation_of(ex: HttpExchange, ctx: Context) -> str | None:
     """The operationId an exchange was routed to (None for an unknown path or an unserved method)."""
-    op, _, _ = _route(ex.method, ex.path, ctx)
-    return op.operation_id if op is not None else None
-
-
-def _credential(header: str | None) -> tuple[str, str] | None:
-    return parse_basic(header)
-
-
-def _parse_body(ex: HttpExchange) -> Any:
-    raw = ex.request_body or b""
-    if len(raw) > MAX_BODY_BYTES:
-        raise _Reject("request_invalid", ["body"], "input.body-too-large", "body over 1 MiB")
-    media = ex.request_headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != JSON_TYPE:
-        raise _Reject("request_invalid", ["Content-Type"], "input.wrong-content-type", f"Content-Type {media!r}")
-    if not raw.strip():
-        raise _Reject("request_invalid", ["body"], "input.malformed-json", "empty body")
-    try:
-        body = json.loads(raw, parse_constant=reject_constant, parse_float=finite_float)
-    except RecursionError:
-        raise _Reject("request_invalid", ["body"], "input.deep-nesting", "JSON nested too deep") from None
-    except ValueError:
-        raise _Reject("request_invalid", ["body"], "input.malformed-json", "not JSON / non-finite number") from None
-    if json_depth(body) > MAX_DEPTH:
-        raise _Reject("request_invalid", ["body"], "input.deep-nesting", f"JSON nested deeper than {MAX_DEPTH}")
-    if not isinstance(body, dict):
-        raise _Reject("request_invalid", ["body"], "input.non-object-body", f"a JSON {type(body).__name__}")
-    return body
-
-
-def _integral_floats(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    if isinstance(value, float) and value.is_integer():
-        yield path
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _integral_floats(v, (*path, str(k)))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _integral_floats(v, (*path, str(i)))
-
-
-def as_integers(value: Any) -> Any:
-    """``value`` with every integral float (``2.0``) written as an integer."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: as_integers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [as_integers(v) for v in value]
-    return value
-
-
-def _schema_fields(errors: Iterable[Any]) -> list[str]:
-    fields = []
-    for error in errors:
-        path = ".".join(str(p) for p in error.absolute_path)
-        named = error.validator in {"required", "additionalProperties"}
-        names = re.findall(r"'([^']+)'", error.message) if named else []
-        fields.append(".".join(p for p in (path, names[0] if names else "") if p) or "body")
-    return fields
-
-
-def _schema_behaviours(errors: list[Any], body: Any, schema_name: str) -> list[str]:
-    """The behaviours a schema-invalid body breaks: those its failed constraints name in openapi.yaml."""
-    if any(True for _ in _integral_floats(body)) and contract.body_validator(schema_name).is_valid(as_integers(body)):
-        # Every error goes away when 2.0 is read as 2: integers were sent as floats.
-        return ["input.strict-integers"]
-    root = cast(Mapping[str, Any], contract.body_validator(schema_name).schema)
-    found = [b for error in errors for b in schema_view.error_behaviours(error, root)]
-    return found or ["input.wrong-types"]
-
-
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
-
-
-def _scheduled_at_problem(value: Any) -> str | None:
-    """Why a scheduledAt cannot be read (None when it can): RFC 3339 with an offset, or null."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _RFC3339.match(value):
-        return f"{value!r} is not an RFC 3339 date-time with an offset"
-    normal = value.upper()
-    fraction = re.search(r"\.(\d+)", normal)
-    if fraction and len(fraction.group(1)) > 6:  # Python reads microseconds at most
-        normal = normal.replace(fraction.group(0), "." + fraction.group(1)[:6])
-    try:
-        datetime.fromisoformat(normal.replace("Z", "+00:00"))
-    except ValueError:
-        return f"{value!r} is not a calendar date-time"
-    return None
-
-
-def is_calendar_date(value: Any) -> bool:
-    """A ``YYYY-MM-DD`` string naming a real day."""
-    try:
-        datetime.strptime(value, "%Y-%m-%d")
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _business_rules(op_id: str, body: Mapping[str, Any]) -> None:
-    """Rules on schema-valid bodies that JSON Schema cannot express (raise ``_Reject``)."""
-    problems: list[tuple[str, str, str]] = []  # (field, behaviour, reason)
-
-    def schedule(times: Any, where: str) -> None:
-        if isinstance(times, Mapping) and times:
-            for p in schedules.problems(times):
-                kind = ("schedule.hhmm-range" if "HHMM" in p.reason else
-                        "schedule.start-before-end" if "before" in p.reason else "schedule.no-overlap-within-day")
-                problems.append((f"{where}.{p.field}", kind, p.reason))
-
-    if op_id == "createSection":
-        schedule(body.get("availableTimes"), "availableTimes")
-        for i, value in enumerate(body.get("blackoutDates") or []):
-            if not is_calendar_date(value):
-                problems.append((f"blackoutDates[{i}]", "section.blackout-dates-format", f"{value!r} is not a date"))
-    elif op_id in {"populateMenu", "syncMenuToStores"}:
-        for key, entry in body["sections"].items():
-            if int(key) > INT32_MAX:
-                problems.append((f"sections.{key}", "input.id-keyed-map-keys", "section ids are int32"))
-            elif isinstance(entry, Mapping):
-                schedule(entry.get("availableTimes"), f"sections.{key}.availableTimes")
-    elif op_id == "publishMenu":
-        reason = _scheduled_at_problem(body.get("scheduledAt"))
-        if reason:
-            problems.append(("scheduledAt", "publish.scheduled", reason))
-    if problems:
-        raise _Reject("request_invalid", [p[0] for p in problems], problems[0][1], problems[0][2], stage="rules",
-                      behaviours=[p[1] for p in problems])
+    return _routes(ctx).operation_id(ex.method, unquote(ex.path))
 
 
 def _ids_outside(op_id: str, body: Mapping[str, Any] | None, params: Mapping[str, str],
@@ -684,126 +542,55 @@ def _ids_outside(op_id: str, body: Mapping[str, Any] | None, params: Mapping[str
         stores.append({"brandID": query["brand_id"], "branchID": query["branch_id"]})
     for s in stores:
         try:
-            key = (_int32(str(s["brandID"])), _int32(str(s["branchID"])))
+            key = (validation.int32_id(str(s["brandID"])), validation.int32_id(str(s["branchID"])))
         except (KeyError, TypeError):
             return True
         if key not in ctx.own_stores:
             return True
     for sid in sections:
-        value = sid if isinstance(sid, int) and not isinstance(sid, bool) else _int32(str(sid))
+        value = sid if isinstance(sid, int) and not isinstance(sid, bool) else validation.int32_id(str(sid))
         if value is None or value not in ctx.own_sections:
             return True
     return False
 
 
-def _query_id(name: str, values: list[str], relies: list[str]) -> int | None:
-    if not values:
-        return None
-    return _path_id(name, values[0], relies)
-
-
-def _path_id(name: str, raw: str, relies: list[str]) -> int:
-    """A query or path id; ``0`` and non-ids are rejected, leading zeros are read as the integer they spell
-    (a reading the request then relies on)."""
-    value = _int32(raw)
-    if value is None:
-        if raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) == 0:
-            raise _Reject("request_invalid", [name], "input.query-id-zero-invalid", f"{name}={raw!r} is not positive")
-        raise _Reject("request_invalid", [name], "input.wrong-types", f"{name}={raw[:40]!r} is not a positive int32")
-    if raw.startswith("0"):
-        relies.append("input.query-id-leading-zeros")
-    return value
-
-
-def _int32(raw: str) -> int | None:
-    """A positive int32 written in ASCII digits ("²", "١٠٢٢" and 5,000 digits are not)."""
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
-        return None
-    value = int(raw)
-    return value if 1 <= value <= INT32_MAX else None
-
-
 def expected_answer(ex: HttpExchange, ctx: Context) -> Verdict:
     """The answer the reference semantics give this request, decided from the request alone.
 
-    Checks apply in the documented order: route, auth, Idempotency-Key, body
-    parsing, validation (schema, then the rules schemas cannot express).
+    ``core.validation`` applies the checks in the documented order (route, Idempotency-Key, body
+    parsing, query, validation: schema, then the rules schemas cannot express); the credential is
+    looked at after the route, as the stand-in does.
     """
-    op, params, known_path = _route(ex.method, ex.path, ctx)
-    if not known_path:
-        return Verdict("reject", None, "resource_not_found", ("path",), "routing.unknown-path-404", "unknown path")
+    outcome = validation.validate(_api_request(ex), _routes(ctx), reading=ctx.reading)
+    assert not isinstance(outcome, validation.Crashed)  # only a defect crashes
+    op = outcome.operation
     if op is None:
-        return Verdict("reject", None, "method_not_allowed", (), "routing.method-not-allowed-405",
-                       f"{ex.method} is not served on this path")
+        assert isinstance(outcome, validation.Rejected)
+        return Reject(None, outcome.meaning, outcome.fields, outcome.behaviour, outcome.message)
     op_id = op.operation_id
-    credential = _credential(ex.request_headers.get("authorization"))
+    credential = parse_basic(ex.request_headers.get("authorization"))
     if credential is None:
-        return Verdict("reject", op_id, "auth_missing", (), "auth.missing", "no usable Basic credential")
+        return Reject(op_id, "auth_missing", (), "auth.missing", "no usable Basic credential")
     if ctx.main is None or credential != ctx.main:
-        return Verdict("unknown", op_id, reason="not the run's main credential")
+        return Unknown(op_id, "not the run's main credential")
     query: dict[str, list[str]] = {}
     for name, value in ex.query:
         query.setdefault(name, []).append(value)
-    body: dict[str, Any] | None = None
-    relies: list[str] = []
-    try:
-        if op.is_write:
-            key = ex.request_headers.get("idempotency-key")
-            key = key.strip(" \t") if key is not None else None
-            if not key:
-                if ctx.reading == "reference":
-                    raise _Reject("request_missing_idempotency_key", ["Idempotency-Key"],
-                                  "idempotency.key-required-on-writes", "write without Idempotency-Key")
-            elif len(key) > MAX_KEY_LENGTH:
-                raise _Reject("request_invalid", ["Idempotency-Key"], "idempotency.key-over-64-invalid",
-                              f"Idempotency-Key of {len(key)} characters")
-            body = _parse_body(ex)
-            assert op.body_schema is not None
-            errors = list(contract.body_validator(op.body_schema).iter_errors(body))
-            if errors:
-                broken = _schema_behaviours(errors, body, op.body_schema)
-                blamed = schema_view.strongest(broken, ctx.judgement) or broken[0]
-                raise _Reject("request_invalid", _schema_fields(errors), blamed, errors[0].message[:200],
-                              behaviours=broken)
-            if "sectionID" in params:
-                _path_id("sectionID", params["sectionID"], relies)
-            _business_rules(op_id, body)
-        elif op_id == "getMenu":
-            brand = _query_id("brand_id", query.get("brand_id", []), relies)
-            branch = _query_id("branch_id", query.get("branch_id", []), relies)
-            if (brand is None) != (branch is None):
-                raise _Reject("request_invalid", ["brand_id", "branch_id"], "getmenu.one-param-400",
-                              "exactly one of brand_id and branch_id")
-    except _Reject as rejected:
-        outside = _ids_outside_safely(op_id, body, params, _first(query), ctx)
-        behaviour = schema_view.strongest(rejected.behaviours, ctx.judgement) or rejected.behaviour
-        return Verdict("reject", op_id, rejected.meaning, rejected.fields, behaviour, rejected.reason,
-                       rejected.stage, ids_outside=outside, behaviours=rejected.behaviours,
-                       body_schema=op.body_schema, body=body)
-    outside = _ids_outside(op_id, body, params, _first(query), ctx)
+    body = outcome.parsed
+    if isinstance(outcome, validation.Rejected):
+        outside = _ids_outside_safely(op_id, body, outcome.params, _first(query), ctx)
+        behaviour = schema_view.strongest(outcome.behaviours, ctx.judgement) or outcome.behaviour
+        return Reject(op_id, outcome.meaning, outcome.fields, behaviour, outcome.message, outcome.stage,
+                      ids_outside=outside, behaviours=outcome.behaviours, body_schema=op.body_schema, body=body)
+    outside = _ids_outside(op_id, body, outcome.params, _first(query), ctx)
     explicit = op_id in {"populateMenu", "syncMenuToStores"} and any(
         isinstance(e, Mapping) and bool(e.get("availableTimes")) for e in ((body or {}).get("sections") or {}).values()
     )
-    if set(query) - _query_names().get(op_id, frozenset()):
-        # an unknown query parameter is ignored by the reference semantics: a 400 departs from that reading
-        relies.append("routing.unknown-query-ignored")
     duplicated = any(len(query.get(name, [])) > 1 for name in ("brand_id", "branch_id"))
     # The contract says nothing about a repeated query parameter: the first value or a 400 are both fine.
-    return Verdict("either" if duplicated else "valid", op_id, behaviour=_OPERATION_BEHAVIOUR[op_id],
-                   ids_outside=outside, has_explicit_times=explicit, relies_on=tuple(dict.fromkeys(relies)),
-                   body_schema=op.body_schema, body=body)
-
-
-@cache
-def _query_names() -> dict[str, frozenset[str]]:
-    """The query parameters each operation of openapi.yaml defines; any other one is "unknown"."""
-    out: dict[str, frozenset[str]] = {}
-    for item in contract.openapi()["paths"].values():
-        for op in item.values():
-            if isinstance(op, Mapping) and "operationId" in op:
-                params = [p for p in op.get("parameters", []) if isinstance(p, Mapping)]
-                out[op["operationId"]] = frozenset(p["name"] for p in params if p.get("in") == "query")
-    return out
+    kind = Either if duplicated else Valid
+    return kind(op_id, _OPERATION_BEHAVIOUR[op_id], ids_outside=outside, has_explicit_times=explicit,
+                relies_on=outcome.relies_on, body_schema=op.body_schema, body=body)
 
 
 def _ids_outside_safely(op_id: str, body: Any, params: Mapping[str, str], query: Mapping[str, str],
@@ -852,9 +639,8 @@ def _names_field(err: Mapping[str, Any], fields: Iterable[str]) -> bool:
     return False
 
 
-def matches_rejection(ex: HttpExchange, verdict: Verdict, ctx: Context) -> bool:
+def matches_rejection(ex: HttpExchange, verdict: Reject, ctx: Context) -> bool:
     """Is the answer exactly the rejection the verdict documents?"""
-    assert verdict.meaning is not None
     entry = contract.errors().code_for(verdict.meaning, ctx.reading)
     err = ex.error
     if ex.status == entry.status and err is not None and err.get("code") == entry.code:
@@ -865,7 +651,7 @@ def matches_rejection(ex: HttpExchange, verdict: Verdict, ctx: Context) -> bool:
     return False
 
 
-def matches_acceptance(ex: HttpExchange, verdict: Verdict, ctx: Context) -> bool:
+def matches_acceptance(ex: HttpExchange, verdict: Valid | Either, ctx: Context) -> bool:
     """Is the answer one the contract allows for a request it accepts?"""
     if _is_success(ex.status) or ex.status == 409:
         return True  # 409: the catalogue check holds its code to state_idempotency_conflict
@@ -896,19 +682,18 @@ def input_answer(ex: HttpExchange, ctx: Context) -> None:
     if ex.status >= 500 or ex.status == 429:
         return  # no_server_error and rate_limited_answer own these
     verdict = expected_answer(ex, ctx)
-    if verdict.kind == "unknown":
+    if isinstance(verdict, Unknown):
         return
-    if verdict.kind == "reject":
+    if isinstance(verdict, Reject):
         if matches_rejection(ex, verdict, ctx):
             return
-        assert verdict.meaning is not None
         entry = contract.errors().code_for(verdict.meaning, ctx.reading)
         named = f" whose details name {', '.join(verdict.fields[:3])}" if verdict.fields else ""
         also = " (or 404 resource_not_found: the request names ids not known to be the caller's)" \
             if verdict.stage == "rules" and verdict.ids_outside else ""
         raise _fail(InputAnswerViolation, ex, ctx, f"{verdict.operation_id or ex.path}: {verdict.reason}",
                     _blame_rejection(ex, verdict, ctx), f"{entry.status} {entry.code}{named}{also}")
-    if verdict.kind == "either" and (_is_success(ex.status) or ex.status == 400):
+    if isinstance(verdict, Either) and (_is_success(ex.status) or ex.status == 400):
         return
     if matches_acceptance(ex, verdict, ctx):
         return
@@ -921,7 +706,7 @@ def input_answer(ex: HttpExchange, ctx: Context) -> None:
                 "2xx (404 only for ids outside the caller's business; unknown query parameters are ignored)")
 
 
-def _blame_rejection(ex: HttpExchange, verdict: Verdict, ctx: Context) -> str:
+def _blame_rejection(ex: HttpExchange, verdict: Reject, ctx: Context) -> str:
     """The behaviour an answer other than the documented rejection departs from."""
     err = ex.error or {}
     not_found = contract.errors().code_for("resource_not_found", ctx.reading)
@@ -930,10 +715,30 @@ def _blame_rejection(ex: HttpExchange, verdict: Verdict, ctx: Context) -> str:
             and verdict.meaning == "request_invalid" and not about_the_ids:
         # Ownership checked before validation: which check wins is the stand-in's own choice.
         return "envelope.validation-before-tenancy"
-    return verdict.behaviour or "input.wrong-types"
+    invalid = contract.errors().code_for("request_invalid", ctx.reading)
+    if ex.status == invalid.status and err.get("code") == invalid.code:
+        refused = _refused_null(err, verdict)
+        if refused is not None:
+            return refused
+    return verdict.behaviour
 
 
-def _blame_refusal(ex: HttpExchange, verdict: Verdict, ctx: Context) -> str:
+def _refused_null(err: Mapping[str, Any], verdict: Reject) -> str | None:
+    """The permission an answer departs from when it names a field the request sent as ``null`` (a field
+    the reference semantics read as absent) instead of one of the fields that break the contract."""
+    if verdict.body_schema is None or not isinstance(verdict.body, Mapping) or _names_field(err, verdict.fields):
+        return None
+    for path in validation.paths_where(verdict.body, lambda value: value is None):
+        if _names_field(err, [".".join(path)]):
+            if len(path) > 1:
+                return "input.null-means-absent"
+            absent = set(schema_view.permissions_used(verdict.body_schema, {}))
+            used = [b for b in schema_view.permissions_used(verdict.body_schema, {path[0]: None}) if b not in absent]
+            return used[0] if used else "input.null-means-absent"
+    return None
+
+
+def _blame_refusal(ex: HttpExchange, verdict: Valid | Either, ctx: Context) -> str:
     """The behaviour a refused valid request departs from: a permission it relied on, else the operation's."""
     invalid = contract.errors().code_for("request_invalid", ctx.reading)
     err = ex.error or {}
@@ -944,4 +749,4 @@ def _blame_refusal(ex: HttpExchange, verdict: Verdict, ctx: Context) -> str:
         blamed = schema_view.strongest(relied, ctx.judgement)
         if blamed is not None:
             return blamed
-    return verdict.behaviour or "input.wrong-types"
+    return verdict.behaviour

@@ -56,6 +56,7 @@ from .core.clock import Clock, ManualClock
 from .core.defects import DefectSet
 from .core.seed import Seed, load
 from .core.service import BASE_PATH, ApiRequest, ApiResponse, InFlight, Prepared, Service
+from .core.validation import RouteTable
 from .core.variants import IN_FLIGHT_WAITS, VariantSet
 from .sandbox import build_service
 
@@ -447,7 +448,7 @@ class Simulator:
             self.service = build_service(
                 self.seed, reading=reading, defects=defects, clock=self.clock, variants=variants
             )
-        self._routes = _operation_routes(self._prefix, paths)
+        self._routes = RouteTable(self._prefix, paths)
         self.calls: list[Call] = []
         #: every wait passed to ``sleep()``, in order
         self.slept: list[float] = []
@@ -745,10 +746,7 @@ class Simulator:
         )
 
     def _operation_id(self, method: str, path: str) -> str | None:
-        for pattern, methods in self._routes:
-            if pattern.match(path):
-                return methods.get(method.upper())
-        return None
+        return self._routes.operation_id(method, path)
 
     def _respond(self, request: httpx.Request) -> httpx.Response:
         request.read()
@@ -834,16 +832,3 @@ def _request_id(body: bytes) -> str | None:
         return None
     value = parsed.get("request_id") if isinstance(parsed, dict) else None
     return value if isinstance(value, str) else None
-
-
-def _operation_routes(prefix: str, overrides: Mapping[str, str] | None) -> list[tuple[re.Pattern[str], dict[str, str]]]:
-    grouped: dict[str, dict[str, str]] = {}
-    for op in contract.operations().values():
-        path = (overrides or {}).get(op.operation_id, op.path)
-        grouped.setdefault(path, {})[op.method] = op.operation_id
-    routes = []
-    # Literal paths first, so /menus/sections/enable is not taken for a sectionID.
-    for template in sorted(grouped, key=lambda p: ("{" in p, p)):
-        regex = re.sub(r"\\\{(\w+)\\\}", r"[^/]+", re.escape(prefix + template))
-        routes.append((re.compile(f"^{regex}$"), grouped[template]))
-    return routes

@@ -386,3 +386,57 @@ def test_every_harness_check_is_registered_with_schemathesis():
     registered = set(schemathesis_checks.CHECKS.get_all_names())
     assert {f"klikit_{name}" for name in checks.CHECKS} | {"klikit_no_write_on_rejection"} <= registered
     assert len(fuzz_hooks.HARNESS_CHECKS) == len(checks.CHECKS) + 1
+
+
+# ------------------------------------------------------------ the verdicts
+
+
+@pytest.mark.behaviour("input.strict-integers", "getmenu.one-param-400", "tenancy.unknown-same-as-foreign")
+def test_each_verdict_is_its_own_class():
+    floats = {"stores": [{"brandID": 663.0, "branchID": 1062}], "providerIDs": [1]}
+    reject = checks.expected_answer(exchange("POST", "/menus/publish", 400, b"", request=floats), ctx())
+    assert isinstance(reject, checks.Reject) and reject.behaviour == "input.strict-integers"
+    assert reject.fields == ("stores.0.brandID",) and reject.stage == "input"
+    valid = checks.expected_answer(exchange("POST", "/menus/publish", 200, b"", request=PUBLISH), ctx())
+    assert isinstance(valid, checks.Valid) and not valid.ids_outside and valid.behaviour == "publish.counts"
+    either = checks.expected_answer(exchange("GET", "/menus", 200, b"", query="brand_id=663&branch_id=1062&brand_id=7"),
+                                    ctx())
+    assert isinstance(either, checks.Either) and not isinstance(either, checks.Valid)
+    stranger = exchange("GET", "/menus", 200, b"")
+    stranger = HttpExchange(**{**stranger.__dict__, "request_headers": {"authorization": "Basic eDp5"}})
+    assert isinstance(checks.expected_answer(stranger, ctx()), checks.Unknown)
+    foreign = {"stores": [FOREIGN_STORE], "providerIDs": [1], "scheduledAt": "soon"}
+    late = checks.expected_answer(exchange("POST", "/menus/publish", 404, b"", request=foreign), ctx())
+    assert isinstance(late, checks.Reject) and late.stage == "rules" and late.ids_outside
+
+
+@pytest.mark.behaviour("idempotency.key-required-on-writes")
+@pytest.mark.parametrize("key", [" ", "\t", "  \t "])
+def test_a_blank_idempotency_key_is_a_missing_one_for_the_oracle_and_the_stand_in(key):
+    from klikit_harness.core import validation
+
+    oracle = checks.expected_answer(exchange("POST", "/menus/publish", 400, b"", request=PUBLISH, key=key), ctx())
+    assert isinstance(oracle, checks.Reject) and oracle.meaning == "request_missing_idempotency_key"
+    assert validation.idempotency_key(key) is None
+
+
+@pytest.mark.behaviour("input.null-means-absent", "input.wrong-types")
+def test_a_rejection_naming_a_null_field_departs_from_the_null_permission():
+    # A server that refuses nulls names the null before the fields of the wrong type: the answer departs
+    # from null-means-absent (the permission the request relied on), not from the type rules.
+    body = {"ids": False, "isEnabled": [], "zoneStores": None}
+    null_named = exchange("PATCH", "/menus/sections/enable", 400, envelope_error("request_invalid", "zoneStores"),
+                          request=body)
+    failure = fails("input_answer", null_named, checks.InputAnswerViolation)
+    assert failure.behaviour == "input.null-means-absent"
+    run("input_answer", exchange("PATCH", "/menus/sections/enable", 400, envelope_error("request_invalid", "ids"),
+                                 request=body))
+    other = exchange("PATCH", "/menus/sections/enable", 400, envelope_error("request_invalid", "colour"), request=body)
+    assert fails("input_answer", other, checks.InputAnswerViolation).behaviour == "input.wrong-types"
+
+
+@pytest.mark.behaviour("input.null-means-absent", "input.unknown-fields")
+def test_a_rejection_naming_a_nested_null_departs_from_the_null_permission():
+    body = {"": [None]}
+    nested = exchange("PATCH", "/menus/sections/enable", 400, envelope_error("request_invalid", "[0]"), request=body)
+    assert fails("input_answer", nested, checks.InputAnswerViolation).behaviour == "input.null-means-absent"

@@ -1,8 +1,9 @@
 """The API as a pure function: an ``ApiRequest`` in, an ``ApiResponse`` out.
 
-Owns: routing (from ``contracts/openapi.yaml``), the order of checks (auth,
-rate limit, scope, Idempotency-Key, body, replay/conflict, validation), the
-envelope and the code → status mapping of the reading in force. Both adapters
+Owns: the order of the stateful checks around ``validation`` (routing; auth,
+rate limit, scope; Idempotency-Key and body; replay/conflict; the rest of
+validation; ownership before the business rules), the envelope and the
+code → status mapping of the reading in force. Both adapters
 — the ASGI stand-in and the respx simulator — call this, so every answer they
 give is the same contract answer. Must not: do I/O, sleep or read the wall
 clock directly.
@@ -14,14 +15,11 @@ flight" between them; ``handle`` does both at once.
 
 from __future__ import annotations
 
-import functools
 import json
-import math
-import re
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .. import contract
@@ -38,47 +36,57 @@ from .credentials import (
     parse_basic,
 )
 from .defects import DefectSet
-from .errors import ApiError, invalid
+from .errors import ApiError
 from .idempotency import Conflict, IdempotencyStore, Replay, Reserved, Stored, fingerprint
 from .ratelimit import RateLimiter
+from .validation import (
+    BASE_PATH,
+    JSON_TYPE,
+    MAX_BODY_BYTES,
+    MAX_DEPTH,
+    MAX_KEY_LENGTH,
+    VARIANT_MAX_DEPTH,
+    Accepted,
+    ApiRequest,
+    Crashed,
+    Rejected,
+    RouteTable,
+    Stage,
+    finite_float,
+    json_depth,
+    read_id,
+    reject_constant,
+    validate,
+)
 from .variants import VariantSet
-from .world import INT32_MAX, World
+from .world import World
 
-BASE_PATH = "/v1/partner"
-MAX_BODY_BYTES = 1024 * 1024
-MAX_DEPTH = 32
-#: the nesting limit under the depth-64 variant
-VARIANT_MAX_DEPTH = 64
+# the limits and the request type live in ``validation``; they are part of this module's public face
+__all__ = [
+    "BASE_PATH",
+    "JSON_TYPE",
+    "MAX_BODY_BYTES",
+    "MAX_DEPTH",
+    "MAX_KEY_LENGTH",
+    "VARIANT_MAX_DEPTH",
+    "VARIANT_RETRY_AFTER",
+    "ApiRequest",
+    "ApiResponse",
+    "InFlight",
+    "Prepared",
+    "Service",
+    "finite_float",
+    "html_500",
+    "json_depth",
+    "reject_constant",
+]
+
 #: the Retry-After every 429 says under the retry-after-60 variant
 VARIANT_RETRY_AFTER = 60
 #: operations whose success payload the success-data-empty variant empties
 _EMPTIED_PAYLOADS = frozenset(
     {"setSectionVisibilities", "enableSections", "populateMenu", "syncMenuToStores", "resetStoreOverrides"}
 )
-#: the body cap under the body-cap-decimal-mb defect
-DECIMAL_MB = 1_000_000
-MAX_KEY_LENGTH = 64
-JSON_TYPE = "application/json"
-
-
-@dataclass
-class ApiRequest:
-    method: str
-    path: str
-    query: Sequence[tuple[str, str]] = ()
-    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
-    body: bytes = b""
-    #: set by an adapter that stopped reading a body over MAX_BODY_BYTES
-    body_too_large: bool = False
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name.lower())
-
-    def param(self, name: str) -> str | None:
-        for key, value in self.query:
-            if key == name:
-                return value
-        return None
 
 
 @dataclass
@@ -120,26 +128,8 @@ class Prepared:
     path_params: dict[str, str]
     body: Any
     reserved: Reserved | None
-
-
-@dataclass(frozen=True)
-class _Route:
-    pattern: re.Pattern[str]
-    template: str
-    methods: dict[str, contract.Operation]
-
-
-def _compile_routes(base_path: str, overrides: Mapping[str, str] | None) -> list[_Route]:
-    grouped: dict[str, dict[str, contract.Operation]] = {}
-    for op in contract.operations().values():
-        path = (overrides or {}).get(op.operation_id, op.path)
-        grouped.setdefault(path, {})[op.method] = op
-    routes = []
-    # Literal paths before templated ones, so /menus/sections/enable is not a sectionID.
-    for template in sorted(grouped, key=lambda p: ("{" in p, p)):
-        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(base_path + template))
-        routes.append(_Route(re.compile(f"^{regex}$"), template, grouped[template]))
-    return routes
+    #: what ``validation`` made of the request; a rejection of a later stage is answered by ``execute``
+    checked: Accepted | Rejected
 
 
 class Service:
@@ -171,7 +161,7 @@ class Service:
         self.idempotency = idempotency or IdempotencyStore()
         self.limiter = RateLimiter()
         self.catalogue = contract.errors()
-        self._routes = _compile_routes(base_path, path_overrides)
+        self.routes = RouteTable(base_path, path_overrides)
         # The ASGI adapter runs on one event loop; the respx simulator may be called
         # from threads. One lock keeps every write atomic for both.
         self.lock = threading.RLock()
@@ -241,27 +231,12 @@ class Service:
 
     # -------------------------------------------------------------- pipeline
 
-    def _route(self, request: ApiRequest) -> tuple[contract.Operation, dict[str, str]]:
-        for route in self._routes:
-            match = route.pattern.match(request.path)
-            if match is None:
-                continue
-            op = route.methods.get(request.method.upper())
-            if op is None and self.variants.on(v.NO_405):
-                raise ApiError(
-                    "resource_not_found", f"no operation at {request.method} {request.path}", {"path": request.path}
-                )
-            if op is None:
-                allow = ", ".join(sorted(route.methods))
-                write_only = "GET" not in route.methods
-                raise ApiError(
-                    "method_not_allowed",
-                    f"{request.method} is not allowed on {route.template}; use {allow}",
-                    {"allowed": sorted(route.methods)},
-                    headers={} if write_only and self.defects.on(d.ALLOW_MISSING_ON_WRITE_PATHS) else {"allow": allow},
-                )
-            return op, match.groupdict()
-        raise ApiError("resource_not_found", f"no operation at {request.path}", {"path": request.path})
+    def _raise(self, checked: Accepted | Rejected | Crashed, *stages: Stage) -> None:
+        """Answer the validation's rejection here if it belongs to one of these stages."""
+        if isinstance(checked, Crashed) and checked.stage in stages:
+            raise _Html500()
+        if isinstance(checked, Rejected) and checked.stage in stages:
+            raise checked.error()
 
     def _authenticate(self, request: ApiRequest, now: float) -> Credential:
         try:
@@ -303,12 +278,15 @@ class Service:
 
     def _prepare(self, request: ApiRequest, request_id: str) -> Prepared | ApiResponse:
         now = self.clock.now()
+        checked = validate(request, self.routes, reading=self.reading, variants=self.variants, defects=self.defects)
         if self.variants.on(v.AUTH_BEFORE_ROUTING):
             cred = self._authenticate(request, now)
-            op, params = self._route(request)
+            self._raise(checked, "route")
         else:
-            op, params = self._route(request)
+            self._raise(checked, "route")
             cred = self._authenticate(request, now)
+        op = checked.operation
+        assert op is not None
         retry_after = None
         if op.is_write or not self.variants.on(v.WRITES_TAKE_TOKENS):
             retry_after = self.limiter.take(cred.key, rate=cred.rate, burst=cred.burst, now=now)
@@ -326,29 +304,17 @@ class Service:
         if needed not in cred.scopes and not (op.is_write and self.defects.on(d.SCOPE_NOT_ENFORCED)):
             raise ApiError("auth_forbidden", f"credential is not scoped for {needed}", {"scope": needed})
         self.world.run_due(now)
-        if not op.is_write:
-            return Prepared(request, request_id, op, cred, params, None, None)
-
-        key = request.header("idempotency-key")
-        if not key:
-            if self.reading == "reference" and not self.defects.on(d.MISSING_KEY_ACCEPTED):
-                raise ApiError(
-                    "request_missing_idempotency_key",
-                    "write endpoints need an Idempotency-Key header (1-64 characters, e.g. a UUID)",
-                    {"field": "Idempotency-Key"},
-                )
-            key = None
-        elif len(key) > MAX_KEY_LENGTH:
-            raise invalid("Idempotency-Key", f"must be at most {MAX_KEY_LENGTH} characters, got {len(key)}")
-        body = self._parse_body(request)
-        if key is None:
-            return Prepared(request, request_id, op, cred, params, body, None)
+        self._raise(checked, "key", "body")
+        assert not isinstance(checked, Crashed)
+        params, body, key = dict(checked.params), checked.parsed, checked.key
+        if not op.is_write or key is None:
+            return Prepared(request, request_id, op, cred, params, body, None, checked)
         scope = "*" if self.defects.on(d.KEYS_GLOBAL) else cred.key
         fp = fingerprint(op.method, request.path, body)
         decision = self.idempotency.begin(scope, key, fp, now)
         if isinstance(decision, Replay):
             if self.defects.on(d.REPLAY_REEXECUTES):
-                return Prepared(request, request_id, op, cred, params, body, None)
+                return Prepared(request, request_id, op, cred, params, body, None, checked)
             stored = decision.response
             body = stored.body
             if self.variants.on(v.REPLAY_NEW_REQUEST_ID):
@@ -362,7 +328,7 @@ class Service:
         if isinstance(decision, Conflict):
             run_anyway = self.defects.on(d.NO_IN_FLIGHT) if decision.in_flight else self.defects.on(d.CONFLICT_200)
             if run_anyway:
-                return Prepared(request, request_id, op, cred, params, body, None)
+                return Prepared(request, request_id, op, cred, params, body, None, checked)
             reason = "in_flight" if decision.in_flight else "different_body"
             message = (
                 "a request with this Idempotency-Key is still in flight; retry later"
@@ -373,33 +339,7 @@ class Service:
             if decision.in_flight:
                 raise _InFlightError("state_idempotency_conflict", message, details)
             raise ApiError("state_idempotency_conflict", message, details)
-        return Prepared(request, request_id, op, cred, params, body, decision)
-
-    def _parse_body(self, request: ApiRequest) -> Any:
-        cap = DECIMAL_MB if self.defects.on(d.BODY_CAP_DECIMAL) else MAX_BODY_BYTES
-        if request.body_too_large or len(request.body) > cap:
-            raise invalid("body", f"request bodies are limited to {cap} bytes")
-        ctype = (request.header("content-type") or "").split(";")[0].strip().lower()
-        if ctype != JSON_TYPE:
-            raise invalid("Content-Type", f"must be {JSON_TYPE}, got {ctype or 'nothing'}")
-        if not request.body.strip():
-            raise invalid("body", "a JSON object is required")
-        max_depth = VARIANT_MAX_DEPTH if self.variants.on(v.DEPTH_64) else MAX_DEPTH
-        if self.defects.on(d.DEPTH_OFF_BY_ONE):
-            max_depth += 1
-        try:
-            body = json.loads(request.body, parse_constant=reject_constant, parse_float=finite_float)
-        except RecursionError:
-            raise invalid("body", f"JSON nested deeper than {max_depth} levels") from None
-        except ValueError as exc:
-            if self.defects.on(d.HTML_500_MALFORMED):
-                raise _Html500() from exc
-            raise invalid("body", f"malformed JSON: {exc}") from None
-        if json_depth(body, max_depth) > max_depth:
-            raise invalid("body", f"JSON nested deeper than {max_depth} levels")
-        if not isinstance(body, dict):
-            raise invalid("body", f"must be a JSON object, got {type(body).__name__}")
-        return body
+        return Prepared(request, request_id, op, cred, params, body, decision, checked)
 
     def _execute(self, p: Prepared) -> ApiResponse:
         try:
@@ -416,44 +356,26 @@ class Service:
     def _dispatch(self, p: Prepared) -> Any:
         op = p.operation
         biz = p.credential.business_id
-        if self.variants.on(v.UNKNOWN_QUERY_400):
-            known = _query_parameters(op.operation_id)
-            for name, _ in p.request.query:
-                if name not in known:
-                    allowed = ", ".join(sorted(known)) or "none"
-                    raise invalid(name, f"unknown query parameter; this operation takes: {allowed}")
-        if op.operation_id == "getMenu":
-            brand = self._query_id(p.request, "brand_id")
-            branch = self._query_id(p.request, "branch_id")
-            if (brand is None) != (branch is None):
-                raise ApiError(
-                    "request_invalid",
-                    "brand_id and branch_id must be passed together or omitted together",
-                    {"field": "brand_id" if brand is None else "branch_id"},
-                )
-            return self.world.get_menu(biz, brand, branch)
-        body = p.body
-        if self.variants.on(v.TENANCY_BEFORE_VALIDATION):
-            self.world.check_ownership(biz, op.operation_id, body, self._path_section_id(p))
-        if self.variants.on(v.NULL_REJECTED):
-            _reject_nulls(op.operation_id, body)
-        _misread(self.defects, body)
-        if op.body_schema:
-            self._validate(op.body_schema, body)
-        if self.variants.on(v.TIMES_REQUIRED) and op.operation_id in {"populateMenu", "syncMenuToStores"}:
-            for raw_id, entry in body["sections"].items():
-                if entry.get("availableTimes") is None:
-                    raise invalid(
-                        f"sections.{raw_id}.availableTimes", "is required; send {} to use the business-level schedule"
-                    )
+        checked = p.checked
+        self._raise(checked, "query")
+        section_id = checked.ids.get("sectionID")
+        if self.variants.on(v.TENANCY_BEFORE_VALIDATION) and op.operation_id != "getMenu":
+            raw = p.path_params.get("sectionID")
+            path_id = None if raw is None else read_id(raw, self.variants)
+            self.world.check_ownership(biz, op.operation_id, p.body, path_id)
+        self._raise(checked, "input")
+        if isinstance(checked, Rejected):
+            # the business rules come after ownership: a foreign id is a 404 whatever its schedule says
+            self.world.check_ownership(biz, op.operation_id, checked.body, section_id)
+            raise checked.error()
+        body = checked.body
         match op.operation_id:
+            case "getMenu":
+                return self.world.get_menu(biz, checked.ids.get("brand_id"), checked.ids.get("branch_id"))
             case "createSection":
                 return self.world.create_section(biz, body)
             case "setSectionVisibilities":
-                raw = p.path_params.get("sectionID", "")
-                section_id = self._int32_id(raw)
-                if section_id is None:
-                    raise invalid("sectionID", f"must be a positive 32-bit integer, got {raw[:40]!r}")
+                assert section_id is not None
                 return self.world.set_visibilities(biz, section_id, body)
             case "enableSections":
                 return self.world.enable_sections(biz, body)
@@ -466,83 +388,6 @@ class Service:
             case "resetStoreOverrides":
                 return self.world.reset(biz, body)
         raise AssertionError(f"operation {op.operation_id} has no handler")  # pragma: no cover
-
-    def _path_section_id(self, p: Prepared) -> int | None:
-        raw = p.path_params.get("sectionID")
-        return None if raw is None else self._int32_id(raw)
-
-    def _query_id(self, request: ApiRequest, name: str) -> int | None:
-        raw = request.param(name)
-        if raw is None:
-            return None
-        value = self._int32_id(raw)
-        if value is None:
-            raise invalid(name, f"must be a positive 32-bit integer, got {raw[:40]!r}")
-        return value
-
-    def _int32_id(self, raw: str) -> int | None:
-        """A path/query id as the variants in force read it (None: 400)."""
-        if self.variants.on(v.LEADING_ZERO_IDS_400) and raw.startswith("0") and len(raw) > 1:
-            return None
-        if self.variants.on(v.ZERO_IDS_404) and raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) == 0:
-            return 0  # looked up like any id: nothing has it, so 404
-        return _int32_id(raw)
-
-    def _validate(self, schema_name: str, body: Any) -> None:
-        if self.defects.on(d.LOOSE_INTEGERS) or self.variants.on(v.FLOAT_INTEGERS_ACCEPTED):
-            _coerce_in_place(body)
-        validator = contract.body_validator(schema_name)
-        errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
-        if self.variants.on(v.UNKNOWN_FIELDS_IGNORED) and any(e.validator == "additionalProperties" for e in errors):
-            for e in errors:
-                if e.validator == "additionalProperties" and isinstance(e.instance, dict):
-                    defined = set(e.schema.get("properties", {}))
-                    for name in [k for k in e.instance if k not in defined]:
-                        del e.instance[name]
-            errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
-        errors = [e for e in errors if not self._excused(schema_name, e)]
-        error = errors[0] if errors else None
-        if error is None:
-            return
-        path = ".".join(str(part) for part in error.absolute_path)
-        field_name = path or "body"
-        if error.validator in {"required", "additionalProperties"}:
-            names = re.findall(r"'([^']+)'", error.message)
-            if names:
-                field_name = f"{path}.{names[0]}" if path else names[0]
-        raise invalid(field_name, _short(error.message), rule=str(error.validator))
-
-
-    def _excused(self, schema_name: str, error: Any) -> bool:
-        """A schema error a variant in force does not count (a field it makes optional)."""
-        if error.validator != "required":
-            return False
-        missing = set(re.findall(r"'([^']+)'", error.message))
-        path = list(error.absolute_path)
-        if self.variants.on(v.CREATE_NOTHING_REQUIRED) and schema_name == "CreateSectionRequest" and not path:
-            return missing <= {"title"}
-        if self.variants.on(v.SEQUENCE_OPTIONAL) and schema_name == "PushRequest" and path[:1] == ["sections"]:
-            return missing <= {"sequence"}
-        return False
-
-
-def _misread(defects: DefectSet, body: Any) -> None:
-    """What the input defects make of a body before it is validated (in place)."""
-    if not (defects.on(d.WEEKDAY_7_ACCEPTED) or defects.on(d.HHMM_2400_ACCEPTED) or defects.on(d.INT32_MAX_REJECTED)):
-        return
-    stack: list[tuple[str, Any]] = [("", body)]
-    while stack:
-        where, value = stack.pop()
-        if isinstance(value, dict):
-            if where.endswith("availableTimes") and "7" in value and defects.on(d.WEEKDAY_7_ACCEPTED):
-                value.setdefault("0", value.pop("7"))  # ISO Sunday
-            if value.get("endTime") == 2400 and defects.on(d.HHMM_2400_ACCEPTED):
-                value["endTime"] = 2359  # "midnight" stored as the end of the day
-            stack.extend((f"{where}.{k}" if where else str(k), val) for k, val in value.items())
-        elif isinstance(value, list):
-            stack.extend((f"{where}[{i}]", val) for i, val in enumerate(value))
-        elif value == INT32_MAX and type(value) is int and defects.on(d.INT32_MAX_REJECTED):
-            raise invalid(where, f"must be below {INT32_MAX}")
 
 
 class _Html500(Exception):
@@ -560,112 +405,8 @@ def _json_response(status: int, body: Mapping[str, Any], headers: Mapping[str, s
     return ApiResponse(status, [("content-type", JSON_TYPE), *headers.items()], payload)
 
 
-def reject_constant(name: str) -> float:
-    """``json.loads`` hook: NaN and Infinity are not JSON numbers."""
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def finite_float(text: str) -> float:
-    """``json.loads`` hook: a float that overflows (1e400) is out of range."""
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text[:20]} is out of range")
-    return value
-
-
-def json_depth(value: Any, limit: int = MAX_DEPTH) -> int:
-    """How deeply a parsed JSON value nests (stops counting past ``limit``)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict):
-            deepest = max(deepest, level)
-            stack.extend((v, level + 1) for v in item.values())
-        elif isinstance(item, list):
-            deepest = max(deepest, level)
-            stack.extend((v, level + 1) for v in item)
-        if deepest > limit:
-            break
-    return deepest
-
-
-@functools.cache
-def _query_parameters(operation_id: str) -> frozenset[str]:
-    """The query parameter names openapi.yaml defines for an operation."""
-    doc = contract.openapi()
-    for item in doc["paths"].values():
-        for op in item.values():
-            if isinstance(op, dict) and op.get("operationId") == operation_id:
-                params = [*item.get("parameters", []), *op.get("parameters", [])]
-                return frozenset(p["name"] for p in (_resolve_ref(doc, p) for p in params) if p.get("in") == "query")
-    return frozenset()
-
-
-def _resolve_ref(doc: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
-    while "$ref" in node:
-        target: Any = doc
-        for part in str(node["$ref"])[2:].split("/"):
-            target = target[part]
-        node = target
-    return node
-
-
 def _with_request_id(body: bytes, request_id: str) -> bytes:
     """A stored JSON envelope with another request_id (same keys, same order)."""
     envelope = json.loads(body)
     envelope["request_id"] = request_id
     return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-#: fields whose null the null-rejected variant still reads as the docs do
-_NULL_ALLOWED = {"enableSections": {"isEnabled"}}
-
-
-def _reject_nulls(operation_id: str, body: Any) -> None:
-    """The null-rejected variant: an optional field sent as null is a 400."""
-    if not isinstance(body, dict):
-        return
-    if operation_id == "resetStoreOverrides":  # a passthrough body: only stores is ours
-        body = {"stores": body.get("stores")} if body.get("stores") is not None else {}
-    stack: list[tuple[str, Any]] = [
-        (k, val) for k, val in body.items() if k not in _NULL_ALLOWED.get(operation_id, set())
-    ]
-    while stack:
-        where, value = stack.pop()
-        if value is None:
-            raise invalid(where, "null is not accepted; leave the field out instead")
-        if isinstance(value, dict):
-            stack.extend((f"{where}.{k}", val) for k, val in value.items())
-        elif isinstance(value, list):
-            stack.extend((f"{where}[{i}]", val) for i, val in enumerate(value))
-
-
-def _int32_id(raw: str) -> int | None:
-    """A positive int32 written in ASCII digits, else None.
-
-    ``str.isdigit`` alone also accepts "²" (int() then raises: a 500) and
-    Arabic-Indic digits (read as an id a typed backend rejects).
-    """
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
-        return None
-    value = int(raw)
-    return value if 1 <= value <= INT32_MAX else None
-
-
-def _short(message: str) -> str:
-    return message if len(message) <= 200 else message[:197] + "..."
-
-
-def _coerce_in_place(value: Any) -> None:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if isinstance(v, float) and v.is_integer():
-                value[k] = int(v)
-            else:
-                _coerce_in_place(v)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            if isinstance(v, float) and v.is_integer():
-                value[i] = int(v)
-            else:
-                _coerce_in_place(v)

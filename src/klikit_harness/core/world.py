@@ -3,7 +3,8 @@
 Owns: the state of one stand-in and the eight operations that read or change
 it, each atomic — a request that fails changes nothing (every write first
 plans, then applies a plan that cannot fail). Must not: parse HTTP, check
-auth or idempotency (``service`` does), or decide rules the oracle
+auth or idempotency (``service`` does), validate a request (``validation``
+does: the world only sees bodies it accepted), or decide rules the oracle
 (``menus``, ``schedules``) already states.
 """
 
@@ -12,17 +13,16 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from typing import Any
 
 from . import defects as d
 from . import menus, schedules
 from . import variants as v
 from .defects import DefectSet
-from .errors import ApiError, invalid, not_found
+from .errors import ApiError, not_found
+from .validation import INT32_MAX as INT32_MAX  # checks.py reads it from here
+from .validation import publish_time
 from .variants import VariantSet
-
-INT32_MAX = 2_147_483_647
 
 
 @dataclass(frozen=True, order=True)
@@ -196,22 +196,7 @@ class World:
     def has_menu(self, store: StoreKey) -> bool:
         return menus.has_menu(self.attachments.get(store, {}))
 
-    # ------------------------------------------------------------- validation
-
-    @staticmethod
-    def _check_schedule(schedule: Mapping[str, Any] | None, where: str) -> None:
-        if not schedule:
-            return
-        for problem in schedules.problems(schedule):
-            raise invalid(f"{where}.{problem.field}", problem.reason)
-
-    @staticmethod
-    def _check_dates(dates: Iterable[str] | None, where: str) -> None:
-        for i, value in enumerate(dates or []):
-            try:
-                date.fromisoformat(value)
-            except ValueError:
-                raise invalid(f"{where}[{i}]", f"{value!r} is not a calendar date (YYYY-MM-DD)") from None
+    # ----------------------------------------------------------------- overlap
 
     def _effective_schedule(self, plan: _Plan, store: StoreKey, sid: int) -> Mapping[str, Any]:
         ov = plan.overrides.get((store, sid), self.overrides.get((store, sid), {}))
@@ -258,11 +243,7 @@ class World:
     def _push_sections(self, business_id: int, body: Mapping[str, Any]) -> dict[int, Mapping[str, Any]]:
         pushed: dict[int, Mapping[str, Any]] = {}
         for raw_id, entry in body["sections"].items():
-            if int(raw_id) > INT32_MAX:
-                raise invalid(f"sections.{raw_id}", "section ids are positive 32-bit integers")
-            sid = self._own_section(business_id, raw_id, f"sections.{raw_id}")
-            self._check_schedule(entry.get("availableTimes"), f"sections.{raw_id}.availableTimes")
-            pushed[sid] = entry
+            pushed[self._own_section(business_id, raw_id, f"sections.{raw_id}")] = entry
         return pushed
 
     def _times_override(self, times: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -369,7 +350,7 @@ class World:
 
     def publish(self, business_id: int, body: Mapping[str, Any], now: float) -> dict[str, int]:
         stores = self._own_stores(business_id, body["stores"])
-        due = _parse_scheduled_at(body.get("scheduledAt"), now)
+        due = publish_time(body.get("scheduledAt"), now)
         if self.defects.on(d.SCHEDULED_NEAR_IMMEDIATE) and due - now < 3600:
             due = now  # the UTC time read as local time one hour ahead
         empty_counts = self.defects.on(d.PUBLISH_COUNTS_EMPTY) or self.variants.on(v.PUBLISH_EMPTY_COUNTS_SUCCESS)
@@ -435,8 +416,6 @@ class World:
             ord(ch) > 0xFFFF for text in (body.get("title") or {}).values() for ch in text
         ):
             raise UnicodeEncodeError("utf8mb3", "title", 0, 1, "character outside the BMP")
-        self._check_schedule(body.get("availableTimes"), "availableTimes")
-        self._check_dates(body.get("blackoutDates"), "blackoutDates")
         if self.next_section_id > INT32_MAX:
             raise ApiError("request_invalid", "section id space exhausted")
         sid = self.add_section(business_id, body)
@@ -485,19 +464,3 @@ def _is_int(value: Any) -> bool:
 
 def _enable_all_days(schedule: Mapping[str, Any]) -> dict[str, Any]:
     return {day: {**entry, "disabled": False} for day, entry in schedule.items()}
-
-
-def _parse_scheduled_at(value: str | None, now: float) -> float:
-    """The UTC time a publish runs; absent, the zero value or the past mean now."""
-    # null/absent means now; "" is not a date-time (400 like any unreadable value)
-    if value is None or value.startswith("0001-01-01"):
-        return now
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise invalid("scheduledAt", f"{value!r} is not an RFC 3339 date-time") from None
-    offset = when.utcoffset()
-    if offset is None:
-        raise invalid("scheduledAt", "scheduledAt needs a UTC offset (e.g. 2026-01-01T10:00:00Z)")
-    # Not astimezone(UTC): 9999-12-31T23:59:59-23:59 is a valid instant past datetime.max in UTC.
-    return when.replace(tzinfo=UTC).timestamp() - offset.total_seconds()

@@ -1,0 +1,706 @@
+"""Request validation as one pure function: what a request's own bytes decide, in the documented order.
+
+Owns: the route table (method + path → operation and path parameters; an
+unknown path, a method the path does not serve), the Idempotency-Key rule,
+body decoding (size, Content-Type, empty, depth, strict JSON, non-finite
+numbers, non-object), schema validation against ``contracts/openapi.yaml``
+(the offending field paths and the ``x-behaviour`` ids they break), query
+and path ids (int32, positive, leading zeros), ``scheduledAt`` and
+``blackoutDates`` parsing, the business rules that need no state (schedule
+validity, int32 section keys) and the ORDER of all of these: ``validate``
+returns ``Accepted`` or the first ``Rejected`` (or ``Crashed``), each
+rejection tagged with the stage it belongs to. The stand-in
+(``core.service``) and the fuzz oracle (``checks.expected_answer``) both call
+it; a variant or defect that changes validation is passed in (none: the
+reference semantics). Must not: read state (stores, sections, credentials,
+idempotency entries), do I/O, render an answer, or judge one.
+
+Stages, in order: ``route``, ``key``, ``body``, ``query``, ``input`` (nulls,
+schema, path ids), ``rules`` (what JSON Schema cannot express). The stand-in
+interleaves its stateful checks between them (auth after ``route``;
+replay/conflict after ``body``; ownership before ``rules``).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, cast
+
+from .. import contract, schema_view
+from ..contract import Reading
+from . import defects as d
+from . import schedules
+from . import variants as v
+from .defects import DefectSet
+from .errors import ApiError, invalid
+from .variants import VariantSet
+
+BASE_PATH = "/v1/partner"
+MAX_BODY_BYTES = 1024 * 1024
+MAX_DEPTH = 32
+#: the nesting limit under the depth-64 variant
+VARIANT_MAX_DEPTH = 64
+#: the body cap under the body-cap-decimal-mb defect
+DECIMAL_MB = 1_000_000
+MAX_KEY_LENGTH = 64
+JSON_TYPE = "application/json"
+INT32_MAX = 2_147_483_647
+
+Stage = Literal["route", "key", "body", "query", "input", "rules"]
+
+_NO_VARIANTS = VariantSet()
+_NO_DEFECTS = DefectSet()
+
+
+@dataclass
+class ApiRequest:
+    method: str
+    path: str
+    query: Sequence[tuple[str, str]] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
+    body: bytes = b""
+    #: set by an adapter that stopped reading a body over MAX_BODY_BYTES
+    body_too_large: bool = False
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    def param(self, name: str) -> str | None:
+        for key, value in self.query:
+            if key == name:
+                return value
+        return None
+
+
+# ------------------------------------------------------------------ outcomes
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A request every stateless rule accepts."""
+
+    operation: contract.Operation
+    params: Mapping[str, str] = field(default_factory=dict)
+    #: the Idempotency-Key as a server reads it (None: absent, where the reading allows it)
+    key: str | None = None
+    #: the body as decoded: what the idempotency fingerprint reads
+    parsed: Any = None
+    #: the body as the operation reads it (after the variants' and defects' readings of it)
+    body: Any = None
+    #: query and path ids, as read: brand_id, branch_id, sectionID
+    ids: Mapping[str, int] = field(default_factory=dict)
+    #: behaviours of the reference semantics' permissions the request relies on (a query id
+    #: with leading zeros, an unknown query parameter)
+    relies_on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The first rule a request breaks, as the answer that says so."""
+
+    stage: Stage
+    meaning: str
+    message: str
+    #: the behaviour broken first; ``behaviours`` lists every one the request breaks
+    behaviour: str
+    behaviours: tuple[str, ...]
+    #: the offending fields (details name the first)
+    fields: tuple[str, ...] = ()
+    details: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    operation: contract.Operation | None = None
+    params: Mapping[str, str] = field(default_factory=dict)
+    key: str | None = None
+    parsed: Any = None
+    body: Any = None
+    ids: Mapping[str, int] = field(default_factory=dict)
+
+    def error(self) -> ApiError:
+        return ApiError(self.meaning, self.message, self.details, headers=dict(self.headers))
+
+
+@dataclass(frozen=True)
+class Crashed:
+    """A defect makes the handler crash on this request (the html-500-on-malformed-json defect)."""
+
+    stage: Stage
+    operation: contract.Operation
+
+
+Outcome = Accepted | Rejected | Crashed
+
+
+# ------------------------------------------------------------------- routing
+
+
+@dataclass(frozen=True)
+class Routed:
+    operation: contract.Operation
+    params: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class UnknownPath:
+    path: str
+
+
+@dataclass(frozen=True)
+class MethodNotAllowed:
+    template: str
+    allowed: tuple[str, ...]
+
+
+Route = Routed | UnknownPath | MethodNotAllowed
+
+
+@dataclass(frozen=True)
+class _Entry:
+    pattern: re.Pattern[str]
+    template: str
+    methods: Mapping[str, contract.Operation]
+
+
+class RouteTable:
+    """The operations of openapi.yaml under a base path (with per-operation path overrides)."""
+
+    def __init__(self, base_path: str = BASE_PATH, overrides: Mapping[str, str] | None = None) -> None:
+        self._entries = _entries(base_path.rstrip("/"), tuple(sorted((overrides or {}).items())))
+
+    def match(self, method: str, path: str) -> Route:
+        """Where a (percent-decoded) path and method lead."""
+        for entry in self._entries:
+            found = entry.pattern.fullmatch(path)
+            if found is None:
+                continue
+            op = entry.methods.get(method.upper())
+            if op is None:
+                return MethodNotAllowed(entry.template, tuple(sorted(entry.methods)))
+            return Routed(op, found.groupdict())
+        return UnknownPath(path)
+
+    def operation_id(self, method: str, path: str) -> str | None:
+        routed = self.match(method, path)
+        return routed.operation.operation_id if isinstance(routed, Routed) else None
+
+
+@functools.cache
+def _entries(base_path: str, overrides: tuple[tuple[str, str], ...]) -> tuple[_Entry, ...]:
+    paths = dict(overrides)
+    grouped: dict[str, dict[str, contract.Operation]] = {}
+    for op in contract.operations().values():
+        grouped.setdefault(paths.get(op.operation_id, op.path), {})[op.method] = op
+    # Literal paths before templated ones, so /menus/sections/enable is not a sectionID.
+    return tuple(
+        _Entry(re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(base_path + t))), t, grouped[t])
+        for t in sorted(grouped, key=lambda p: ("{" in p, p))
+    )
+
+
+@functools.cache
+def query_parameters(operation_id: str) -> frozenset[str]:
+    """The query parameter names openapi.yaml defines for an operation; any other one is "unknown"."""
+    doc = contract.openapi()
+    for item in doc["paths"].values():
+        for op in item.values():
+            if isinstance(op, dict) and op.get("operationId") == operation_id:
+                params = [*item.get("parameters", []), *op.get("parameters", [])]
+                return frozenset(p["name"] for p in (_resolve_ref(doc, p) for p in params) if p.get("in") == "query")
+    return frozenset()
+
+
+def _resolve_ref(doc: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
+    while "$ref" in node:
+        target: Any = doc
+        for part in str(node["$ref"])[2:].split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+# ------------------------------------------------------------ the one order
+
+
+class _Stop(Exception):
+    def __init__(self, outcome: Rejected | Crashed) -> None:
+        self.outcome = outcome
+
+
+def _rejected(stage: Stage, error: ApiError, behaviours: Iterable[str], fields: Sequence[str] = ()) -> Rejected:
+    broken = tuple(dict.fromkeys(behaviours))
+    return Rejected(stage, error.meaning, error.message, broken[0], broken, tuple(fields), error.details,
+                    error.headers)
+
+
+def _invalid(stage: Stage, fields: Sequence[str], reason: str, behaviours: Iterable[str], **extra: Any) -> _Stop:
+    """400 request_invalid whose details name the first field."""
+    return _Stop(_rejected(stage, invalid(fields[0], reason, **extra), behaviours, fields))
+
+
+def validate(
+    request: ApiRequest,
+    routes: RouteTable,
+    *,
+    reading: Reading = "reference",
+    variants: VariantSet = _NO_VARIANTS,
+    defects: DefectSet = _NO_DEFECTS,
+) -> Outcome:
+    """Every stateless rule, in order; the first broken one is the answer.
+
+    ``request.path`` is read percent-decoded, as servers route it.
+    """
+    routed = routes.match(request.method, request.path)
+    if isinstance(routed, UnknownPath):
+        return _rejected("route", ApiError("resource_not_found", f"no operation at {request.path}",
+                                           {"path": request.path}), ["routing.unknown-path-404"], ["path"])
+    if isinstance(routed, MethodNotAllowed):
+        if variants.on(v.NO_405):
+            return _rejected("route", ApiError("resource_not_found", f"no operation at {request.method} {request.path}",
+                                               {"path": request.path}), ["routing.method-not-allowed-405"], ["path"])
+        allow = ", ".join(routed.allowed)
+        dropped = "GET" not in routed.allowed and defects.on(d.ALLOW_MISSING_ON_WRITE_PATHS)
+        return _rejected("route", ApiError("method_not_allowed", f"{request.method} is not allowed on "
+                                           f"{routed.template}; use {allow}", {"allowed": list(routed.allowed)},
+                                           headers={} if dropped else {"allow": allow}),
+                         ["routing.method-not-allowed-405"])
+    op, params = routed.operation, routed.params
+    state = _State()
+    try:
+        return _validate(request, op, params, state, reading, variants, defects)
+    except _Stop as stop:
+        out = stop.outcome
+        if isinstance(out, Rejected):
+            out = Rejected(out.stage, out.meaning, out.message, out.behaviour, out.behaviours, out.fields,
+                           out.details, out.headers, op, params, state.key, state.parsed, state.body,
+                           dict(state.ids))
+        return out
+
+
+@dataclass
+class _State:
+    key: str | None = None
+    parsed: Any = None
+    body: Any = None
+    ids: dict[str, int] = field(default_factory=dict)
+
+
+def _validate(request: ApiRequest, op: contract.Operation, params: Mapping[str, str], state: _State,
+              reading: Reading, variants: VariantSet, defects: DefectSet) -> Accepted:
+    relies: list[str] = []
+    if op.is_write:
+        state.key = _key(request.header("idempotency-key"), reading, defects)
+        state.parsed = _decode(request, op, variants, defects)
+        state.body = copy.deepcopy(state.parsed)
+    unknown = _query(request, op, state, relies, variants)
+    if op.is_write:
+        assert op.body_schema is not None
+        state.body = _read_body(op.operation_id, op.body_schema, state.body, variants, defects)
+        if "sectionID" in params:
+            state.ids["sectionID"] = _id("sectionID", params["sectionID"], relies, "input", variants)
+        _business_rules(op.operation_id, state.body)
+    if unknown:
+        relies.append("routing.unknown-query-ignored")
+    return Accepted(op, params, state.key, state.parsed, state.body, dict(state.ids), tuple(dict.fromkeys(relies)))
+
+
+# ------------------------------------------------------------- Idempotency-Key
+
+
+def idempotency_key(header: str | None) -> str | None:
+    """The Idempotency-Key a server reads: leading and trailing spaces and tabs are not part of an HTTP
+    field value (RFC 9110 §5.5), so they are dropped; empty means absent."""
+    key = header.strip(" \t") if header is not None else None
+    return key or None
+
+
+def _key(header: str | None, reading: Reading, defects: DefectSet) -> str | None:
+    key = idempotency_key(header)
+    if key is None:
+        if reading == "reference" and not defects.on(d.MISSING_KEY_ACCEPTED):
+            raise _Stop(_rejected("key", ApiError(
+                "request_missing_idempotency_key",
+                "write endpoints need an Idempotency-Key header (1-64 characters, e.g. a UUID)",
+                {"field": "Idempotency-Key"},
+            ), ["idempotency.key-required-on-writes"], ["Idempotency-Key"]))
+        return None
+    if len(key) > MAX_KEY_LENGTH:
+        raise _invalid("key", ["Idempotency-Key"], f"must be at most {MAX_KEY_LENGTH} characters, got {len(key)}",
+                       ["idempotency.key-over-64-invalid"])
+    return key
+
+
+# ------------------------------------------------------------------- the body
+
+
+def reject_constant(name: str) -> float:
+    """``json.loads`` hook: NaN and Infinity are not JSON numbers."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def finite_float(text: str) -> float:
+    """``json.loads`` hook: a float that overflows (1e400) is out of range."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def json_depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """How deeply a parsed JSON value nests (stops counting past ``limit``)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, level)
+            stack.extend((v, level + 1) for v in item)
+        if deepest > limit:
+            break
+    return deepest
+
+
+def _decode(request: ApiRequest, op: contract.Operation, variants: VariantSet, defects: DefectSet) -> dict[str, Any]:
+    cap = DECIMAL_MB if defects.on(d.BODY_CAP_DECIMAL) else MAX_BODY_BYTES
+    if request.body_too_large or len(request.body) > cap:
+        raise _invalid("body", ["body"], f"request bodies are limited to {cap} bytes", ["input.body-too-large"])
+    ctype = (request.header("content-type") or "").split(";")[0].strip().lower()
+    if ctype != JSON_TYPE:
+        raise _invalid("body", ["Content-Type"], f"must be {JSON_TYPE}, got {ctype or 'nothing'}",
+                       ["input.wrong-content-type"])
+    if not request.body.strip():
+        raise _invalid("body", ["body"], "a JSON object is required", ["input.malformed-json"])
+    max_depth = VARIANT_MAX_DEPTH if variants.on(v.DEPTH_64) else MAX_DEPTH
+    if defects.on(d.DEPTH_OFF_BY_ONE):
+        max_depth += 1
+    too_deep = f"JSON nested deeper than {max_depth} levels"
+    try:
+        body = json.loads(request.body, parse_constant=reject_constant, parse_float=finite_float)
+    except RecursionError:
+        raise _invalid("body", ["body"], too_deep, ["input.deep-nesting"]) from None
+    except ValueError as exc:
+        if defects.on(d.HTML_500_MALFORMED):
+            raise _Stop(Crashed("body", op)) from exc
+        raise _invalid("body", ["body"], f"malformed JSON: {exc}", ["input.malformed-json"]) from None
+    if json_depth(body, max_depth) > max_depth:
+        raise _invalid("body", ["body"], too_deep, ["input.deep-nesting"])
+    if not isinstance(body, dict):
+        raise _invalid("body", ["body"], f"must be a JSON object, got {type(body).__name__}",
+                       ["input.non-object-body"])
+    return body
+
+
+# ---------------------------------------------------------------- query, ids
+
+
+def _query(request: ApiRequest, op: contract.Operation, state: _State, relies: list[str],
+           variants: VariantSet) -> bool:
+    """Reads the query (ids into ``state``); True when it carries a parameter the operation does not define."""
+    known = query_parameters(op.operation_id)
+    unknown = [name for name, _ in request.query if name not in known]
+    if unknown and variants.on(v.UNKNOWN_QUERY_400):
+        allowed = ", ".join(sorted(known)) or "none"
+        raise _invalid("query", [unknown[0]], f"unknown query parameter; this operation takes: {allowed}",
+                       ["routing.unknown-query-ignored"])
+    if op.operation_id != "getMenu":
+        return bool(unknown)
+    for name in ("brand_id", "branch_id"):
+        raw = request.param(name)
+        if raw is not None:
+            state.ids[name] = _id(name, raw, relies, "query", variants)
+    if ("brand_id" in state.ids) != ("branch_id" in state.ids):
+        missing = "brand_id" if "brand_id" not in state.ids else "branch_id"
+        other = "branch_id" if missing == "brand_id" else "brand_id"
+        raise _Stop(_rejected("query", ApiError(
+            "request_invalid", "brand_id and branch_id must be passed together or omitted together", {"field": missing}
+        ), ["getmenu.one-param-400"], [missing, other]))
+    return bool(unknown)
+
+
+def int32_id(raw: str) -> int | None:
+    """A positive int32 written in ASCII digits, else None.
+
+    ``str.isdigit`` alone also accepts "²" (int() then raises: a 500) and
+    Arabic-Indic digits (read as an id a typed backend rejects).
+    """
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
+        return None
+    value = int(raw)
+    return value if 1 <= value <= INT32_MAX else None
+
+
+def read_id(raw: str, variants: VariantSet = _NO_VARIANTS) -> int | None:
+    """A query or path id as the variants in force read it (None: 400; 0: looked up, so 404).
+
+    Leading zeros are read as the integer they spell (unless the leading-zero-ids-400 variant is on).
+    """
+    if variants.on(v.LEADING_ZERO_IDS_400) and raw.startswith("0") and len(raw) > 1:
+        return None
+    if variants.on(v.ZERO_IDS_404) and _spells_zero(raw):
+        return 0
+    return int32_id(raw)
+
+
+def _spells_zero(raw: str) -> bool:
+    return raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) == 0
+
+
+def _id(name: str, raw: str, relies: list[str], stage: Stage, variants: VariantSet) -> int:
+    value = read_id(raw, variants)
+    if value is None:
+        behaviour = ("input.query-id-leading-zeros" if int32_id(raw) is not None else
+                     "input.query-id-zero-invalid" if _spells_zero(raw) else "input.wrong-types")
+        raise _invalid(stage, [name], f"must be a positive 32-bit integer, got {raw[:40]!r}", [behaviour])
+    if raw.startswith("0") and value:
+        relies.append("input.query-id-leading-zeros")
+    return value
+
+
+# -------------------------------------------------------------- body fields
+
+
+def _read_body(op_id: str, schema_name: str, body: dict[str, Any], variants: VariantSet,
+               defects: DefectSet) -> dict[str, Any]:
+    """The body after the variants' and defects' readings of it, if the schema accepts it."""
+    if variants.on(v.NULL_REJECTED):
+        _reject_nulls(op_id, body)
+    _misread(defects, body)
+    if defects.on(d.LOOSE_INTEGERS) or variants.on(v.FLOAT_INTEGERS_ACCEPTED):
+        body = as_integers(body)
+    _check_schema(schema_name, body, variants)
+    if variants.on(v.TIMES_REQUIRED) and op_id in {"populateMenu", "syncMenuToStores"}:
+        for raw_id, entry in body["sections"].items():
+            if entry.get("availableTimes") is None:
+                raise _invalid("input", [f"sections.{raw_id}.availableTimes"],
+                               "is required; send {} to use the business-level schedule", ["populate.times-optional"])
+    return body
+
+
+#: fields whose null the null-rejected variant still reads as the docs do
+_NULL_ALLOWED = {"enableSections": {"isEnabled"}}
+
+
+def _reject_nulls(operation_id: str, body: dict[str, Any]) -> None:
+    """The null-rejected variant: an optional field sent as null is a 400."""
+    if operation_id == "resetStoreOverrides":  # a passthrough body: only stores is ours
+        body = {"stores": body.get("stores")} if body.get("stores") is not None else {}
+    stack: list[tuple[str, Any]] = [
+        (k, val) for k, val in body.items() if k not in _NULL_ALLOWED.get(operation_id, set())
+    ]
+    while stack:
+        where, value = stack.pop()
+        if value is None:
+            raise _invalid("input", [where], "null is not accepted; leave the field out instead",
+                           ["input.null-means-absent"])
+        if isinstance(value, dict):
+            stack.extend((f"{where}.{k}", val) for k, val in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", val) for i, val in enumerate(value))
+
+
+def _misread(defects: DefectSet, body: Any) -> None:
+    """What the input defects make of a body before it is validated (in place)."""
+    if not (defects.on(d.WEEKDAY_7_ACCEPTED) or defects.on(d.HHMM_2400_ACCEPTED) or defects.on(d.INT32_MAX_REJECTED)):
+        return
+    stack: list[tuple[str, Any]] = [("", body)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            if where.endswith("availableTimes") and "7" in value and defects.on(d.WEEKDAY_7_ACCEPTED):
+                value.setdefault("0", value.pop("7"))  # ISO Sunday
+            if value.get("endTime") == 2400 and defects.on(d.HHMM_2400_ACCEPTED):
+                value["endTime"] = 2359  # "midnight" stored as the end of the day
+            stack.extend((f"{where}.{k}" if where else str(k), val) for k, val in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", val) for i, val in enumerate(value))
+        elif value == INT32_MAX and type(value) is int and defects.on(d.INT32_MAX_REJECTED):
+            raise _invalid("input", [where], f"must be below {INT32_MAX}", ["input.absurd-numbers"])
+
+
+def paths_where(value: Any, match: Callable[[Any], bool], path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """The paths (keys and list indexes as strings) of every value in a JSON value that ``match`` picks."""
+    if match(value):
+        yield path
+    elif isinstance(value, dict):
+        for k, item in value.items():
+            yield from paths_where(item, match, (*path, str(k)))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from paths_where(item, match, (*path, str(i)))
+
+
+def _integral_float(value: Any) -> bool:
+    return isinstance(value, float) and value.is_integer()
+
+
+def as_integers(value: Any) -> Any:
+    """``value`` with every integral float (``2.0``) written as an integer."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: as_integers(item) for k, item in value.items()}
+    if isinstance(value, list):
+        return [as_integers(item) for item in value]
+    return value
+
+
+def _check_schema(schema_name: str, body: dict[str, Any], variants: VariantSet) -> None:
+    validator = contract.body_validator(schema_name)
+    errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+    if variants.on(v.UNKNOWN_FIELDS_IGNORED) and any(e.validator == "additionalProperties" for e in errors):
+        for e in errors:
+            if e.validator == "additionalProperties" and isinstance(e.instance, dict):
+                defined = set(e.schema.get("properties", {}))
+                for name in [k for k in e.instance if k not in defined]:
+                    del e.instance[name]
+        errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+    errors = [e for e in errors if not _excused(schema_name, e, variants)]
+    if not errors:
+        return
+    fields = [_field_of(e) for e in errors]
+    broken = _schema_behaviours(errors, body, schema_name)
+    raise _invalid("input", fields, _short(errors[0].message), broken, rule=str(errors[0].validator))
+
+
+def _field_of(error: Any) -> str:
+    """The field a schema error names: its path, and the property a required / additionalProperties names."""
+    path = ".".join(str(part) for part in error.absolute_path)
+    if error.validator in {"required", "additionalProperties"}:
+        names = re.findall(r"'([^']+)'", error.message)
+        if names:
+            return f"{path}.{names[0]}" if path else names[0]
+    return path or "body"
+
+
+def _excused(schema_name: str, error: Any, variants: VariantSet) -> bool:
+    """A schema error a variant in force does not count (a field it makes optional)."""
+    if error.validator != "required":
+        return False
+    missing = set(re.findall(r"'([^']+)'", error.message))
+    path = list(error.absolute_path)
+    if variants.on(v.CREATE_NOTHING_REQUIRED) and schema_name == "CreateSectionRequest" and not path:
+        return missing <= {"title"}
+    if variants.on(v.SEQUENCE_OPTIONAL) and schema_name == "PushRequest" and path[:1] == ["sections"]:
+        return missing <= {"sequence"}
+    return False
+
+
+def _schema_behaviours(errors: list[Any], body: Any, schema_name: str) -> list[str]:
+    """The behaviours a schema-invalid body breaks: those its failed constraints name in openapi.yaml."""
+    validator = contract.body_validator(schema_name)
+    if any(True for _ in paths_where(body, _integral_float)) and validator.is_valid(as_integers(body)):
+        # Every error goes away when 2.0 is read as 2: integers were sent as floats.
+        return ["input.strict-integers"]
+    root = cast(Mapping[str, Any], validator.schema)
+    found = [b for error in errors for b in schema_view.error_behaviours(error, root)]
+    return found or ["input.wrong-types"]
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= 200 else message[:197] + "..."
+
+
+# ------------------------------------------------------ rules beyond schemas
+
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _read_scheduled_at(value: str) -> datetime | str:
+    """An RFC 3339 date-time with an offset, else why not."""
+    if not _RFC3339.fullmatch(value):
+        if _RFC3339.fullmatch(value + "Z"):
+            return "scheduledAt needs a UTC offset (e.g. 2026-01-01T10:00:00Z)"
+        return f"{value!r} is not an RFC 3339 date-time"
+    normal = value.upper().replace("Z", "+00:00")
+    fraction = re.search(r"\.([0-9]+)", normal)
+    if fraction and len(fraction.group(1)) > 6:  # Python reads microseconds at most
+        normal = normal.replace(fraction.group(0), "." + fraction.group(1)[:6])
+    try:
+        return datetime.fromisoformat(normal)
+    except ValueError:
+        return f"{value!r} is not a calendar date-time"
+
+
+def scheduled_at_problem(value: Any) -> str | None:
+    """Why a scheduledAt cannot be read (None when it can): RFC 3339 with an offset, or null."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return f"{value!r} is not an RFC 3339 date-time"
+    read = _read_scheduled_at(value)
+    return read if isinstance(read, str) else None
+
+
+def publish_time(value: str | None, now: float) -> float:
+    """The UTC time a publish with this (valid) scheduledAt runs; absent means now (the zero value and
+    the past are simply due)."""
+    if value is None:
+        return now
+    when = _read_scheduled_at(value)
+    if isinstance(when, str):
+        raise ValueError(when)
+    offset = when.utcoffset()
+    assert offset is not None
+    # Not astimezone(UTC): 9999-12-31T23:59:59-23:59 is a valid instant past datetime.max in UTC.
+    return when.replace(tzinfo=UTC).timestamp() - offset.total_seconds()
+
+
+def is_calendar_date(value: Any) -> bool:
+    """A ``YYYY-MM-DD`` string naming a real day."""
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        return False
+    try:
+        datetime.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        return False
+    return True
+
+
+def _schedule_behaviour(problem: schedules.Problem) -> str:
+    if "HHMM" in problem.reason:
+        return "schedule.hhmm-range"
+    return "schedule.start-before-end" if "before" in problem.reason else "schedule.no-overlap-within-day"
+
+
+def rule_problems(op_id: str, body: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(field, behaviour, reason) for each rule a schema-valid body breaks that JSON Schema cannot express."""
+    problems: list[tuple[str, str, str]] = []
+
+    def schedule(times: Any, where: str) -> None:
+        if isinstance(times, Mapping) and times:
+            problems.extend((f"{where}.{p.field}", _schedule_behaviour(p), p.reason) for p in schedules.problems(times))
+
+    if op_id == "createSection":
+        schedule(body.get("availableTimes"), "availableTimes")
+        for i, value in enumerate(body.get("blackoutDates") or []):
+            if not is_calendar_date(value):
+                problems.append((f"blackoutDates[{i}]", "section.blackout-dates-format",
+                                 f"{value!r} is not a calendar date (YYYY-MM-DD)"))
+    elif op_id in {"populateMenu", "syncMenuToStores"}:
+        for key, entry in body["sections"].items():
+            if int(key) > INT32_MAX:
+                problems.append((f"sections.{key}", "input.id-keyed-map-keys",
+                                 "section ids are positive 32-bit integers"))
+            elif isinstance(entry, Mapping):
+                schedule(entry.get("availableTimes"), f"sections.{key}.availableTimes")
+    elif op_id == "publishMenu":
+        reason = scheduled_at_problem(body.get("scheduledAt"))
+        if reason:
+            problems.append(("scheduledAt", "publish.scheduled", reason))
+    return problems
+
+
+def _business_rules(op_id: str, body: Mapping[str, Any]) -> None:
+    problems = rule_problems(op_id, body)
+    if problems:
+        raise _invalid("rules", [p[0] for p in problems], problems[0][2], [p[1] for p in problems])
