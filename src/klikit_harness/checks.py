@@ -302,6 +302,11 @@ def no_secret_echo(ex: HttpExchange, ctx: Context) -> None:
                     "no answer, success or error, carries the secret key or the Authorization header")
 
 
+def _status_of(meaning: str, ctx: Context) -> int:
+    """The status errors.yaml gives ``meaning`` in the run's reading."""
+    return contract.errors().code_for(meaning, ctx.reading).status
+
+
 # ---------------------------------------------------------------- the oracle
 
 Kind = Literal["valid", "reject", "either", "unknown"]
@@ -722,13 +727,13 @@ def matches_rejection(ex: HttpExchange, verdict: Verdict, ctx: Context) -> bool:
 
 def matches_acceptance(ex: HttpExchange, verdict: Verdict, ctx: Context) -> bool:
     """Is the answer one the contract allows for a request it accepts?"""
-    if _is_success(ex.status) or ex.status == 409:
+    if _is_success(ex.status) or ex.status == _status_of("state_idempotency_conflict", ctx):
         return True  # 409: the catalogue check holds its code to state_idempotency_conflict
     err = ex.error or {}
     catalogue = contract.errors()
-    if ex.status == 404:
+    if ex.status == _status_of("resource_not_found", ctx):
         return verdict.ids_outside and err.get("code") == catalogue.code_for("resource_not_found", ctx.reading).code
-    if ex.status == 400 and verdict.has_explicit_times:
+    if ex.status == _status_of("request_invalid", ctx) and verdict.has_explicit_times:
         # A non-empty availableTimes in populate / sync is compared with the store's other
         # sections: a collision is a 400 that depends on the target's state, not on the body.
         return err.get("code") == catalogue.code_for("request_invalid", ctx.reading).code and _names_field(
@@ -748,7 +753,7 @@ def input_answer(ex: HttpExchange, ctx: Context) -> None:
     checks when a foreign id is answered 404 before the invalid body, or the
     operation's own behaviour.
     """
-    if ex.status >= 500 or ex.status == 429:
+    if ex.status >= 500 or ex.status == _status_of("rate_limit_exceeded", ctx):
         return  # no_server_error and rate_limited_answer own these
     verdict = expected_answer(ex, ctx)
     if verdict.kind == "unknown":
@@ -763,11 +768,11 @@ def input_answer(ex: HttpExchange, ctx: Context) -> None:
             if verdict.stage == "rules" and verdict.ids_outside else ""
         raise _fail(InputAnswerViolation, ex, ctx, f"{verdict.operation_id or ex.path}: {verdict.reason}",
                     _blame_rejection(ex, verdict, ctx), f"{entry.status} {entry.code}{named}{also}")
-    if verdict.kind == "either" and (_is_success(ex.status) or ex.status == 400):
+    if verdict.kind == "either" and (_is_success(ex.status) or ex.status == _status_of("request_invalid", ctx)):
         return
     if matches_acceptance(ex, verdict, ctx):
         return
-    if ex.status == 404:
+    if ex.status == _status_of("resource_not_found", ctx):
         title, behaviour = "a request naming only the caller's own stores and sections got 404", \
             "tenancy.unknown-same-as-foreign"
     else:

@@ -36,6 +36,7 @@ __all__ = [
     "catalogued",
     "error_shape",
     "first_breach",
+    "is_rate_limited",
     "is_success",
     "json_object",
     "media",
@@ -49,7 +50,7 @@ __all__ = [
 RATE_LIMIT_MEANING = "rate_limit_exceeded"
 _DIGITS = re.compile(r"[0-9]+")
 _ENVELOPE = "every answer, errors included, is a JSON envelope served as Content-Type: application/json"
-_RATE_LIMITED = "429 {code} envelope with Retry-After: <integer seconds >= 1>"
+_RATE_LIMITED = "{status} {code} envelope with Retry-After: <integer seconds >= 1>"
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,13 @@ class Breach:
 
 def is_success(status: int) -> bool:
     return 200 <= status < 300
+
+
+def is_rate_limited(status: int, reading: Reading | None = None) -> bool:
+    """Is ``status`` the one errors.yaml gives a rate-limited answer (in ``reading``; None: either)?"""
+    catalogue = contract.errors()
+    readings: tuple[Reading, ...] = (reading,) if reading else contract.READINGS
+    return any(status == catalogue.code_for(RATE_LIMIT_MEANING, r).status for r in readings)
 
 
 def media(ex: HttpExchange, reading: Reading | None = None) -> Breach | None:
@@ -164,15 +172,15 @@ def retry_after_seconds(value: str | None) -> int | None:
 
 def rate_limited(ex: HttpExchange, reading: Reading | None = None) -> Breach | None:
     """A 429 carries ``Retry-After: <integer >= 1>`` and the rate-limit envelope (the reading's code)."""
-    if ex.status != 429:
+    if not is_rate_limited(ex.status, reading):
         return None
     catalogue = contract.errors()
     code = catalogue.code_for(RATE_LIMIT_MEANING, reading).code if reading else RATE_LIMIT_MEANING
-    documented = _RATE_LIMITED.format(code=code)
+    documented = _RATE_LIMITED.format(status=ex.status, code=code)
     header = ex.headers.get("retry-after", "").strip()
     if retry_after_seconds(header) is None:
         return Breach("ratelimit.retry-after-seconds" if header else "ratelimit.429-envelope-retry-after",
-                      "rate_limited_answer", f"429 with Retry-After {header or '(absent)'!r}", documented)
+                      "rate_limited_answer", f"{ex.status} with Retry-After {header or '(absent)'!r}", documented)
     err = ex.error
     received = err.get("code") if err is not None else None
     if reading is not None:
@@ -181,7 +189,7 @@ def rate_limited(ex: HttpExchange, reading: Reading | None = None) -> Breach | N
         meant = isinstance(received, str) and RATE_LIMIT_MEANING in catalogue.meanings(received)
     if ex.request_id is None or not meant:
         return Breach("ratelimit.429-envelope-retry-after", "rate_limited_answer",
-                      "429 without the rate-limit envelope", documented)
+                      f"{ex.status} without the rate-limit envelope", documented)
     return None
 
 

@@ -82,11 +82,12 @@ def every_answer(client: TargetClient, response: httpx.Response) -> None:
     """
     target = client.target
     status = response.status_code
-    if not target.is_standin and (status in GATEWAY_STATUSES or (status == 429 and client.capped)):
+    throttled = rules.is_rate_limited(status, target.reading)
+    if not target.is_standin and (status in GATEWAY_STATUSES or (throttled and client.capped)):
         request = response.request
         raise Transient(
             f"HTTP {status} to {request.method} {request.url.path}: "
-            + ("the target throttled the harness (lower KLIKIT_MAX_RPS)" if status == 429 else "gateway trouble")
+            + ("the target throttled the harness (lower KLIKIT_MAX_RPS)" if throttled else "gateway trouble")
         )
     source = _source()
     ex = exchange(response)
@@ -96,7 +97,8 @@ def every_answer(client: TargetClient, response: httpx.Response) -> None:
             target.settle(_breach(client, response, breach), source)
             if group is rules.SHAPE_RULES:
                 return
-    if status == 405 and not response.headers.get("allow", "").strip():
+    not_allowed = contract.errors().code_for("method_not_allowed", target.reading).status
+    if status == not_allowed and not response.headers.get("allow", "").strip():
         target.settle(
             _fail(
                 client, response, "405 without an Allow header", "routing.method-not-allowed-405", "Allow: <methods>"
