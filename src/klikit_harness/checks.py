@@ -1,13 +1,15 @@
 """Contract checks over one HTTP exchange: plain functions that raise a typed ``Violation``.
 
-Owns: ``HttpExchange`` (a request and its answer, transport-neutral), the
-check registry (``CHECKS``, ``@check``), the envelope / catalogue / rate-limit
-/ secret checks every answer must pass, and the input oracle
+Owns: the check registry (``CHECKS``, ``@check``), the checks every answer
+must pass — the envelope / catalogue / rate-limit ones state the rules of
+``envelope`` (their one definition), plus request_id uniqueness, no 5xx and no
+echoed secret — and the input oracle
 (``expected_answer``): what the reference semantics say a given request must
 be answered with — decided from the request alone (route, credential,
 Idempotency-Key, body, query), never from the target's state. Must not: send
 requests, import Schemathesis or read the stand-in's internals; adapters (the
-fuzz hooks, other suites) build an ``HttpExchange`` and call these.
+fuzz hooks, other suites) build an ``HttpExchange`` (``exchange``, re-exported
+here) and call these.
 
 Every failure is a ``failures.Violation`` subclass whose message carries a
 title, ``Received:`` / ``Documented:`` lines, the behaviour id, the

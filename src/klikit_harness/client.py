@@ -5,7 +5,9 @@ overridable), HTTP Basic auth and recovery from a rotated secret, one
 Idempotency-Key per logical write reused on every retry, retries with
 tenacity under the policy of ``contracts/errors.yaml``, and turning every
 answer into ``data`` or a typed exception (``klikit_harness.errors``) —
-including answers that break the envelope contract.
+including answers that break the envelope contract (``ContractViolation``:
+the rules are ``klikit_harness.envelope``'s, every vocabulary accepted, a 429
+held to its integer ``Retry-After``).
 
 Must not: sleep or do I/O except through its injected ``sleep`` and httpx
 ``transport``; let a secret reach a message, a log line or a repr; know

@@ -3,7 +3,9 @@
 Owns: turning "this response must be X" into a ``Violation`` that carries the
 behaviour id, what was received, what the contract documents, the
 ``request_id`` and a curl reproduction. Statuses and codes come from
-``contracts/errors.yaml`` for the reading in force. Must not: send requests.
+``contracts/errors.yaml`` for the reading in force; the envelope rules are
+``envelope``'s (the client and the fuzz checks read the same ones). Must not:
+send requests.
 """
 
 from __future__ import annotations
