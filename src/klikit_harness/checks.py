@@ -1,13 +1,15 @@
 """Contract checks over one HTTP exchange: plain functions that raise a typed ``Violation``.
 
-Owns: ``HttpExchange`` (a request and its answer, transport-neutral), the
-check registry (``CHECKS``, ``@check``), the envelope / catalogue / rate-limit
-/ secret checks every answer must pass, and the input oracle
+Owns: the check registry (``CHECKS``, ``@check``), the checks every answer
+must pass — the envelope / catalogue / rate-limit ones state the rules of
+``envelope`` (their one definition), plus request_id uniqueness, no 5xx and no
+echoed secret — and the input oracle
 (``expected_answer``): what the reference semantics say a given request must
 be answered with — decided from the request alone (route, credential,
 Idempotency-Key, body, query), never from the target's state. Must not: send
 requests, import Schemathesis or read the stand-in's internals; adapters (the
-fuzz hooks, other suites) build an ``HttpExchange`` and call these.
+fuzz hooks, other suites) build an ``HttpExchange`` (``exchange``, re-exported
+here) and call these.
 
 Every failure is a ``failures.Violation`` subclass whose message carries a
 title, ``Received:`` / ``Documented:`` lines, the behaviour id, the
@@ -19,21 +21,24 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shlex
 import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote
 
-from . import contract, schema_view
+from . import contract, envelope, schema_view
 from .contract import Judgement, Reading
 from .core import validation
 from .core.credentials import parse_basic
-from .core.service import BASE_PATH, JSON_TYPE
+from .core.service import (
+    BASE_PATH,
+)
+from .envelope import Breach
+from .envelope import is_success as _is_success
+from .exchange import HttpExchange
 from .failures import Violation
 
 # the stand-in's limits are the contract's: one definition, in the core
@@ -58,7 +63,6 @@ __all__ = [
     "Verdict",
     "check",
     "expected_answer",
-    "run_checks",
 ]
 
 
@@ -91,100 +95,6 @@ class DuplicateRequestId(Violation):
 
 class InputAnswerViolation(Violation):
     """The answer is not the one the reference semantics give this request."""
-
-
-# ------------------------------------------------------------------ exchange
-
-_NOT_JSON: Any = object()
-
-
-@dataclass(frozen=True)
-class HttpExchange:
-    """One request and its answer; header names are lower-case."""
-
-    method: str
-    url: str
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-    request_headers: Mapping[str, str] = field(default_factory=dict)
-    request_body: bytes | None = None
-
-    @classmethod
-    def from_httpx(cls, response: Any) -> HttpExchange:
-        """From an ``httpx.Response`` (its request must have been sent)."""
-        request = response.request
-        return cls(
-            method=request.method,
-            url=str(request.url),
-            status=response.status_code,
-            headers={k.lower(): v for k, v in response.headers.items()},
-            body=response.content,
-            request_headers={k.lower(): v for k, v in request.headers.items()},
-            request_body=request.content or None,
-        )
-
-    @property
-    def path(self) -> str:
-        return urlsplit(self.url).path
-
-    @property
-    def query(self) -> list[tuple[str, str]]:
-        return parse_qsl(urlsplit(self.url).query, keep_blank_values=True)
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "")
-
-    @cached_property
-    def json(self) -> Any:
-        """The parsed body, or ``_NOT_JSON``."""
-        try:
-            return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            return _NOT_JSON
-
-    @property
-    def envelope(self) -> dict[str, Any] | None:
-        body = self.json
-        return body if isinstance(body, dict) else None
-
-    @property
-    def request_id(self) -> str | None:
-        env = self.envelope
-        rid = env.get("request_id") if env else None
-        return rid if isinstance(rid, str) else None
-
-    @property
-    def error(self) -> dict[str, Any] | None:
-        env = self.envelope
-        err = env.get("error") if env else None
-        return err if isinstance(err, dict) else None
-
-    def received(self, redact: Callable[[str], str] = str) -> str:
-        text = self.body[:300].decode("utf-8", "replace").replace("\n", " ")
-        return redact(f"HTTP {self.status} {self.content_type or '(no content-type)'}: {text}")
-
-    def curl(self, redact: Callable[[str], str] = str, origin: str | None = None) -> str:
-        """A copy-paste reproduction; the credential comes from ``$KLIKIT_*`` variables.
-
-        ``origin`` (``http://127.0.0.1:8080``) replaces the URL's scheme and host, for
-        exchanges made in-process with a service that also answers there.
-        """
-        url = self.url
-        if origin:
-            parts_of = urlsplit(origin)
-            url = urlsplit(url)._replace(scheme=parts_of.scheme, netloc=parts_of.netloc).geturl()
-        parts = ["curl", "-sS", "-X", self.method]
-        if "authorization" in self.request_headers:
-            parts += ["-u", '"$KLIKIT_PARTNER_KEY:$KLIKIT_SECRET_KEY"']
-        for name in ("idempotency-key", "content-type"):
-            if name in self.request_headers:
-                parts += ["-H", shlex.quote(f"{name}: {self.request_headers[name]}")]
-        if self.request_body:
-            parts += ["--data", shlex.quote(self.request_body[:4000].decode("utf-8", "replace"))]
-        parts.append(shlex.quote(url))
-        return redact(" ".join(parts))
 
 
 # ------------------------------------------------------------------- context
@@ -279,12 +189,6 @@ def check(name: str, *behaviours: str) -> Callable[[CheckFunction], CheckFunctio
     return register
 
 
-def run_checks(exchange: HttpExchange, ctx: Context, names: Iterable[str] | None = None) -> None:
-    """Run the named checks (all by default) and raise the first failure."""
-    for name in names if names is not None else CHECKS:
-        CHECKS[name].function(exchange, ctx)
-
-
 def _fail(
     kind: type[Violation], ex: HttpExchange, ctx: Context, title: str, behaviour: str, documented: str
 ) -> Violation:
@@ -302,37 +206,35 @@ def _fail(
     )
 
 
-def _is_success(status: int) -> bool:
-    return 200 <= status < 300
+def _breached(kind: type[Violation], ex: HttpExchange, ctx: Context, breach: Breach | None) -> None:
+    """Raise ``breach`` (a rule of ``envelope``) as a ``kind`` naming the check that states the rule."""
+    if breach is None:
+        return
+    raise kind(
+        breach.title,
+        behaviour=breach.behaviour,
+        received=ex.received(ctx.redact),
+        documented=breach.documented,
+        request_id=ex.request_id,
+        reproduction=ex.curl(ctx.redact, ctx.origin),
+        expected={"check": breach.check},
+    )
 
 
 # -------------------------------------------------------------- the checks
+# The envelope and rate-limit rules are envelope.py's: these checks state them for the fuzz suite.
 
 
 @check("json_body", "envelope.json-body")
 def json_body(ex: HttpExchange, ctx: Context) -> None:
     """Every answer is a JSON object served as application/json."""
-    if ex.method.upper() == "HEAD":  # a HEAD answer has no body by definition
-        return
-    media = ex.content_type.split(";")[0].strip().lower()
-    if media != JSON_TYPE and not media.endswith("+json"):
-        raise _fail(EnvelopeViolation, ex, ctx, f"answer served as {media or 'no content type'}, not JSON",
-                    "envelope.json-body", "Content-Type: application/json and a JSON object body")
-    if ex.envelope is None:
-        raise _fail(EnvelopeViolation, ex, ctx, "answer body is not a JSON object", "envelope.json-body",
-                    "a JSON object body")
+    _breached(EnvelopeViolation, ex, ctx, envelope.media(ex) or envelope.json_object(ex))
 
 
 @check("request_id", "envelope.request-id")
 def request_id(ex: HttpExchange, ctx: Context) -> None:
     """Every JSON answer carries a non-empty string request_id."""
-    env = ex.envelope
-    if env is None:
-        return  # json_body reports it
-    rid = env.get("request_id")
-    if not isinstance(rid, str) or not rid:
-        raise _fail(EnvelopeViolation, ex, ctx, "answer without a non-empty string request_id",
-                    "envelope.request-id", "a top-level non-empty string request_id on every answer")
+    _breached(EnvelopeViolation, ex, ctx, envelope.request_id(ex))
 
 
 @check("request_id_distinct", "envelope.request-id")
@@ -349,51 +251,19 @@ def request_id_distinct(ex: HttpExchange, ctx: Context) -> None:
 @check("success_envelope", "envelope.success-has-data")
 def success_envelope(ex: HttpExchange, ctx: Context) -> None:
     """A 2xx answer has data and no error."""
-    env = ex.envelope
-    if env is None or not _is_success(ex.status):
-        return
-    if "data" not in env or "error" in env:
-        raise _fail(EnvelopeViolation, ex, ctx, "2xx answer without data (or with error)",
-                    "envelope.success-has-data", "{request_id, data} on every 2xx answer, no error key")
+    _breached(EnvelopeViolation, ex, ctx, envelope.success_shape(ex))
 
 
 @check("error_envelope", "envelope.error-shape")
 def error_envelope(ex: HttpExchange, ctx: Context) -> None:
     """A non-2xx answer has error{code, message, details?} and no data."""
-    env = ex.envelope
-    if env is None or _is_success(ex.status):
-        return
-    err = env.get("error")
-    if (
-        not isinstance(err, dict)
-        or not isinstance(err.get("code"), str)
-        or not isinstance(err.get("message"), str)
-        or set(err) - {"code", "message", "details"}
-        or "data" in env
-    ):
-        raise _fail(EnvelopeViolation, ex, ctx, "error answer without the error object",
-                    "envelope.error-shape", "{request_id, error: {code, message, details?}}, no data key")
+    _breached(EnvelopeViolation, ex, ctx, envelope.error_shape(ex))
 
 
 @check("code_in_catalogue", "envelope.code-status-catalogue")
 def code_in_catalogue(ex: HttpExchange, ctx: Context) -> None:
     """error.code is a code of errors.yaml for the reading, answered with the catalogue's status."""
-    err = ex.error
-    if err is None or not isinstance(err.get("code"), str) or _is_success(ex.status):
-        return
-    catalogue = contract.errors()
-    code: str = err["code"]
-    vocabulary = catalogue.codes(ctx.reading)
-    # errors.yaml lists spellings "clients should understand as the same meaning" (aliases);
-    # they are accepted when they stand for a code of the reading in force.
-    entry = vocabulary.get(catalogue.aliases.get(code, code))
-    if entry is None:
-        known = ", ".join(sorted(vocabulary))
-        raise _fail(CatalogueViolation, ex, ctx, f"error code {code!r} is not in errors.yaml ({ctx.reading} reading)",
-                    "envelope.code-status-catalogue", f"one of: {known}")
-    if entry.status != ex.status:
-        raise _fail(CatalogueViolation, ex, ctx, f"{code} answered with HTTP {ex.status}",
-                    "envelope.code-status-catalogue", f"{code} is HTTP {entry.status} (errors.yaml)")
+    _breached(CatalogueViolation, ex, ctx, envelope.catalogued(ex, ctx.reading))
 
 
 @check("no_server_error", "input.no-server-error")
@@ -409,19 +279,7 @@ def no_server_error(ex: HttpExchange, ctx: Context) -> None:
 @check("rate_limited_answer", "ratelimit.429-envelope-retry-after", "ratelimit.retry-after-seconds")
 def rate_limited_answer(ex: HttpExchange, ctx: Context) -> None:
     """Every 429 carries the envelope, the rate-limit code and an integer Retry-After >= 1."""
-    if ex.status != 429:
-        return
-    documented = "429 rate_limit_exceeded envelope with Retry-After: <integer seconds >= 1>"
-    retry_after = ex.headers.get("retry-after", "").strip()
-    if not (retry_after.isascii() and retry_after.isdigit() and int(retry_after) >= 1):
-        raise _fail(RateLimitViolation, ex, ctx, f"429 with Retry-After {retry_after or '(absent)'!r}",
-                    "ratelimit.retry-after-seconds" if retry_after else "ratelimit.429-envelope-retry-after",
-                    documented)
-    err = ex.error
-    expected = contract.errors().code_for("rate_limit_exceeded", ctx.reading).code
-    if ex.request_id is None or err is None or err.get("code") != expected:
-        raise _fail(RateLimitViolation, ex, ctx, "429 without the rate-limit envelope",
-                    "ratelimit.429-envelope-retry-after", documented)
+    _breached(RateLimitViolation, ex, ctx, envelope.rate_limited(ex, ctx.reading))
 
 
 @check("no_secret_echo", "client.secrets-never-leak")
@@ -438,6 +296,11 @@ def no_secret_echo(ex: HttpExchange, ctx: Context) -> None:
         # The message never repeats the secret: the received text goes through the redactor.
         raise _fail(SecretEchoed, ex, ctx, "the answer echoes the secret key", "client.secrets-never-leak",
                     "no answer, success or error, carries the secret key or the Authorization header")
+
+
+def _status_of(meaning: str, ctx: Context) -> int:
+    """The status errors.yaml gives ``meaning`` in the run's reading."""
+    return contract.errors().code_for(meaning, ctx.reading).status
 
 
 # ---------------------------------------------------------------- the oracle
@@ -653,13 +516,13 @@ def matches_rejection(ex: HttpExchange, verdict: Reject, ctx: Context) -> bool:
 
 def matches_acceptance(ex: HttpExchange, verdict: Valid | Either, ctx: Context) -> bool:
     """Is the answer one the contract allows for a request it accepts?"""
-    if _is_success(ex.status) or ex.status == 409:
+    if _is_success(ex.status) or ex.status == _status_of("state_idempotency_conflict", ctx):
         return True  # 409: the catalogue check holds its code to state_idempotency_conflict
     err = ex.error or {}
     catalogue = contract.errors()
-    if ex.status == 404:
+    if ex.status == _status_of("resource_not_found", ctx):
         return verdict.ids_outside and err.get("code") == catalogue.code_for("resource_not_found", ctx.reading).code
-    if ex.status == 400 and verdict.has_explicit_times:
+    if ex.status == _status_of("request_invalid", ctx) and verdict.has_explicit_times:
         # A non-empty availableTimes in populate / sync is compared with the store's other
         # sections: a collision is a 400 that depends on the target's state, not on the body.
         return err.get("code") == catalogue.code_for("request_invalid", ctx.reading).code and _names_field(
@@ -679,7 +542,7 @@ def input_answer(ex: HttpExchange, ctx: Context) -> None:
     checks when a foreign id is answered 404 before the invalid body, or the
     operation's own behaviour.
     """
-    if ex.status >= 500 or ex.status == 429:
+    if ex.status >= 500 or ex.status == _status_of("rate_limit_exceeded", ctx):
         return  # no_server_error and rate_limited_answer own these
     verdict = expected_answer(ex, ctx)
     if isinstance(verdict, Unknown):
@@ -693,11 +556,11 @@ def input_answer(ex: HttpExchange, ctx: Context) -> None:
             if verdict.stage == "rules" and verdict.ids_outside else ""
         raise _fail(InputAnswerViolation, ex, ctx, f"{verdict.operation_id or ex.path}: {verdict.reason}",
                     _blame_rejection(ex, verdict, ctx), f"{entry.status} {entry.code}{named}{also}")
-    if isinstance(verdict, Either) and (_is_success(ex.status) or ex.status == 400):
+    if isinstance(verdict, Either) and (_is_success(ex.status) or ex.status == _status_of("request_invalid", ctx)):
         return
     if matches_acceptance(ex, verdict, ctx):
         return
-    if ex.status == 404:
+    if ex.status == _status_of("resource_not_found", ctx):
         title, behaviour = "a request naming only the caller's own stores and sections got 404", \
             "tenancy.unknown-same-as-foreign"
     else:

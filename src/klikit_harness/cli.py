@@ -14,23 +14,13 @@ from typing import Any
 import click
 
 from . import contract
-from .config import ConfigError, Settings, guard_production, load_settings
+from .config import PAIR_VARIABLES, SECRET_VARIABLES, ConfigError, Settings, guard_production, load_settings
 from .core.defects import REGISTRY, DefectSet
 from .core.seed import SeedError, load
 from .core.variants import VariantSet
+from .exits import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VIOLATIONS
 from .profiles import PROFILES
 from .redact import mask
-
-EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
-
-SECRET_VARS = ("KLIKIT_SECRET_KEY", "KLIKIT_OLD_SECRET")
-PAIR_VARS = (
-    "KLIKIT_REVOKED_CREDENTIAL",
-    "KLIKIT_LIMITED_CREDENTIAL",
-    "KLIKIT_SECOND_CREDENTIAL",
-    "KLIKIT_FOREIGN_CREDENTIAL",
-    "KLIKIT_BURST_CREDENTIAL",
-)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
@@ -42,9 +32,9 @@ def masked_env(env: dict[str, str]) -> dict[str, str]:
     """The KLIKIT_* block as it may be printed."""
     out = {}
     for key, value in env.items():
-        if key in SECRET_VARS:
+        if key in SECRET_VARIABLES:
             value = mask(value)
-        elif key in PAIR_VARS:
+        elif key in PAIR_VARIABLES:
             value = f"{value.split(':', 1)[0]}:{mask(value)}"
         out[key] = value
     return out
@@ -599,7 +589,7 @@ def mutants(
             continue
         clean, outcomes = result
         ok = ok and mutation.holds(clean, outcomes)
-        clean_ok = clean.exit_code == 0
+        clean_ok = clean.exit_code == EXIT_OK
         verdict = "passed" if clean_ok else f"FAILED (exit {clean.exit_code})"
         requests = f", {clean.requests} requests" if clean.mode == "remote" else ""
         console.print(f"{label}: clean run {verdict} in {clean.wall_seconds:.0f} s{requests}")

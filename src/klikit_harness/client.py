@@ -5,7 +5,9 @@ overridable), HTTP Basic auth and recovery from a rotated secret, one
 Idempotency-Key per logical write reused on every retry, retries with
 tenacity under the policy of ``contracts/errors.yaml``, and turning every
 answer into ``data`` or a typed exception (``klikit_harness.errors``) —
-including answers that break the envelope contract.
+including answers that break the envelope contract (``ContractViolation``:
+the rules are ``klikit_harness.envelope``'s, every vocabulary accepted, a 429
+held to its integer ``Retry-After``).
 
 Must not: sleep or do I/O except through its injected ``sleep`` and httpx
 ``transport``; let a secret reach a message, a log line or a repr; know
@@ -45,7 +47,7 @@ from urllib.parse import quote
 import httpx
 import tenacity
 
-from . import contract
+from . import contract, envelope
 from .errors import (
     ApiError,
     ConnectFailed,
@@ -57,13 +59,12 @@ from .errors import (
     TransportError,
     error_class,
 )
+from .exchange import HttpExchange
 from .redact import MASK, Redactor
 
 log = logging.getLogger("klikit_harness.client")
 
 CredentialsProvider = Callable[[], tuple[str, str]]
-JSON_TYPE = "application/json"
-MAX_KEY_LENGTH = 64
 EXCERPT_CHARS = 200
 USER_AGENT = "klikit-harness-client"
 
@@ -232,6 +233,10 @@ class KlikitClient:
             for entry in entries.values()
             if entry.retryable
         )
+        # the domain core's constants, loaded on first use: importing the package reads no contract file
+        from .core.service import JSON_TYPE
+
+        self._json_type = JSON_TYPE
         self._http = httpx.Client(
             base_url=self._base_url,
             transport=transport,
@@ -354,7 +359,7 @@ class KlikitClient:
         credentials = self._credentials
         headers = {"authorization": credentials.header()}
         if call.content is not None:
-            headers["content-type"] = JSON_TYPE
+            headers["content-type"] = self._json_type
         if call.key is not None:
             headers["idempotency-key"] = call.key
         try:
@@ -388,8 +393,6 @@ class KlikitClient:
     def _interpret(self, call: _Call, response: httpx.Response) -> KlikitResponse:
         status = response.status_code
         headers = {k.lower(): v for k, v in response.headers.items()}
-        ctype = headers.get("content-type")
-        raw = response.content
         common: dict[str, Any] = {
             "status": status,
             "response_headers": headers,
@@ -398,108 +401,42 @@ class KlikitClient:
             "attempts": call.attempts,
         }
 
-        def violation(
-            reason: str,
-            documented: str,
-            behaviour: str,
-            request_id: str | None = None,
-            code: str | None = None,
-        ) -> ContractViolation:
-            return ContractViolation(
-                self._redact(reason),
-                content_type=ctype,
-                body_excerpt=self._excerpt(raw),
-                documented=documented,
-                behaviour=behaviour,
-                request_id=request_id,
-                code=code,
+        ex = HttpExchange.from_httpx(response)
+        breach = envelope.first_breach(ex)  # every rule, either vocabulary: the client reads both
+        if breach is not None:
+            code = (ex.error or {}).get("code")
+            raise ContractViolation(
+                self._redact(breach.title),
+                content_type=headers.get("content-type"),
+                body_excerpt=self._excerpt(response.content),
+                documented=breach.documented,
+                behaviour=breach.behaviour,
+                request_id=ex.request_id,
+                code=code if isinstance(code, str) else None,
                 retryable=status in self._retryable_statuses,
                 **common,
             )
-
-        mime = (ctype or "").split(";")[0].strip().lower()
-        if mime != JSON_TYPE:
-            raise violation(
-                f"content-type is {mime or 'missing'}, not {JSON_TYPE}",
-                "every response, errors included, is a JSON envelope",
-                "envelope.json-body",
-            )
-        try:
-            body = json.loads(raw)
-        except ValueError:  # also UnicodeDecodeError
-            raise violation(
-                "the body is not valid JSON",
-                "every response, errors included, is a JSON envelope",
-                "envelope.json-body",
-            ) from None
-        if not isinstance(body, dict):
-            raise violation(
-                f"the body is a JSON {type(body).__name__}, not an object",
-                "every response is a JSON object",
-                "envelope.json-body",
-            )
-        request_id = body.get("request_id")
-        if not isinstance(request_id, str) or not request_id:
-            raise violation(
-                "the body has no non-empty string request_id",
-                "every response, success or error, carries a top-level string request_id",
-                "envelope.request-id",
-            )
-        if 200 <= status < 300:
-            if "data" not in body or "error" in body:
-                raise violation(
-                    f"a {status} body {'without data' if 'data' not in body else 'with error'}",
-                    "every 2xx body has a data key (null, {} or [] allowed) and no error key",
-                    "envelope.success-has-data",
-                    request_id,
-                )
+        body = ex.envelope or {}
+        if envelope.is_success(status):
             return KlikitResponse(
                 operation_id=call.operation.operation_id,
                 status=status,
                 data=body["data"],
-                request_id=request_id,
+                request_id=str(ex.request_id),
                 idempotency_key=call.key,
                 attempts=call.attempts,
                 headers=headers,
             )
-        error = body.get("error")
-        if (
-            not isinstance(error, dict)
-            or not isinstance(error.get("code"), str)
-            or not isinstance(error.get("message"), str)
-            or "data" in body
-        ):
-            raise violation(
-                f"a {status} body without a proper error object",
-                "every non-2xx body has error{code, message, details?} and no data key",
-                "envelope.error-shape",
-                request_id,
-            )
+        # the rules held: an error object whose code the catalogue knows, with its status
+        error = body["error"]
         code = str(error["code"])
         entry = contract.errors().lookup(code)
-        cls = error_class(code)
-        if entry is None or cls is None:
-            raise violation(
-                f"error code {code!r} is not in the catalogue",
-                "every error.code is a code of contracts/errors.yaml",
-                "envelope.code-status-catalogue",
-                request_id,
-                code,
-            )
-        if entry.status != status:
-            raise violation(
-                f"code {code} came with HTTP status {status}",
-                f"errors.yaml gives {code} the status {entry.status}",
-                "envelope.code-status-catalogue",
-                request_id,
-                code,
-            )
-        raise cls(
+        raise (error_class(code) or ApiError)(
             self._redact(str(error["message"])),
             code=code,
-            request_id=request_id,
+            request_id=ex.request_id,
             details=self._redact_data(error.get("details")),
-            retryable=entry.retryable,
+            retryable=bool(entry and entry.retryable),
             **common,
         )
 
@@ -627,6 +564,8 @@ def _choose_key(op: contract.Operation, key: str | None) -> str | None:
         return None
     if key is None:
         return str(uuid.uuid4())
+    from .core.service import MAX_KEY_LENGTH  # the stand-in's limit is the contract's: one definition
+
     if not 1 <= len(key) <= MAX_KEY_LENGTH:
         raise ValueError(f"idempotency_key must be 1-{MAX_KEY_LENGTH} characters, got {len(key)}")
     return key

@@ -26,6 +26,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from .core.world import StoreKey as Store
 
 __all__ = [
+    "MAIN_CREDENTIAL",
+    "OLD_CREDENTIAL",
+    "PAIR_FIELDS",
+    "PAIR_VARIABLES",
+    "SECRET_VARIABLES",
     "ConfigError",
     "Credential",
     "Settings",
@@ -40,6 +45,20 @@ PRODUCTION_HOSTS = frozenset({"gateway-enterprise.klikit.io"})
 #: seconds a DNS look-up of the production guard may take before it is treated as unavailable
 RESOLVE_TIMEOUT = 2.0
 DEFAULT_REMOTE_MAX_RPS = 5.0
+#: a credential as a reproduction names it: the partner key's variable and the secret's
+MAIN_CREDENTIAL = "KLIKIT_PARTNER_KEY:KLIKIT_SECRET_KEY"
+OLD_CREDENTIAL = "KLIKIT_PARTNER_KEY:KLIKIT_OLD_SECRET"
+#: the variables that hold a bare secret (the partner key is not one)
+SECRET_VARIABLES = (MAIN_CREDENTIAL.split(":")[1], OLD_CREDENTIAL.split(":")[1])
+#: the settings that hold a whole ``key:secret`` credential, and their variables
+PAIR_FIELDS = (
+    "revoked_credential",
+    "limited_credential",
+    "second_credential",
+    "foreign_credential",
+    "burst_credential",
+)
+PAIR_VARIABLES = tuple(f"KLIKIT_{name.upper()}" for name in PAIR_FIELDS)
 _STORE = re.compile(r"^\s*([1-9][0-9]{0,9})\s*:\s*([1-9][0-9]{0,9})\s*$")
 
 
@@ -119,14 +138,7 @@ class Settings(BaseSettings):
             return value  # type: ignore[no-any-return]
         return parse_store(str(value), "KLIKIT_FOREIGN_STORE")
 
-    @field_validator(
-        "revoked_credential",
-        "limited_credential",
-        "second_credential",
-        "foreign_credential",
-        "burst_credential",
-        mode="before",
-    )
+    @field_validator(*PAIR_FIELDS, mode="before")
     @classmethod
     def _credential(cls, value: Any, info: Any) -> Credential | None:
         return parse_credential(value, f"KLIKIT_{info.field_name.upper()}")
@@ -162,7 +174,7 @@ class Settings(BaseSettings):
         if self.base_url is not None:
             missing = [
                 v
-                for v, ok in (("KLIKIT_PARTNER_KEY", self.partner_key), ("KLIKIT_SECRET_KEY", self.secret_key))
+                for v, ok in zip(MAIN_CREDENTIAL.split(":"), (self.partner_key, self.secret_key), strict=True)
                 if not ok
             ]
             if missing:
@@ -205,16 +217,14 @@ class Settings(BaseSettings):
             out.append((self.partner_key, self.secret_key.get_secret_value()))
         if self.old_secret:
             out.append((self.partner_key, self.old_secret.get_secret_value()))
-        for cred in (
-            self.revoked_credential,
-            self.limited_credential,
-            self.second_credential,
-            self.foreign_credential,
-            self.burst_credential,
-        ):
-            if cred:
-                out.append((cred.key, cred.secret))
+        for _, cred in self.pair_credentials():
+            out.append((cred.key, cred.secret))
         return out
+
+    def pair_credentials(self) -> list[tuple[str, Credential]]:
+        """(variable, credential) of every ``key:secret`` credential set, in ``PAIR_VARIABLES`` order."""
+        found = ((variable, getattr(self, name)) for variable, name in zip(PAIR_VARIABLES, PAIR_FIELDS, strict=True))
+        return [(variable, cred) for variable, cred in found if cred is not None]
 
 
 def load_settings(env_file: str | Path | None = None, **overrides: Any) -> Settings:

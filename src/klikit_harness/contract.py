@@ -22,6 +22,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.validators import extend
 
 Reading = Literal["reference", "concepts"]
+#: the HTTP methods that change state: they carry an Idempotency-Key and need the write scope
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 READINGS: tuple[Reading, ...] = ("reference", "concepts")
 
 _PACKAGE_DATA = Path(__file__).parent / "_data"
@@ -291,7 +293,7 @@ class Operation:
 
     @property
     def is_write(self) -> bool:
-        return self.method in {"POST", "PATCH", "PUT", "DELETE"}
+        return self.method in WRITE_METHODS
 
 
 @cache

@@ -13,11 +13,17 @@ from collections.abc import Callable, Generator
 
 import httpx
 
+from . import contract
 from .config import Credential, Settings, guard_production, load_settings
+from .envelope import is_success
+from .exits import EXIT_OK, EXIT_UNREACHABLE, EXIT_VIOLATIONS
 from .freshstores import FRESH_STORES_NEEDED, menu_sections
 from .target import Target, TargetClient
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_UNREACHABLE = 0, 1, 3
+
+def _status_for(target: Target, meaning: str) -> int:
+    """The status errors.yaml gives ``meaning`` in the target's reading."""
+    return contract.errors().code_for(meaning, target.reading).status
 
 
 class _Report:
@@ -84,24 +90,24 @@ def _diagnose(settings: Settings, target: Target, echo: Callable[[str], None]) -
     out.ok("reachable", f"an anonymous getMenu answered {status}")
     with target.client() as api:
         status, code = _status(api, "getMenu")
-        if status != 200:
+        if not is_success(status):
             fix = (
                 "KLIKIT_SECRET_KEY was rejected — the secret may have been rotated; ask the operator"
-                if status == 401
+                if status == _status_for(target, "auth_invalid_credential")
                 else f"HTTP {status} {code}"
             )
             out.bad("credential KLIKIT_PARTNER_KEY", fix)
-            return EXIT_PROBLEMS
+            return EXIT_VIOLATIONS
         out.ok("credential KLIKIT_PARTNER_KEY", "menus:read works")
         if target.read_only:
             out.skip("scope for menu writes", "read-only run (production host): no write is sent, not even a probe")
         else:
-            _check_write_scope(out, api)
+            _check_write_scope(out, api, target)
         if not settings.stores:
             out.bad("KLIKIT_STORES", "empty: list brandID:branchID of stores the harness may write to")
         for store in settings.stores:
             status, code = _status(api, "getMenu", params={"brand_id": store.brand_id, "branch_id": store.branch_id})
-            if status == 200:
+            if is_success(status):
                 out.ok(f"store {store}", "resolvable")
             else:
                 out.bad(
@@ -114,8 +120,8 @@ def _diagnose(settings: Settings, target: Target, echo: Callable[[str], None]) -
                 "getMenu",
                 params={"brand_id": settings.foreign_store.brand_id, "branch_id": settings.foreign_store.branch_id},
             )
-            if status == 404:
-                out.ok("KLIKIT_FOREIGN_STORE", "404 to this credential, as expected")
+            if status == _status_for(target, "resource_not_found"):
+                out.ok("KLIKIT_FOREIGN_STORE", f"{status} {code} to this credential, as expected")
             else:
                 out.bad("KLIKIT_FOREIGN_STORE", f"answered {status}: it must be a store of another business")
     if settings.old_secret and settings.partner_key:
@@ -128,9 +134,9 @@ def _diagnose(settings: Settings, target: Target, echo: Callable[[str], None]) -
         with target.client(settings.limited_credential.pair(), variable="") as limited:
             read, _ = _status(limited, "getMenu")
             write, code = (0, "") if target.read_only else _probe_write(limited)
-        if target.read_only and read == 200:
+        if target.read_only and is_success(read):
             out.ok("KLIKIT_LIMITED_CREDENTIAL", "reads (its write refusal is not probed on a read-only run)")
-        elif read == 200 and write == 403:
+        elif is_success(read) and write == _status_for(target, "auth_forbidden"):
             out.ok("KLIKIT_LIMITED_CREDENTIAL", "reads, and is refused writes")
         else:
             out.bad(
@@ -144,12 +150,12 @@ def _diagnose(settings: Settings, target: Target, echo: Callable[[str], None]) -
         if cred:
             with target.client(cred.pair(), variable="") as client:
                 status, code = _status(client, "getMenu")
-            if status == 200:
+            if is_success(status):
                 out.ok(name, "valid")
             else:
                 out.bad(name, f"getMenu answered {status} {code}: check the key:secret")
     echo("doctor: all good" if not out.problems else f"doctor: {out.problems} item(s) to fix")
-    return EXIT_OK if not out.problems else EXIT_PROBLEMS
+    return EXIT_OK if not out.problems else EXIT_VIOLATIONS
 
 
 def _fresh_stores(out: _Report, api: TargetClient, settings: Settings) -> None:
@@ -166,10 +172,12 @@ def _fresh_stores(out: _Report, api: TargetClient, settings: Settings) -> None:
         except (ValueError, AttributeError):
             data = None
         sections = menu_sections(data)
-        if r.status_code != 200:
+        if not is_success(r.status_code):
             out.bad(f"fresh store {store}", f"getMenu answered {r.status_code}: not a store of this business")
         elif sections is None:
-            out.bad(f"fresh store {store}", "getMenu answered 200 without data.menu.sections: check the target")
+            out.bad(
+                f"fresh store {store}", f"getMenu answered {r.status_code} without data.menu.sections: check the target"
+            )
         elif sections:
             out.bad(
                 f"fresh store {store}",
@@ -186,9 +194,9 @@ def _fresh_stores(out: _Report, api: TargetClient, settings: Settings) -> None:
         out.skip("KLIKIT_FRESH_STORES", f"{summary}: the first-time-push checks of the missing ones will be skipped")
 
 
-def _check_write_scope(out: _Report, api: TargetClient) -> None:
+def _check_write_scope(out: _Report, api: TargetClient, target: Target) -> None:
     status, code = _probe_write(api)
-    if status == 403:
+    if status == _status_for(target, "auth_forbidden"):
         out.bad("scope for menu writes", f"{code}: ask the operator to grant menus:write to KLIKIT_PARTNER_KEY")
     else:
         out.ok("scope for menu writes", f"a write past the scope check answered {status} {code}")
@@ -197,7 +205,7 @@ def _check_write_scope(out: _Report, api: TargetClient) -> None:
 def _expect_rejected(out: _Report, target: Target, cred: Credential, name: str) -> None:
     with target.client(cred.pair(), variable="") as client:
         status, code = _status(client, "getMenu")
-    if status in (401, 403):
+    if status in {_status_for(target, "auth_invalid_credential"), _status_for(target, "auth_revoked")}:
         out.ok(name, f"rejected with {status} {code}, as expected")
     else:
         out.bad(name, f"answered {status}: it should be rejected (rotated out / revoked)")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .exits import EXIT_OK, EXIT_VIOLATIONS
 from .failures import normalise
 
 RESULTS_FILE = "results.json"
@@ -155,7 +156,7 @@ class Drift:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.regressions else 0
+        return EXIT_VIOLATIONS if self.regressions else EXIT_OK
 
     def headline(self) -> str:
         n = len(self.regressions)

@@ -3,7 +3,9 @@
 Owns: turning "this response must be X" into a ``Violation`` that carries the
 behaviour id, what was received, what the contract documents, the
 ``request_id`` and a curl reproduction. Statuses and codes come from
-``contracts/errors.yaml`` for the reading in force. Must not: send requests.
+``contracts/errors.yaml`` for the reading in force; the envelope rules are
+``envelope``'s (the client and the fuzz checks read the same ones). Must not:
+send requests.
 """
 
 from __future__ import annotations
@@ -16,26 +18,25 @@ from typing import Any
 import httpx
 
 from . import contract
+from . import envelope as rules
 from .contract import Reading
+from .envelope import Breach
+from .exchange import HttpExchange
 from .failures import Transient, Violation
 from .target import TargetClient
 
 #: answers of a gateway in front of a real target: trouble on the way, not the API's verdict
 GATEWAY_STATUSES = frozenset({502, 503, 504})
-JSON_TYPE = "application/json"
 
 
-def _body(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
+def exchange(response: httpx.Response) -> HttpExchange:
+    """The response as the harness's exchange record (what the envelope rules read)."""
+    return HttpExchange.from_httpx(response)
 
 
-def _rid(response: httpx.Response) -> str | None:
-    body = _body(response)
-    rid = body.get("request_id") if isinstance(body, dict) else None
-    return rid if isinstance(rid, str) else None
+def request_id(response: httpx.Response) -> str | None:
+    """The answer's ``request_id``, if it has one."""
+    return exchange(response).request_id
 
 
 def _fail(
@@ -46,69 +47,29 @@ def _fail(
     documented: str,
     expected: dict[str, Any] | None = None,
 ) -> Violation:
-    text = response.text[:300].replace("\n", " ")
+    ex = exchange(response)
     return Violation(
         title,
         behaviour=behaviour,
-        received=client.target.redactor(
-            f"HTTP {response.status_code} {response.headers.get('content-type', '')}: {text}"
-        ),
+        received=ex.received(client.target.redactor),
         documented=documented,
-        request_id=_rid(response),
+        request_id=ex.request_id,
         reproduction=client.last.curl() if client.last else None,
         expected=expected,
     )
 
 
+def _breach(client: TargetClient, response: httpx.Response, breach: Breach) -> Violation:
+    return _fail(client, response, breach.title, breach.behaviour, breach.documented, {"check": breach.check})
+
+
 def envelope(client: TargetClient, response: httpx.Response) -> dict[str, Any]:
-    """The response is the documented envelope (checked on every answer the suite reads)."""
-    body = _body(response)
-    if not isinstance(body, dict):
-        raise _fail(
-            client,
-            response,
-            "response is not a JSON object",
-            "envelope.json-body",
-            "a JSON envelope",
-            {"check": "json_body"},
-        )
-    rid = body.get("request_id")
-    if not isinstance(rid, str) or not rid:
-        raise _fail(
-            client,
-            response,
-            "response has no request_id",
-            "envelope.request-id",
-            "a non-empty string request_id",
-            {"check": "request_id"},
-        )
-    if 200 <= response.status_code < 300:
-        if "data" not in body or "error" in body:
-            raise _fail(
-                client,
-                response,
-                "2xx without data (or with error)",
-                "envelope.success-has-data",
-                "{request_id, data}",
-                {"check": "success_envelope"},
-            )
-    else:
-        err = body.get("error")
-        if (
-            not isinstance(err, dict)
-            or not isinstance(err.get("code"), str)
-            or not isinstance(err.get("message"), str)
-            or "data" in body
-        ):
-            raise _fail(
-                client,
-                response,
-                "error response without the error object",
-                "envelope.error-shape",
-                "{request_id, error: {code, message, details?}}",
-                {"check": "error_envelope"},
-            )
-    return body
+    """The response is the documented envelope (checked on every answer the suite reads); returns its body."""
+    ex = exchange(response)
+    breach = rules.first_breach(ex, client.target.reading, rules.SHAPE_RULES)
+    if breach is not None:
+        raise _breach(client, response, breach)
+    return ex.envelope or {}  # an object: json_object held (a HEAD answer has no body)
 
 
 def every_answer(client: TargetClient, response: httpx.Response) -> None:
@@ -123,40 +84,23 @@ def every_answer(client: TargetClient, response: httpx.Response) -> None:
     """
     target = client.target
     status = response.status_code
-    if not target.is_standin and (status in GATEWAY_STATUSES or (status == 429 and client.capped)):
+    throttled = rules.is_rate_limited(status, target.reading)
+    if not target.is_standin and (status in GATEWAY_STATUSES or (throttled and client.capped)):
         request = response.request
         raise Transient(
             f"HTTP {status} to {request.method} {request.url.path}: "
-            + ("the target throttled the harness (lower KLIKIT_MAX_RPS)" if status == 429 else "gateway trouble")
+            + ("the target throttled the harness (lower KLIKIT_MAX_RPS)" if throttled else "gateway trouble")
         )
     source = _source()
-    ctype = response.headers.get("content-type", "")
-    if ctype.split(";")[0].strip().lower() != JSON_TYPE:
-        target.settle(
-            _fail(
-                client, response, f"answer's Content-Type is {ctype or '(none)'}", "envelope.json-body",
-                f"Content-Type: {JSON_TYPE} on every answer",
-            ),
-            source,
-        )
-    try:
-        body = envelope(client, response)
-    except Violation as violation:
-        target.settle(violation, source)
-        return
-    if not 200 <= status < 300:
-        code = body["error"]["code"]
-        catalogued = contract.errors().lookup(code)
-        if catalogued is None or catalogued.status != status:
-            target.settle(
-                _fail(
-                    client, response, f"{code} is not answered with the catalogue's status",
-                    "envelope.code-status-catalogue",
-                    f"HTTP {catalogued.status} {code}" if catalogued else "a code of contracts/errors.yaml",
-                ),
-                source,
-            )
-    if status == 405 and not response.headers.get("allow", "").strip():
+    ex = exchange(response)
+    for group in ((rules.media,), rules.SHAPE_RULES, (rules.catalogued,)):
+        breach = rules.first_breach(ex, target.reading, group)
+        if breach is not None:
+            target.settle(_breach(client, response, breach), source)
+            if group is rules.SHAPE_RULES:
+                return
+    not_allowed = contract.errors().code_for("method_not_allowed", target.reading).status
+    if status == not_allowed and not response.headers.get("allow", "").strip():
         target.settle(
             _fail(
                 client, response, "405 without an Allow header", "routing.method-not-allowed-405", "Allow: <methods>"
@@ -171,7 +115,7 @@ def ok(client: TargetClient, response: httpx.Response, behaviour: str) -> Any:
     A non-2xx answer breaks ``behaviour``; a 2xx outside the envelope breaks the
     envelope rule it misses (``envelope.*``), never ``behaviour``.
     """
-    if not 200 <= response.status_code < 300:
+    if not rules.is_success(response.status_code):
         raise _fail(
             client,
             response,
@@ -205,16 +149,9 @@ def error(
     code = body["error"]["code"]
     if code != entry.code:
         raise _fail(client, response, f"expected code {entry.code}, got {code}", behaviour, documented, expected)
-    catalogued = contract.errors().lookup(code)
-    if catalogued is None or catalogued.status != response.status_code:
-        raise _fail(
-            client,
-            response,
-            f"{code} is answered with a status the catalogue does not give it",
-            "envelope.code-status-catalogue",
-            documented,
-            {"check": "code_in_catalogue"},
-        )
+    breach = rules.catalogued(exchange(response), reading)
+    if breach is not None:
+        raise _breach(client, response, breach)
     if field is not None and field not in str(body["error"].get("details", "")):
         # a secondary rule: on a target that only observes it, the check goes on
         client.target.settle(
@@ -252,8 +189,8 @@ def settled(client: TargetClient) -> Iterator[None]:
 
 def reading_of(response: httpx.Response, readings: dict[str, tuple[int, str]]) -> str | None:
     """Which reading an answer follows: ``readings`` maps a reading to its (status, code)."""
-    body = _body(response)
-    code = body.get("error", {}).get("code") if isinstance(body, dict) and isinstance(body.get("error"), dict) else None
+    err = exchange(response).error
+    code = err.get("code") if err is not None else None
     for name, (status, expected) in readings.items():
         if response.status_code == status and code == expected:
             return name

@@ -55,7 +55,7 @@ from schemathesis.openapi.checks import (
 )
 
 from . import checks, contract, schema_view
-from .contract import Judgement
+from .contract import WRITE_METHODS, Judgement
 from .core import schedules, validation
 from .core.service import MAX_KEY_LENGTH
 from .failures import Violation
@@ -63,7 +63,6 @@ from .observations import ObservationLog, settle
 from .safety import Guard
 
 Case = schemathesis.Case[Any]
-WRITE_METHODS = frozenset({"POST", "PATCH", "PUT"})
 #: share of positive cases whose ids are replaced by the caller's own (the rest keep drawn ids: 404 paths)
 GROUNDING_SHARE = 0.75
 FUZZ_SECTION_TITLE = "klikit-harness fuzz"
@@ -250,21 +249,7 @@ def rate_limit_spec(max_rps: float | None) -> str | None:
 
 def exchange_of(response: schemathesis.Response) -> checks.HttpExchange:
     """A Schemathesis response (and the request that produced it) as a ``checks.HttpExchange``."""
-    request = response.request
-    body = request.body
-    if isinstance(body, str):
-        body = body.encode("utf-8")
-    elif body is not None and not isinstance(body, bytes):  # a generator (chunked upload): not replayable
-        body = None
-    return checks.HttpExchange(
-        method=str(request.method or "GET"),
-        url=str(request.url or ""),
-        status=response.status_code,
-        headers={k.lower(): ", ".join(v) for k, v in response.headers.items()},
-        body=response.content,
-        request_headers={k.lower(): str(v) for k, v in request.headers.items()},
-        request_body=body or None,
-    )
+    return checks.HttpExchange.from_requests(response)
 
 
 def _operation_id(case: Case) -> str | None:
@@ -417,13 +402,12 @@ def confine_stores(context: schemathesis.HookContext, case: Case, kwargs: dict[s
     case stays negative. The embedded stand-in keeps drawn stores (its world is
     the run's own). getMenu is a read and keeps its ids.
     """
-    from .safety import WRITE_METHODS as GUARDED_METHODS
     from .safety import rewrite_stores, valid_id
 
     settings = current()
     if settings is None or settings.writes is not None or not settings.stores:
         return
-    if case.method.upper() not in GUARDED_METHODS:
+    if case.method.upper() not in WRITE_METHODS:
         return
     rnd = _rng(case, settings)
     if isinstance(case.body, (dict, list)):
@@ -860,24 +844,11 @@ def settings_for(
 
 
 def _record_on(target: Any, ex: checks.HttpExchange) -> None:
+    import dataclasses
     from urllib.parse import urlsplit
-
-    from .target import Exchange
 
     url = ex.url
     if urlsplit(url).hostname == "testserver":  # in-process (ASGI): the same service answers on base_url
         origin = urlsplit(target.base_url)
-        url = urlsplit(url)._replace(scheme=origin.scheme, netloc=origin.netloc).geturl()
-    shown = {k: v for k, v in ex.request_headers.items() if k in {"idempotency-key", "content-type"}}
-    target.record(
-        Exchange(
-            method=ex.method,
-            url=url,
-            credential_var="KLIKIT_PARTNER_KEY:KLIKIT_SECRET_KEY" if "authorization" in ex.request_headers else None,
-            headers=shown,
-            body=ex.request_body.decode("utf-8", "replace")[:4000] if ex.request_body else None,
-            status=ex.status,
-            response_text=target.redactor(ex.body[:2000].decode("utf-8", "replace")),
-            request_id=ex.request_id,
-        )
-    )
+        ex = dataclasses.replace(ex, url=urlsplit(url)._replace(scheme=origin.scheme, netloc=origin.netloc).geturl())
+    target.record(ex)

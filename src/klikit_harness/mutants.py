@@ -35,7 +35,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from .config import PAIR_VARIABLES, SECRET_VARIABLES
 from .core.defects import REGISTRY
+from .exits import EXIT_OK, EXIT_VIOLATIONS
 
 DEFAULT_SUITES = ("contract", "chaos", "fuzz")
 #: the chaos suite drives the respx simulator in-process: it never reaches a remote target
@@ -50,16 +52,11 @@ DEFAULT_REMOTE_JOBS = 4
 STAGING_VARIABLES = (
     "KLIKIT_BASE_URL",
     "KLIKIT_PARTNER_KEY",
-    "KLIKIT_SECRET_KEY",
+    *SECRET_VARIABLES,
     "KLIKIT_STORES",
     "KLIKIT_FRESH_STORES",
-    "KLIKIT_OLD_SECRET",
-    "KLIKIT_REVOKED_CREDENTIAL",
-    "KLIKIT_LIMITED_CREDENTIAL",
     "KLIKIT_FOREIGN_STORE",
-    "KLIKIT_SECOND_CREDENTIAL",
-    "KLIKIT_FOREIGN_CREDENTIAL",
-    "KLIKIT_BURST_CREDENTIAL",
+    *PAIR_VARIABLES,
 )
 RUN_TIMEOUT = 1800.0
 T = TypeVar("T")
@@ -184,7 +181,7 @@ def _outcome(defect: str | None, mode: str, run: ChildRun) -> Outcome:
         family=meta.family if meta else "",
         description=meta.description if meta else "the correct stand-in",
         exit_code=run.exit_code,
-        killed=run.exit_code == 1,
+        killed=run.exit_code == EXIT_VIOLATIONS,
         wall_seconds=round(run.wall_seconds, 1),
         mode=mode,
     )
@@ -208,7 +205,7 @@ def _outcome(defect: str | None, mode: str, run: ChildRun) -> Outcome:
         if test["suite"] not in outcome.suites:
             outcome.suites.append(test["suite"])
         outcome.behaviours += [b for b in broken if b not in outcome.behaviours]
-    if run.exit_code not in (0, 1):
+    if run.exit_code not in (EXIT_OK, EXIT_VIOLATIONS):
         outcome.error = run.output[-800:]
     return outcome
 
@@ -448,7 +445,7 @@ def run_remote(
 
 def holds(clean: Outcome, outcomes: Sequence[Outcome]) -> bool:
     """The clean run passes and every defect is killed — or, remotely, out of reach for a stated reason."""
-    return clean.exit_code == 0 and all(o.killed or (o.mode == "remote" and o.out_of_reach) for o in outcomes)
+    return clean.exit_code == EXIT_OK and all(o.killed or (o.mode == "remote" and o.out_of_reach) for o in outcomes)
 
 
 def _matrix(clean: Outcome, outcomes: list[Outcome]) -> dict[str, Any]:
@@ -460,7 +457,7 @@ def _matrix(clean: Outcome, outcomes: list[Outcome]) -> dict[str, Any]:
             "killed": sum(o.killed for o in outcomes),
             "survived": sorted(o.name for o in outcomes if not o.killed),
             "out_of_reach": sorted(o.name for o in outcomes if not o.killed and o.out_of_reach),
-            "clean_passed": clean.exit_code == 0,
+            "clean_passed": clean.exit_code == EXIT_OK,
             "holds": holds(clean, outcomes),
         },
     }
@@ -533,7 +530,7 @@ class VariantOutcome:
 
     @property
     def lenient_holds(self) -> bool:
-        return self.lenient_exit == 0
+        return self.lenient_exit == EXIT_OK
 
     @property
     def observable(self) -> list[str]:
@@ -541,7 +538,8 @@ class VariantOutcome:
 
     @property
     def strict_holds(self) -> bool:
-        return self.strict_exit == (1 if self.observable else 0) and set(self.strict_failed) == set(self.observable)
+        expected_exit = EXIT_VIOLATIONS if self.observable else EXIT_OK
+        return self.strict_exit == expected_exit and set(self.strict_failed) == set(self.observable)
 
     @property
     def holds(self) -> bool:
@@ -592,7 +590,7 @@ def pytest_variant_runner(root: Path, suites: Sequence[str], profile: str, workd
         args = pytest_args(root, chosen, report, profile, strict=strict, variants=variants)
         child = run_child(root, args, report, profile)
         failed = failed_behaviours(child.data) if child.data is not None else []
-        error = "" if child.exit_code in (0, 1) and child.data is not None else child.output[-800:]
+        error = "" if child.exit_code in (EXIT_OK, EXIT_VIOLATIONS) and child.data is not None else child.output[-800:]
         unobserved = unobserved_behaviours(child.data) if child.data is not None else []
         return SuiteResult(child.exit_code, failed, round(child.wall_seconds, 1), error, unobserved)
 

@@ -27,10 +27,10 @@ from . import report as reporting
 from .config import ConfigError, Settings, guard_production, load_settings
 from .core.defects import DefectSet
 from .core.variants import VariantSet
+from .exits import EXIT_UNREACHABLE, EXIT_USAGE
 from .failures import Transient, Violation, kind_of, leaves, normalise, operation_of, title_of
 from .safety import NotSent
 
-EXIT_UNREACHABLE = 3
 RECORDER = pytest.StashKey["reporting.Recorder"]()
 TARGET = pytest.StashKey["Any"]()
 
@@ -205,7 +205,7 @@ def open_target(config: pytest.Config) -> Iterator[Any]:
     try:
         read_only = guard_production(settings)
     except ConfigError as exc:  # before any request; exit 2 like the CLI
-        pytest.exit(f"klikit-harness: error: {exc}", returncode=2)
+        pytest.exit(f"klikit-harness: error: {exc}", returncode=EXIT_USAGE)
     target = Target(settings.base_url, settings, reading=reading, strict=strict, profile=profile, read_only=read_only)
     _observe(config, target)
     try:
@@ -526,7 +526,7 @@ def _record(
         last = target.exchanges[-1]
         rec.request_id = rec.request_id or last.request_id
         rec.reproduction = _scenario(target, target.requests_sent - sent_before, rec.reproduction)
-        rec.received = rec.received or f"HTTP {last.status}: {last.response_text[:300]}"
+        rec.received = rec.received or last.received(target.redactor)
         primary.request_id, primary.reproduction, primary.received = rec.request_id, rec.reproduction, rec.received
         for fault in faults:
             fault.operation = fault.operation or operation_of(f"{last.method} {last.url}")

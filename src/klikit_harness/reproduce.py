@@ -44,7 +44,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import httpx
 
 from . import contract
-from .config import Settings
+from .config import MAIN_CREDENTIAL, OLD_CREDENTIAL, SECRET_VARIABLES, Settings
+from .exchange import CLIENT_HEADERS
+from .exits import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VIOLATIONS
 from .safety import NotSent, Sent
 
 __all__ = [
@@ -67,29 +69,6 @@ __all__ = [
 MAX_STEPS = 40
 #: request bodies are kept whole up to this size (a body-size rule needs the real size)
 MAX_BODY = 2_000_000
-#: headers the client library sets or that carry credentials: never kept in a step
-_DROPPED = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "host",
-        "content-length",
-        "user-agent",
-        "accept",
-        "accept-encoding",
-        "connection",
-        "cookie",
-        "x-schemathesis-testcaseid",
-    }
-)
-MAIN = "KLIKIT_PARTNER_KEY:KLIKIT_SECRET_KEY"
-PAIR_VARIABLES = (
-    "KLIKIT_REVOKED_CREDENTIAL",
-    "KLIKIT_LIMITED_CREDENTIAL",
-    "KLIKIT_SECOND_CREDENTIAL",
-    "KLIKIT_FOREIGN_CREDENTIAL",
-    "KLIKIT_BURST_CREDENTIAL",
-)
 
 
 def reproduce_command(report_dir: str | os.PathLike[str], failure_id: str) -> str:
@@ -104,14 +83,12 @@ def credential_table(settings: Settings) -> list[tuple[str, str, str]]:
     """(variable spec, partner key, secret) of every configured credential; the spec is what a step names."""
     out: list[tuple[str, str, str]] = []
     if settings.partner_key and settings.secret_key:
-        out.append((MAIN, settings.partner_key, settings.secret_key.get_secret_value()))
+        out.append((MAIN_CREDENTIAL, settings.partner_key, settings.secret_key.get_secret_value()))
     if settings.partner_key and settings.old_secret:
         old = settings.old_secret.get_secret_value()
-        out.append(("KLIKIT_PARTNER_KEY:KLIKIT_OLD_SECRET", settings.partner_key, old))
-    for variable in PAIR_VARIABLES:
-        cred = getattr(settings, variable.removeprefix("KLIKIT_").lower())
-        if cred is not None:
-            out.append((variable, cred.key, cred.secret))
+        out.append((OLD_CREDENTIAL, settings.partner_key, old))
+    for variable, cred in settings.pair_credentials():
+        out.append((variable, cred.key, cred.secret))
     return out
 
 
@@ -136,13 +113,11 @@ def settings_env(settings: Settings) -> dict[str, str]:
     env: dict[str, str] = {}
     if settings.partner_key:
         env["KLIKIT_PARTNER_KEY"] = settings.partner_key
-    for name, secret in (("KLIKIT_SECRET_KEY", settings.secret_key), ("KLIKIT_OLD_SECRET", settings.old_secret)):
+    for name, secret in zip(SECRET_VARIABLES, (settings.secret_key, settings.old_secret), strict=True):
         if secret is not None:
             env[name] = secret.get_secret_value()
-    for variable in PAIR_VARIABLES:
-        cred = getattr(settings, variable.removeprefix("KLIKIT_").lower())
-        if cred is not None:
-            env[variable] = f"{cred.key}:{cred.secret}"
+    for variable, cred in settings.pair_credentials():
+        env[variable] = f"{cred.key}:{cred.secret}"
     return env
 
 
@@ -178,7 +153,7 @@ def step_of(
     for name, value in sent.request_headers:
         if name.lower() == "authorization":
             authorization = value
-        elif name.lower() not in _DROPPED:
+        elif name.lower() not in CLIENT_HEADERS:  # set by the client library or carrying credentials: never kept
             headers[name] = redact(value)
     credential: str | None = None
     literal: str | None = None
@@ -628,18 +603,18 @@ def rerun_test(
         )
         results = Path(tmp) / "results.json"
         data = json.loads(results.read_text(encoding="utf-8")) if results.is_file() else {}
-    if proc.returncode == 0:
+    if proc.returncode == EXIT_OK:
         outcome.verdict, outcome.detail = "fixed", "the test passes now"
         return outcome
     groups = [g for g in data.get("failures") or [] if g.get("behaviour") == failure.behaviour] or list(
         data.get("failures") or []
     )
-    if proc.returncode == 1 and groups:
+    if proc.returncode == EXIT_VIOLATIONS and groups:
         outcome.verdict = "still fails"
         outcome.detail = redact(f"{groups[0].get('title')}; received {groups[0].get('received')}")
         outcome.request_ids = [g["request_id"] for g in groups if g.get("request_id")]
         return outcome
-    if proc.returncode == 3:
+    if proc.returncode == EXIT_UNREACHABLE:
         outcome.verdict = "unreachable"
     tail = redact((proc.stdout + proc.stderr).strip())[-600:]
     outcome.detail = f"the test run ended with exit {proc.returncode}: {tail}"
@@ -694,12 +669,12 @@ def run(
          + (f", {len(outcomes) - still - verdicts.count('fixed')} could not be judged" if
             len(outcomes) - still - verdicts.count("fixed") else ""))
     if still:
-        return 1
+        return EXIT_VIOLATIONS
     if "unreachable" in verdicts:
-        return 3
+        return EXIT_UNREACHABLE
     if any(v not in {"fixed"} for v in verdicts):
-        return 2
-    return 0
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 # ------------------------------------------------------------------ standalone test

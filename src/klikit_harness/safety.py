@@ -36,6 +36,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import requests
 
+from .contract import WRITE_METHODS
+
 __all__ = [
     "WRITE_METHODS",
     "Blocked",
@@ -51,7 +53,6 @@ __all__ = [
     "valid_id",
 ]
 
-WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 MAX_ID = 2**31 - 1
 StorePair = tuple[int, int]
 

@@ -34,7 +34,7 @@ from starlette.types import Receive, Scope, Send
 from .contract import Reading
 from .core.clock import Clock
 from .core.defects import DefectSet
-from .core.errors import ApiError
+from .core.errors import ServiceError
 from .core.seed import Seed, load
 from .core.service import BASE_PATH, MAX_BODY_BYTES, ApiRequest, ApiResponse, InFlight, Prepared, Service
 from .core.variants import IN_FLIGHT_WAITS, VariantSet
@@ -110,7 +110,7 @@ class SandboxApp:
         except Exception:  # a bug in the stand-in: answer like a real server would
             log.error("unhandled error\n%s", traceback.format_exc())
             return self.service.error_response(
-                ApiError("internal", "unexpected stand-in failure"), f"req_{uuid.uuid4()}"
+                ServiceError("internal", "unexpected stand-in failure"), f"req_{uuid.uuid4()}"
             )
 
 

@@ -11,7 +11,6 @@ use only what a partner can observe.
 from __future__ import annotations
 
 import json
-import shlex
 import threading
 import uuid
 from collections import deque
@@ -23,10 +22,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from . import contract
-from .config import Credential, Settings, Store
-from .contract import Judgement, Reading
-from .core.service import Service
+from . import contract, envelope
+from .config import MAIN_CREDENTIAL, Credential, Settings, Store
+from .contract import WRITE_METHODS, Judgement, Reading
+from .core.clock import Clock
+from .core.service import JSON_TYPE, Service
+from .exchange import HttpExchange
 from .failures import Violation
 from .observations import ObservationLog, settle
 from .profiles import Profile
@@ -37,31 +38,14 @@ AUTO: Any = object()
 USER_AGENT = "klikit-harness"
 
 
-@dataclass
-class Exchange:
-    """One request and its answer, as recorded for reports (secrets never kept)."""
+class _Ahead:
+    """A clock ``offset`` seconds ahead of another one (time only moves forward for the stand-in)."""
 
-    method: str
-    url: str
-    credential_var: str | None
-    headers: dict[str, str]
-    body: str | None
-    status: int | None = None
-    response_text: str = ""
-    request_id: str | None = None
+    def __init__(self, base: Clock, offset: float) -> None:
+        self.base, self.offset = base, offset
 
-    def curl(self) -> str:
-        """A copy-paste reproduction; credentials come from the environment."""
-        parts = ["curl", "-sS", "-X", self.method]
-        if self.credential_var:
-            key_var, secret_var = self.credential_var.split(":")
-            parts += ["-u", f'"${key_var}:${secret_var}"']
-        for name, value in self.headers.items():
-            parts += ["-H", shlex.quote(f"{name}: {value}")]
-        if self.body is not None:
-            parts += ["--data", shlex.quote(self.body)]
-        parts.append(shlex.quote(self.url))
-        return " ".join(parts)
+    def now(self) -> float:
+        return self.base.now() + self.offset
 
 
 @dataclass
@@ -79,7 +63,7 @@ class Target:
     app: Any = None
     run_id: str = field(default_factory=lambda: datetime.now(UTC).strftime("kh-%Y%m%d%H%M%S-") + uuid.uuid4().hex[:4])
     paths: Mapping[str, str] = field(default_factory=dict)
-    exchanges: deque[Exchange] = field(default_factory=lambda: deque(maxlen=200))
+    exchanges: deque[HttpExchange] = field(default_factory=lambda: deque(maxlen=200))
     observed_readings: dict[str, str] = field(default_factory=dict)
     #: names of the stand-in's variants switched on (empty: the reference semantics)
     variants: tuple[str, ...] = ()
@@ -168,14 +152,20 @@ class Target:
                 world.add_store(WorldStore(StoreKey(brand, branch), business.business_id))
             return Store(brand, branch)
 
-    def fresh_left(self) -> int:
-        return len(self._fresh)
+    def advance_clock(self, seconds: float) -> None:
+        """Move the embedded stand-in's clock ``seconds`` ahead (a 24-hour window checked without waiting)."""
+        if self.service is None:
+            raise RuntimeError("only the embedded stand-in's clock can be moved; a real target keeps its own time")
+        if seconds < 0:
+            raise ValueError("the stand-in's time only moves forward")
+        with self.service.lock:  # the stand-in serves requests from another thread
+            self.service.clock = _Ahead(self.service.clock, seconds)
 
     def client(
         self,
         credential: Credential | tuple[str, str] | Any | None = AUTO,
         *,
-        variable: str = "KLIKIT_PARTNER_KEY:KLIKIT_SECRET_KEY",
+        variable: str = MAIN_CREDENTIAL,
         capped: bool = True,
     ) -> TargetClient:
         """A client signing as ``credential`` (the main one by default; None = no auth)."""
@@ -195,10 +185,10 @@ class Target:
         """Record which reading of a contested behaviour the target follows."""
         self.observed_readings[behaviour] = reading
 
-    def record(self, exchange: Exchange) -> None:
+    def record(self, exchange: HttpExchange) -> None:
         """Keep ``exchange`` for reports (the guard counts requests when they leave)."""
         with self._lock:
-            self.exchanges.append(exchange)
+            self.exchanges.append(exchange.kept())
 
     def section_ids(self) -> list[int]:
         with self.client() as client:
@@ -224,7 +214,7 @@ class TargetClient:
             headers={"user-agent": USER_AGENT},
             event_hooks=target.guard.httpx_hooks(capped=capped),
         )
-        self.last: Exchange | None = None
+        self.last: HttpExchange | None = None
 
     def close(self) -> None:
         self._http.close()
@@ -252,7 +242,7 @@ class TargetClient:
         verb = method or op.method
         url_path = path if path is not None else self.target.path(operation_id, **path_params)
         hdrs = dict(headers or {})
-        if verb in {"POST", "PATCH", "PUT"}:
+        if verb in WRITE_METHODS:
             if key is AUTO:
                 hdrs.setdefault("Idempotency-Key", str(uuid.uuid4()))
             elif key is not None:
@@ -260,7 +250,7 @@ class TargetClient:
         payload: bytes | None = content
         if payload is None and body is not AUTO:
             payload = json.dumps(body).encode()
-            hdrs.setdefault("Content-Type", "application/json")
+            hdrs.setdefault("Content-Type", JSON_TYPE)
         return self.send(verb, url_path, params=params, headers=hdrs, content=payload)
 
     def send(
@@ -273,56 +263,33 @@ class TargetClient:
         content: bytes | None = None,
     ) -> httpx.Response:
         request = self._http.build_request(method, path, params=params, headers=dict(headers or {}), content=content)
-        shown = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
-        exchange = Exchange(
-            method=method,
-            url=str(request.url),
-            credential_var=self.variable,
-            headers=shown,
-            body=content.decode("utf-8", "replace")[:4000] if content else None,
-        )
+        credential = self.variable or ""  # how a reproduction signs: the variables, never the secret
         try:
             response = self._http.send(request)
         except NotSent:
             raise  # refused by the guard: never sent, nothing to record or reproduce
         except BaseException:
-            self.target.record(exchange)  # sent (or attempted): a transport error is still reproducible
-            self.last = exchange
+            # sent (or attempted): a transport error is still reproducible
+            self.last = HttpExchange.unanswered(request, credential=credential)
+            self.target.record(self.last)
             raise
+        self.last = exchange = HttpExchange.from_httpx(response, credential=credential)
         self.target.record(exchange)
-        self.last = exchange
-        exchange.status = response.status_code
-        exchange.response_text = self.target.redactor(response.text[:2000])
-        try:
-            rid = response.json().get("request_id")
-            exchange.request_id = rid if isinstance(rid, str) else None
-        except (ValueError, AttributeError):
-            exchange.request_id = None
-        if response.status_code == 429:
-            self._check_429(response, exchange)
+        # any 429 the harness meets, in any check, must carry the envelope and Retry-After
+        breach = envelope.rate_limited(exchange, self.target.reading)
+        if breach is not None:
+            raise Violation(
+                breach.title,
+                behaviour=breach.behaviour,
+                received=exchange.received(self.target.redactor),
+                documented=breach.documented,
+                request_id=exchange.request_id,
+                reproduction=exchange.curl(),
+                expected={"check": breach.check},
+            )
         for check in self.target.answer_checks:
             check(self, response)
         return response
-
-    def _check_429(self, response: httpx.Response, exchange: Exchange) -> None:
-        """Any 429 the harness meets, in any check, must carry the envelope and Retry-After."""
-        from .failures import Violation
-
-        retry_after = response.headers.get("retry-after", "")
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        code_ok = isinstance(body, dict) and isinstance(body.get("error"), dict) and bool(body.get("request_id"))
-        if not (retry_after.isdigit() and int(retry_after) >= 1 and code_ok):
-            raise Violation(
-                "429 without the envelope or an integer Retry-After",
-                behaviour="ratelimit.429-envelope-retry-after",
-                received=f"Retry-After={retry_after or '(none)'}; body={exchange.response_text[:200]}",
-                documented="429 rate_limit_exceeded envelope with Retry-After: <seconds >= 1>",
-                request_id=exchange.request_id,
-                reproduction=exchange.curl(),
-            )
 
     # ---------------------------------------------------------- partner views
 

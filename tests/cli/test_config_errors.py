@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from klikit_harness.exits import EXIT_UNREACHABLE, EXIT_USAGE
+
 from .conftest import Result, harness
 
 PRODUCTION = "https://gateway-enterprise.klikit.io/v1/partner"
@@ -15,7 +17,7 @@ KEYS = {"KLIKIT_PARTNER_KEY": "pk_cli_test", "KLIKIT_SECRET_KEY": "sk_cli_test_n
 
 
 def assert_usage_error(result: Result, *names: str) -> str:
-    assert result.returncode == 2, result.explain()
+    assert result.returncode == EXIT_USAGE, result.explain()
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, f"expected one error line:\n{result.stderr}"
     assert lines[0].startswith("klikit-harness: error: "), lines[0]
@@ -114,7 +116,7 @@ def test_an_unreachable_target_exits_3(tmp_path: Path, command: str) -> None:
     if command == "run":
         args += ["--suite", "contract", "--report", tmp_path / "report"]
     result = harness(*args, env=KEYS, cwd=tmp_path, timeout=60)
-    assert result.returncode == 3, result.explain()
+    assert result.returncode == EXIT_UNREACHABLE, result.explain()
     assert url in result.console
     assert "sk_cli_test_never_sent" not in result.console
     if command == "run":
@@ -152,5 +154,5 @@ def test_empty_optional_variables_count_as_unset(tmp_path: Path, where: str) -> 
         args += ["--env-file", env_file]
         values = {}
     result = harness(*args, env=values, cwd=tmp_path)
-    assert result.returncode == 3, result.explain()  # configuration accepted; the (absent) target is what fails
+    assert result.returncode == EXIT_UNREACHABLE, result.explain()  # configuration accepted; the (absent) target is what fails
     assert "unreachable" in result.stderr

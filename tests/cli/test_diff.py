@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from klikit_harness.exits import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
+
 from .conftest import DEFECT_BEHAVIOUR, Result, Runs, harness
 
 REGRESSING = "populate.skips-populated-stores"
@@ -67,7 +69,7 @@ def test_a_regression_exits_1_and_is_named(tmp_path: Path) -> None:
                   failures=[failure(FIXED, "F1", "GET /menus"), failure(REGRESSING, "F2")])
     old = results(failures=[failure(FIXED, "F1", "GET /menus")])
     result, md = diff(tmp_path, old, new)
-    assert result.returncode == 1, result.explain()
+    assert result.returncode == EXIT_VIOLATIONS, result.explain()
     assert result.stdout.startswith("klikit-harness diff: 1 regression\n")
     assert f"Regressions (pass or observed → fail):\n  {REGRESSING}: pass → fail" in result.stdout
     # the failure that was there before is not new; the new one is listed with its evidence
@@ -80,7 +82,7 @@ def test_a_regression_exits_1_and_is_named(tmp_path: Path) -> None:
 
 def test_no_change_exits_0(tmp_path: Path) -> None:
     result, md = diff(tmp_path, results(), results())
-    assert result.returncode == 0, result.explain()
+    assert result.returncode == EXIT_OK, result.explain()
     assert result.stdout.startswith("klikit-harness diff: no change\n")
     assert "No behaviour, failure, request count or wall time changed." in md
 
@@ -92,7 +94,7 @@ def test_a_changed_reading_a_fix_and_a_newly_skipped_behaviour_are_listed(tmp_pa
         readings={DEPARTING: "HTTP 404 application/json: {\"request_id\":\"req_1\"}", SKIPPED: "not observed"},
     )
     result, md = diff(tmp_path, old, new)
-    assert result.returncode == 0, result.explain()
+    assert result.returncode == EXIT_OK, result.explain()
     out = result.stdout
     assert out.startswith("klikit-harness diff: no regression\n")
     assert f"Fixes (fail → pass):\n  {FIXED}: fail → pass" in out
@@ -108,7 +110,7 @@ def test_a_reading_that_changed_while_the_result_did_not(tmp_path: Path) -> None
     other = results(rows, readings={DEPARTING: "HTTP 400 request_invalid (req_3)"})
     assert diff(tmp_path / "same", old, same)[0].stdout.startswith("klikit-harness diff: no change")
     result, _ = diff(tmp_path / "other", old, other)
-    assert result.returncode == 0
+    assert result.returncode == EXIT_OK
     assert (
         f"  {DEPARTING}: observed: HTTP 404 resource_not_found (req_1) → observed: HTTP 400 request_invalid (req_3)"
         in result.stdout
@@ -118,7 +120,7 @@ def test_a_reading_that_changed_while_the_result_did_not(tmp_path: Path) -> None
 def test_request_count_and_wall_time_are_listed_above_the_threshold(tmp_path: Path) -> None:
     old, new = results(requests=100, wall=60.0), results(requests=130, wall=66.0)
     result, md = diff(tmp_path / "default", old, new)
-    assert result.returncode == 0
+    assert result.returncode == EXIT_OK
     assert "Moved by more than 20%:\n  requests: 100 → 130 (+30%)" in result.stdout
     assert "wall time" not in result.stdout  # +10% is under the default threshold
     assert "### Moved by more than 20%" in md
@@ -143,7 +145,7 @@ def test_unreadable_input_exits_2_saying_what_is_wrong(tmp_path: Path, make: Any
     good = write(tmp_path / "good", results())
     bad = make(tmp_path)
     result = harness("diff", bad, good, cwd=tmp_path)
-    assert result.returncode == 2, result.explain()
+    assert result.returncode == EXIT_USAGE, result.explain()
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("klikit-harness: error: ") and named in line and str(bad) in line, line
 
@@ -159,11 +161,11 @@ def _file(directory: Path, text: str) -> Path:
 
 def test_a_clean_run_then_a_defect_run_names_the_regressed_behaviour(runs: Runs, tmp_path: Path) -> None:
     clean, broken = runs.result("embedded"), runs.result("defect")
-    assert clean.returncode == 0, clean.explain()
-    assert broken.returncode == 1, broken.explain()
+    assert clean.returncode == EXIT_OK, clean.explain()
+    assert broken.returncode == EXIT_VIOLATIONS, broken.explain()
     md = tmp_path / "diff.md"
     result = harness("diff", runs.report("embedded"), runs.report("defect"), "--markdown", md, cwd=tmp_path)
-    assert result.returncode == 1, result.explain()
+    assert result.returncode == EXIT_VIOLATIONS, result.explain()
     regressions = result.stdout.split("Regressions (pass or observed → fail):\n", 1)[1].split("\n\n", 1)[0]
     assert f"  {DEFECT_BEHAVIOUR}: pass → fail" in regressions.splitlines()
     new_failures = result.stdout.split("New distinct failures:\n", 1)[1].split("\n\n", 1)[0]
@@ -171,5 +173,5 @@ def test_a_clean_run_then_a_defect_run_names_the_regressed_behaviour(runs: Runs,
     assert f"| `{DEFECT_BEHAVIOUR}` | " in md.read_text()
     # and back: the defect's behaviours are fixes, nothing regressed
     back = harness("diff", runs.report("defect"), runs.report("embedded"), cwd=tmp_path)
-    assert back.returncode == 0, back.explain()
+    assert back.returncode == EXIT_OK, back.explain()
     assert f"  {DEFECT_BEHAVIOUR}: fail → pass" in back.stdout

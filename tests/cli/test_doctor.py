@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from klikit_harness.exits import EXIT_OK, EXIT_VIOLATIONS
+
 from .conftest import SEED, harness, leaks, sandbox_server, seeded_secrets
 
 ITEM = re.compile(r"^  (ok   |FIX  |--   ) (?P<item>.+?) — .+$")
@@ -34,7 +36,7 @@ def items_of(stdout: str) -> list[str]:
 
 def test_doctor_on_the_embedded_standin_prints_one_line_per_item_and_exits_0(tmp_path: Path) -> None:
     result = harness("doctor", cwd=tmp_path)
-    assert result.returncode == 0, result.explain()
+    assert result.returncode == EXIT_OK, result.explain()
     assert result.stdout.startswith("doctor: no KLIKIT_BASE_URL — checking the embedded stand-in\n")
     assert result.stdout.rstrip().endswith("doctor: all good")
     items = items_of(result.stdout)
@@ -67,7 +69,7 @@ def test_doctor_flags_a_populated_store_listed_as_fresh_and_exits_1(tmp_path: Pa
         result = harness(
             "doctor", "--env-file", sandbox.env_file, env={"KLIKIT_FRESH_STORES": populated}, cwd=tmp_path
         )
-    assert result.returncode == 1, result.explain()
+    assert result.returncode == EXIT_VIOLATIONS, result.explain()
     assert result.stdout.startswith(f"doctor: {sandbox.base_url}\n")
     items = items_of(result.stdout)
     fixes = [line for line in result.stdout.splitlines() if line.startswith("  FIX")]

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from klikit_harness import mutants as mutation
+from klikit_harness.exits import EXIT_OK, EXIT_USAGE
 
 from .conftest import ROOT, harness, leaks, seeded_secrets
 
@@ -111,13 +112,13 @@ def test_each_defect_is_served_by_its_own_process_on_loopback_and_stopped_after(
 
 def test_chaos_cannot_run_as_remote(tmp_path: Path) -> None:
     result = harness("mutants", "--as-remote", "--suite", "chaos", cwd=tmp_path, timeout=30)
-    assert result.returncode == 2, result.explain()
+    assert result.returncode == EXIT_USAGE, result.explain()
     assert "chaos" in result.stderr and "simulator" in result.stderr
 
 
 def test_max_rps_needs_a_remote_run(tmp_path: Path) -> None:
     result = harness("mutants", "--max-rps", "5", cwd=tmp_path, timeout=30)
-    assert result.returncode == 2 and "--as-remote" in result.stderr, result.explain()
+    assert result.returncode == EXIT_USAGE and "--as-remote" in result.stderr, result.explain()
 
 
 @pytest.mark.loopback
@@ -127,7 +128,7 @@ def test_as_remote_kills_over_http_and_explains_what_it_cannot_reach(tmp_path: P
     args = ["mutants", "--as-remote", "--suite", "contract", "--max-rps", "100", "--json", out]
     args += ["--defect", "revoked-accepted", "--defect", "in-flight-executes-twice"]
     result = harness(*args, cwd=tmp_path, timeout=400)
-    assert result.returncode == 0, result.explain()
+    assert result.returncode == EXIT_OK, result.explain()
     doc = json.loads(out.read_text())
     assert doc["meta"]["mode"] == "remote" and doc["meta"]["remote"]["fresh_stores"] == 2
     assert doc["clean"]["exit_code"] == 0 and doc["clean"]["mode"] == "remote" and doc["clean"]["requests"] > 50

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from klikit_harness.exits import EXIT_USAGE
+
 from .conftest import child_env, harness
 from .test_config_errors import KEYS, assert_usage_error, sinkhole  # noqa: F401  (sinkhole is a fixture)
 
@@ -40,5 +42,5 @@ def test_plugin_refuses_before_any_request(tmp_path: Path, sinkhole: dict[str, s
         timeout=60,
         check=False,
     )
-    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.returncode == EXIT_USAGE, proc.stdout + proc.stderr
     assert "KLIKIT_ALLOW_PRODUCTION=1" in proc.stdout + proc.stderr

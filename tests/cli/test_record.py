@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from klikit_harness.cassettes import load
+from klikit_harness.exits import EXIT_USAGE
 from klikit_harness.redact import forms
 from klikit_harness.simulator import Simulator
 
@@ -101,5 +102,5 @@ def test_the_recorded_run_replays_against_the_simulator_with_nothing_unmatched(r
 def test_record_with_no_run_writes_nothing(tmp_path):
     """--record is an option of run only: an unknown target aborts before any cassette is opened."""
     result = harness("run", "--target", "ftp://nowhere", "--record", tmp_path / "c", cwd=tmp_path)
-    assert result.returncode == 2, result.explain()
+    assert result.returncode == EXIT_USAGE, result.explain()
     assert not (tmp_path / "c").exists()

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from klikit_harness import reproduce as repro
+from klikit_harness.exits import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
 
 from .conftest import child_env, harness, read_env_file, sandbox_server, seeded_secrets
 
@@ -40,7 +41,7 @@ def report(servers) -> tuple[Path, dict]:
         "run", "--suite", "contract", "--env-file", bad.env_file, "--report", out, "--", "-k", SUBSET,
         cwd=work, timeout=200,
     )
-    assert result.returncode == 1, result.explain()
+    assert result.returncode == EXIT_VIOLATIONS, result.explain()
     data = json.loads((out / "results.json").read_text())
     assert data["failures"], result.explain()
     # every failure shows its one-line reproduce command, in the terminal and the reports
@@ -78,7 +79,7 @@ def test_reproduce_against_the_defective_target_still_fails_with_new_request_ids
     _, bad, _ = servers
     failure = _check_failure(data)
     result = harness("reproduce", out, failure["id"], "--env-file", bad.env_file, timeout=60)
-    assert result.returncode == 1, result.explain()
+    assert result.returncode == EXIT_VIOLATIONS, result.explain()
     assert "STILL FAILS" in result.stdout and "fresh Idempotency-Keys" in result.stdout
     old_ids = {s["request_id"] for f in data["failures"] for s in f["exchanges"] or [] if s["request_id"]}
     new_ids = [w for line in result.stdout.splitlines() if "new request_id" in line
@@ -94,12 +95,12 @@ def test_reproduce_without_a_target_for_an_embedded_run_says_what_to_give(report
     data = {**data, "meta": {**data["meta"], "target": "embedded stand-in", "base_url": None}}
     (patched / "results.json").write_text(json.dumps(data))
     result = harness("reproduce", patched, "F1")
-    assert result.returncode == 2
+    assert result.returncode == EXIT_USAGE
     assert "--env-file" in result.stderr and "--target" in result.stderr
     unknown = harness("reproduce", out, "F999")
-    assert unknown.returncode == 2 and "F1" in unknown.stderr
+    assert unknown.returncode == EXIT_USAGE and "F1" in unknown.stderr
     missing = harness("reproduce", tmp_path / "nowhere")
-    assert missing.returncode == 2 and "results.json" in missing.stderr
+    assert missing.returncode == EXIT_USAGE and "results.json" in missing.stderr
 
 
 def test_the_written_test_fails_on_the_defect_and_passes_once_fixed(report, servers, tmp_path):
@@ -122,9 +123,9 @@ def test_the_written_test_fails_on_the_defect_and_passes_once_fixed(report, serv
         )
 
     on_bad = standalone(bad.env_file)
-    assert on_bad.returncode == 1 and "1 failed" in on_bad.stdout, on_bad.stdout + on_bad.stderr
+    assert on_bad.returncode == EXIT_VIOLATIONS and "1 failed" in on_bad.stdout, on_bad.stdout + on_bad.stderr
     on_clean = standalone(clean.env_file)
-    assert on_clean.returncode == 0 and "1 passed" in on_clean.stdout, on_clean.stdout + on_clean.stderr
+    assert on_clean.returncode == EXIT_OK and "1 passed" in on_clean.stdout, on_clean.stdout + on_clean.stderr
 
 
 def test_reproduce_against_a_clean_target_exits_0(report, servers):
@@ -132,7 +133,7 @@ def test_reproduce_against_a_clean_target_exits_0(report, servers):
     _, _, clean = servers
     failure = _check_failure(data)
     result = harness("reproduce", out, failure["id"], "--env-file", clean.env_file, timeout=60)
-    assert result.returncode == 0, result.explain()
+    assert result.returncode == EXIT_OK, result.explain()
     assert "no longer fails" in result.stdout
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from klikit_harness.config import load_settings
+from klikit_harness.exits import EXIT_OK, EXIT_VIOLATIONS
 from klikit_harness.target import Target
 
 from .conftest import (
@@ -51,7 +52,7 @@ def contract_ids() -> set[str]:
 @pytest.mark.loopback
 def test_contract_suite_on_the_embedded_standin_passes_and_writes_every_report(runs: Runs) -> None:
     result = runs.result("embedded")
-    assert result.returncode == 0, result.explain()
+    assert result.returncode == EXIT_OK, result.explain()
     assert "against the embedded stand-in (profile smoke, contract reference)" in result.stdout
     reports = read_reports(runs.report("embedded"))
 
@@ -84,7 +85,7 @@ def test_contract_suite_on_the_embedded_standin_passes_and_writes_every_report(r
 @pytest.mark.loopback
 def test_contract_suite_over_http_through_the_sandbox_env_file_passes_the_same_way(runs: Runs) -> None:
     result = runs.result("http")
-    assert result.returncode == 0, result.explain()
+    assert result.returncode == EXIT_OK, result.explain()
     assert f"against {runs.sandbox.base_url}" in result.stdout
     reports = read_reports(runs.report("http"))
     meta = json.loads(reports["results.json"])["meta"]
@@ -111,7 +112,7 @@ def test_contract_suite_over_http_through_the_sandbox_env_file_passes_the_same_w
 @pytest.mark.loopback
 def test_a_seeded_defect_exits_1_and_the_report_names_the_behaviour_with_evidence(runs: Runs) -> None:
     result = runs.result("defect")
-    assert result.returncode == 1, result.explain()
+    assert result.returncode == EXIT_VIOLATIONS, result.explain()
     reports = read_reports(runs.report("defect"))
     report = reports["report.md"]
     assert "# klikit-harness report — VIOLATIONS FOUND" in report
@@ -173,7 +174,7 @@ def test_no_seeded_secret_in_console_or_any_report(runs: Runs, name: str) -> Non
 def test_the_probe_puts_secrets_everywhere_and_only_redaction_removes_them(runs: Runs) -> None:
     """The positive control: without the redaction the previous test would fail on this run."""
     result = runs.result("probe")
-    assert result.returncode == 1, result.explain()
+    assert result.returncode == EXIT_VIOLATIONS, result.explain()
     reports = read_reports(runs.report("probe"))
     results = json.loads(reports["results.json"])
     outcomes = {t["nodeid"].rsplit("::", 1)[-1]: t["outcome"] for t in results["tests"]}

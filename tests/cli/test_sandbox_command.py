@@ -8,11 +8,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from klikit_harness.exits import EXIT_USAGE
+
 from .conftest import Result, harness, leaks, sandbox_server, seeded_secrets
 
 
 def assert_one_line_error(result: Result, *names: str) -> None:
-    assert result.returncode == 2, result.explain()
+    assert result.returncode == EXIT_USAGE, result.explain()
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("klikit-harness: error: ")

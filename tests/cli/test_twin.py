@@ -19,6 +19,7 @@ import yaml
 
 from klikit_harness import contract, twin
 from klikit_harness.core.variants import REGISTRY, Variant
+from klikit_harness.exits import EXIT_OK, EXIT_USAGE
 from klikit_harness.failures import normalise
 from klikit_harness.simulator import Simulator
 
@@ -100,8 +101,8 @@ def readings_of(report: Path) -> dict[str, tuple[str, str]]:
 def test_the_twin_of_a_variant_target_reads_the_same(twin_runs: TwinRuns, name: str) -> None:
     seen, again = twin_runs.results[name]
     # observations only: a variant honours every documented and contested rule
-    assert seen.returncode == 0, seen.explain()
-    assert again.returncode == 0, again.explain()
+    assert seen.returncode == EXIT_OK, seen.explain()
+    assert again.returncode == EXIT_OK, again.explain()
 
     profile = twin.load(twin_runs.report(name, "seen"))
     assert profile.variants == sorted(VARIANT_SETS[name])
@@ -224,7 +225,7 @@ def test_a_bad_profile_is_one_error_line_naming_what_is_wrong(tmp_path: Path, te
     path = tmp_path / "target-profile.yaml"
     path.write_text(text)
     result = harness("sandbox", "--port", "0", "--like", path, cwd=tmp_path, timeout=30)
-    assert result.returncode == 2, result.explain()
+    assert result.returncode == EXIT_USAGE, result.explain()
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("klikit-harness: error: --like: ") and named in line and str(path) in line, line
     assert "KLIKIT_BASE_URL" not in result.stdout
@@ -232,7 +233,7 @@ def test_a_bad_profile_is_one_error_line_naming_what_is_wrong(tmp_path: Path, te
 
 def test_a_missing_profile_says_where_one_comes_from(tmp_path: Path) -> None:
     result = harness("sandbox", "--port", "0", "--like", tmp_path / "nowhere.yaml", cwd=tmp_path, timeout=30)
-    assert result.returncode == 2, result.explain()
+    assert result.returncode == EXIT_USAGE, result.explain()
     assert "does not exist" in result.stderr and "--klikit-report" in result.stderr
 
 

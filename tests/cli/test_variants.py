@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from klikit_harness import cli
 from klikit_harness import mutants as mutation
 from klikit_harness import report as reporting
+from klikit_harness.exits import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
 
 from .conftest import ROOT
 
@@ -154,7 +155,7 @@ def test_the_command_prints_the_matrix_and_exits_0_when_every_variant_holds(
 ) -> None:
     out = tmp_path / "variants.json"
     code, output = _cli(monkeypatch, FakeSuites(HONEST), "--json", str(out))
-    assert code == 0, output
+    assert code == EXIT_OK, output
     assert "[4/4]" in output and "variant matrix" in output and "4/4 hold" in output
     doc = json.loads(out.read_text())
     assert doc["summary"] == {"variants": 4, "hold": 4, "broken": []}
@@ -163,13 +164,13 @@ def test_the_command_prints_the_matrix_and_exits_0_when_every_variant_holds(
 
 def test_the_command_exits_1_and_names_what_broke(fake_catalogue: None, monkeypatch: pytest.MonkeyPatch) -> None:
     code, output = _cli(monkeypatch, FakeSuites({**HONEST, "changes-incidental": {"c.incidental", "d.documented"}}))
-    assert code == 1, output
+    assert code == EXIT_VIOLATIONS, output
     assert "changes-incidental: BROKEN" in output and "d.documented" in output
 
 
 def test_the_command_names_an_unknown_variant(fake_catalogue: None, monkeypatch: pytest.MonkeyPatch) -> None:
     code, output = _cli(monkeypatch, FakeSuites(HONEST), "--variant", "nope")
-    assert code == 2 and "unknown variant(s) nope" in output and "changes-assumed" in output
+    assert code == EXIT_USAGE and "unknown variant(s) nope" in output and "changes-assumed" in output
 
 
 def test_the_real_child_run_passes_the_reference_stand_in_both_ways(tmp_path: Path) -> None:

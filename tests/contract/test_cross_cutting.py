@@ -135,7 +135,7 @@ def test_write_without_key(api, target, writes):
         if target.reading == "reference":
             raise Violation("a write without Idempotency-Key was executed", behaviour="idempotency.key-required-on-writes",
                             received=f"HTTP {r.status_code}", documented="400 request_missing_idempotency_key",
-                            request_id=expect._rid(r), reproduction=api.last.curl() if api.last else None)
+                            request_id=expect.request_id(r), reproduction=api.last.curl() if api.last else None)
         return
     target.observe_reading("idempotency.key-required-on-writes", "reference")
     if target.reading == "reference":
@@ -168,9 +168,9 @@ def test_replay(api, target, writes):
         raise expect.mismatch(api, "replay did not return the original response", "idempotency.replay-same-response",
                               {"status": second.status_code, "data": again}, {"status": first.status_code, "data": data})
     with expect.settled(api):
-        if expect._rid(second) != expect._rid(first):
+        if expect.request_id(second) != expect.request_id(first):
             raise expect.mismatch(api, "replay carries another request_id", first_known("idempotency.replay-same-request-id", "idempotency.replay-same-response"),
-                                  expect._rid(second), expect._rid(first))
+                                  expect.request_id(second), expect.request_id(first))
     n = count_titled(api, title)
     if n != 1:
         raise Violation("a replay wrote again", behaviour="idempotency.replay-no-second-write", received=f"{n} sections titled {title!r}", documented="exactly 1")

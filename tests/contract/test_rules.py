@@ -122,16 +122,6 @@ def test_key_reused_on_another_operation(api, target, store):
     expect.error(api, r, "state_idempotency_conflict", "idempotency.fingerprint-includes-path")
 
 
-class _Ahead:
-    """A clock ``offset`` seconds ahead of another one (time only moves forward for the stand-in)."""
-
-    def __init__(self, base, offset):
-        self.base, self.offset = base, offset
-
-    def now(self):
-        return self.base.now() + self.offset
-
-
 @pytest.mark.behaviour("idempotency.expires-24h")
 def test_keys_expire_after_a_day(api, target, writes):
     if not target.is_standin:
@@ -140,9 +130,7 @@ def test_keys_expire_after_a_day(api, target, writes):
     body = {"title": {"en": f"{target.run_id} day"}}
     first = expect.ok(api, api.call("createSection", body, key=key), "section.create-returns-id")
     # the stand-in takes its time from its injectable clock: move it a day and a second ahead, for good
-    service = target.service
-    with service.lock:
-        service.clock = _Ahead(service.clock, 24 * 3600 + 1)
+    target.advance_clock(24 * 3600 + 1)
     second = expect.ok(api, api.call("createSection", body, key=key), "idempotency.expires-24h")
     if second == first:
         raise expect.mismatch(api, "a key older than 24 h was replayed", "idempotency.expires-24h", second, "a new write")

@@ -16,14 +16,14 @@ HELPERS = {"invalid": "request_invalid", "not_found": "resource_not_found"}
 
 
 def emitted_codes() -> set[str]:
-    """Every code the domain core can raise: ApiError("code", …) and its helpers."""
+    """Every code the domain core can raise: ServiceError("code", …) and its helpers."""
     codes: set[str] = set()
     for path in CORE.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.Call):
                 continue
             name = getattr(node.func, "id", getattr(node.func, "attr", ""))
-            if name == "ApiError" and node.args and isinstance(node.args[0], ast.Constant):
+            if name == "ServiceError" and node.args and isinstance(node.args[0], ast.Constant):
                 codes.add(node.args[0].value)
             elif name in HELPERS:
                 codes.add(HELPERS[name])

@@ -67,7 +67,7 @@ def test_one_broken_answer_fails_exactly_one_behaviour(pytester: pytest.Pytester
     [failure] = results["failures"]
     assert failure["behaviour"] == BROKEN and failure["count"] == 1 and not failure["unattributed"]
     assert failure["operation"] == "GET /menus"
-    assert failure["kind"] == "Violation: response has no request_id"
+    assert failure["kind"] == "Violation: the body has no non-empty string request_id"
     assert failure["received"].startswith("HTTP 401")
     assert "curl " in failure["reproduction"]
     # the other ids of the test are not proven by a failed test, and not failed either
@@ -77,7 +77,7 @@ def test_one_broken_answer_fails_exactly_one_behaviour(pytester: pytest.Pytester
     assert test["outcome"] == "failed" and test["broken"] == [BROKEN] and not test["unattributed"]
     assert "# klikit-harness report — VIOLATIONS FOUND" in md
     assert "1 distinct failure." in md and f"### F1 · `{BROKEN}`" in md
-    result.stdout.fnmatch_lines(["1 distinct failure:", f"  F1 {BROKEN}: response has no request_id GET /menus ×1*"])
+    result.stdout.fnmatch_lines(["1 distinct failure:", f"  F1 {BROKEN}: the body has no non-empty string request_id GET /menus ×1*"])
 
 
 @pytest.mark.loopback

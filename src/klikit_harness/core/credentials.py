@@ -12,7 +12,7 @@ import binascii
 import hmac
 from dataclasses import dataclass, field
 
-from .errors import ApiError
+from .errors import ServiceError
 
 READ_SCOPE = "menus:read"
 WRITE_SCOPE = "menus:write"  # assumed name (DOSSIER G13)
@@ -92,7 +92,7 @@ class Credentials:
         empty_key_invalid: bool = False,
         revoked_first: bool = False,
     ) -> Credential:
-        """The credential a header proves, or the ApiError to answer.
+        """The credential a header proves, or the ServiceError to answer.
 
         Order: absent/malformed → auth_missing; unknown key or wrong secret →
         auth_invalid_credential (a revoked key with a wrong secret too); a
@@ -102,19 +102,19 @@ class Credentials:
         """
         parsed = parse_basic(header)
         if parsed is None and empty_key_invalid and _has_empty_key(header):
-            raise ApiError("auth_invalid_credential", "partner_key or secret_key did not verify")
+            raise ServiceError("auth_invalid_credential", "partner_key or secret_key did not verify")
         if parsed is None:
-            raise ApiError(
+            raise ServiceError(
                 "auth_missing", "Authorization header absent or malformed: send HTTP Basic partner_key:secret_key"
             )
         key, secret = parsed
         cred = self._by_key.get(key)
         if revoked_first and cred is not None and cred.revoked and not accept_revoked:
-            raise ApiError("auth_revoked", "credential is revoked")
+            raise ServiceError("auth_revoked", "credential is revoked")
         if cred is None or not self._secret_ok(cred, secret, now, rotation_window, accept_old_secrets):
-            raise ApiError("auth_invalid_credential", "partner_key or secret_key did not verify")
+            raise ServiceError("auth_invalid_credential", "partner_key or secret_key did not verify")
         if cred.revoked and not accept_revoked:
-            raise ApiError("auth_revoked", "credential is revoked")
+            raise ServiceError("auth_revoked", "credential is revoked")
         return cred
 
     @staticmethod
@@ -130,6 +130,3 @@ class Credentials:
         cred = self._by_key[key]
         cred.old_secrets.append((cred.secret, now))
         cred.secret = new_secret
-
-    def revoke(self, key: str) -> None:
-        self._by_key[key].revoked = True

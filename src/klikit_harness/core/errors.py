@@ -1,6 +1,8 @@
 """The one exception the domain core raises for an answer that is an error.
 
-Owns: ``ApiError`` — a reference code (its *meaning*), a message and details.
+Owns: ``ServiceError`` — the stand-in's decision to answer with an error: a
+reference code (its *meaning*), a message and details. It is not the client's
+``klikit_harness.errors.ApiError`` (an error answer a client *received*).
 Must not: know statuses: the service looks them up in contracts/errors.yaml
 for the reading in force.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 
-class ApiError(Exception):
+class ServiceError(Exception):
     def __init__(
         self, meaning: str, message: str, details: Any = None, *, headers: dict[str, str] | None = None
     ) -> None:
@@ -21,10 +23,10 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def invalid(field: str, reason: str, **extra: Any) -> ApiError:
+def invalid(field: str, reason: str, **extra: Any) -> ServiceError:
     """400 request_invalid whose details name the field."""
-    return ApiError("request_invalid", f"{field}: {reason}", {"field": field, "reason": reason, **extra})
+    return ServiceError("request_invalid", f"{field}: {reason}", {"field": field, "reason": reason, **extra})
 
 
-def not_found(what: str, **ids: Any) -> ApiError:
-    return ApiError("resource_not_found", f"{what} not found", {"resource": what, **ids})
+def not_found(what: str, **ids: Any) -> ServiceError:
+    return ServiceError("resource_not_found", f"{what} not found", {"resource": what, **ids})

@@ -36,7 +36,7 @@ from .credentials import (
     parse_basic,
 )
 from .defects import DefectSet
-from .errors import ApiError
+from .errors import ServiceError
 from .idempotency import Conflict, IdempotencyStore, Replay, Reserved, Stored, fingerprint
 from .ratelimit import RateLimiter
 from .validation import (
@@ -113,7 +113,7 @@ class InFlight(ApiResponse):
     """
 
 
-class _InFlightError(ApiError):
+class _InFlightError(ServiceError):
     pass
 
 
@@ -182,7 +182,7 @@ class Service:
             except _InFlightError as exc:
                 answer = self.error_response(exc, request_id)
                 return InFlight(answer.status, answer.headers, answer.body)
-            except ApiError as exc:
+            except ServiceError as exc:
                 return self.error_response(exc, request_id)
             except _Html500:
                 return html_500()
@@ -213,7 +213,7 @@ class Service:
 
     # --------------------------------------------------------------- envelope
 
-    def error_response(self, exc: ApiError, request_id: str) -> ApiResponse:
+    def error_response(self, exc: ServiceError, request_id: str) -> ApiResponse:
         entry = self.catalogue.code_for(exc.meaning, self.reading)
         status = entry.status
         if exc.meaning == "request_invalid" and self.defects.on(d.WRONG_STATUS):
@@ -241,18 +241,18 @@ class Service:
     def _authenticate(self, request: ApiRequest, now: float) -> Credential:
         try:
             return self._verify(request, now)
-        except ApiError as exc:
+        except ServiceError as exc:
             if exc.meaning != "auth_invalid_credential":
                 raise
             return self._misverify(request, exc)
 
-    def _misverify(self, request: ApiRequest, exc: ApiError) -> Credential:
+    def _misverify(self, request: ApiRequest, exc: ServiceError) -> Credential:
         """What the auth defects let through (or answer) where the secret did not verify."""
         key, secret = parse_basic(request.header("authorization")) or ("", "")
         cred = self.credentials.get(key)
         if cred is None:
             if self.defects.on(d.UNKNOWN_KEY_403):
-                raise ApiError("auth_forbidden", "partner_key is not allowed here", {"scope": READ_SCOPE}) from exc
+                raise ServiceError("auth_forbidden", "partner_key is not allowed here", {"scope": READ_SCOPE}) from exc
             raise exc
         if cred.revoked:
             raise exc
@@ -294,7 +294,7 @@ class Service:
             retry_after = VARIANT_RETRY_AFTER
         if retry_after is not None:
             dropped = op.is_write and self.defects.on(d.RETRY_AFTER_MISSING_ON_WRITES)
-            raise ApiError(
+            raise ServiceError(
                 "rate_limit_exceeded",
                 f"rate cap of {cred.rate:g} requests/s hit; retry after {retry_after}s",
                 {"retry_after": retry_after},
@@ -302,7 +302,7 @@ class Service:
             )
         needed = WRITE_SCOPE if op.is_write else READ_SCOPE
         if needed not in cred.scopes and not (op.is_write and self.defects.on(d.SCOPE_NOT_ENFORCED)):
-            raise ApiError("auth_forbidden", f"credential is not scoped for {needed}", {"scope": needed})
+            raise ServiceError("auth_forbidden", f"credential is not scoped for {needed}", {"scope": needed})
         self.world.run_due(now)
         self._raise(checked, "key", "body")
         assert not isinstance(checked, Crashed)
@@ -338,13 +338,13 @@ class Service:
             details = {"field": "Idempotency-Key", "reason": reason}
             if decision.in_flight:
                 raise _InFlightError("state_idempotency_conflict", message, details)
-            raise ApiError("state_idempotency_conflict", message, details)
+            raise ServiceError("state_idempotency_conflict", message, details)
         return Prepared(request, request_id, op, cred, params, body, decision, checked)
 
     def _execute(self, p: Prepared) -> ApiResponse:
         try:
             data = self._dispatch(p)
-        except ApiError as exc:
+        except ServiceError as exc:
             return self.error_response(exc, p.request_id)
         if self.variants.on(v.SUCCESS_DATA_EMPTY) and p.operation.operation_id in _EMPTIED_PAYLOADS:
             data = {}

@@ -39,7 +39,7 @@ from . import defects as d
 from . import schedules
 from . import variants as v
 from .defects import DefectSet
-from .errors import ApiError, invalid
+from .errors import ServiceError, invalid
 from .variants import VariantSet
 
 BASE_PATH = "/v1/partner"
@@ -122,8 +122,8 @@ class Rejected:
     body: Any = None
     ids: Mapping[str, int] = field(default_factory=dict)
 
-    def error(self) -> ApiError:
-        return ApiError(self.meaning, self.message, self.details, headers=dict(self.headers))
+    def error(self) -> ServiceError:
+        return ServiceError(self.meaning, self.message, self.details, headers=dict(self.headers))
 
 
 @dataclass(frozen=True)
@@ -232,7 +232,7 @@ class _Stop(Exception):
         self.outcome = outcome
 
 
-def _rejected(stage: Stage, error: ApiError, behaviours: Iterable[str], fields: Sequence[str] = ()) -> Rejected:
+def _rejected(stage: Stage, error: ServiceError, behaviours: Iterable[str], fields: Sequence[str] = ()) -> Rejected:
     broken = tuple(dict.fromkeys(behaviours))
     return Rejected(stage, error.meaning, error.message, broken[0], broken, tuple(fields), error.details,
                     error.headers)
@@ -257,15 +257,16 @@ def validate(
     """
     routed = routes.match(request.method, request.path)
     if isinstance(routed, UnknownPath):
-        return _rejected("route", ApiError("resource_not_found", f"no operation at {request.path}",
+        return _rejected("route", ServiceError("resource_not_found", f"no operation at {request.path}",
                                            {"path": request.path}), ["routing.unknown-path-404"], ["path"])
     if isinstance(routed, MethodNotAllowed):
         if variants.on(v.NO_405):
-            return _rejected("route", ApiError("resource_not_found", f"no operation at {request.method} {request.path}",
-                                               {"path": request.path}), ["routing.method-not-allowed-405"], ["path"])
+            unserved = ServiceError("resource_not_found", f"no operation at {request.method} {request.path}",
+                                    {"path": request.path})
+            return _rejected("route", unserved, ["routing.method-not-allowed-405"], ["path"])
         allow = ", ".join(routed.allowed)
         dropped = "GET" not in routed.allowed and defects.on(d.ALLOW_MISSING_ON_WRITE_PATHS)
-        return _rejected("route", ApiError("method_not_allowed", f"{request.method} is not allowed on "
+        return _rejected("route", ServiceError("method_not_allowed", f"{request.method} is not allowed on "
                                            f"{routed.template}; use {allow}", {"allowed": list(routed.allowed)},
                                            headers={} if dropped else {"allow": allow}),
                          ["routing.method-not-allowed-405"])
@@ -323,7 +324,7 @@ def _key(header: str | None, reading: Reading, defects: DefectSet) -> str | None
     key = idempotency_key(header)
     if key is None:
         if reading == "reference" and not defects.on(d.MISSING_KEY_ACCEPTED):
-            raise _Stop(_rejected("key", ApiError(
+            raise _Stop(_rejected("key", ServiceError(
                 "request_missing_idempotency_key",
                 "write endpoints need an Idempotency-Key header (1-64 characters, e.g. a UUID)",
                 {"field": "Idempotency-Key"},
@@ -418,7 +419,7 @@ def _query(request: ApiRequest, op: contract.Operation, state: _State, relies: l
     if ("brand_id" in state.ids) != ("branch_id" in state.ids):
         missing = "brand_id" if "brand_id" not in state.ids else "branch_id"
         other = "branch_id" if missing == "brand_id" else "brand_id"
-        raise _Stop(_rejected("query", ApiError(
+        raise _Stop(_rejected("query", ServiceError(
             "request_invalid", "brand_id and branch_id must be passed together or omitted together", {"field": missing}
         ), ["getmenu.one-param-400"], [missing, other]))
     return bool(unknown)

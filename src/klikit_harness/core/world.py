@@ -19,7 +19,7 @@ from . import defects as d
 from . import menus, schedules
 from . import variants as v
 from .defects import DefectSet
-from .errors import ApiError, not_found
+from .errors import ServiceError, not_found
 from .validation import INT32_MAX as INT32_MAX  # checks.py reads it from here
 from .validation import publish_time
 from .variants import VariantSet
@@ -163,7 +163,7 @@ class World:
             raise not_found("section", field=where, id=section_id)
         if row["business_id"] != business_id:
             if self.defects.on(d.FOREIGN_SECTION_403):
-                raise ApiError("auth_forbidden", "section belongs to another business")
+                raise ServiceError("auth_forbidden", "section belongs to another business")
             raise not_found("section", field=where, id=section_id)
         return section_id
 
@@ -218,7 +218,7 @@ class World:
                     other_times = _enable_all_days(other_times)
                 day = schedules.collision(times, other_times, touching=touching)
                 if day is not None:
-                    raise ApiError(
+                    raise ServiceError(
                         "request_invalid",
                         f"schedule of section {sid} collides with section {other} on weekday {day} at store {store}",
                         {
@@ -298,7 +298,7 @@ class World:
             )
             try:
                 self._check_overlaps(step, store, {s: explicit[s] for s in order[: i + 1] if s in explicit})
-            except ApiError:
+            except ServiceError:
                 if i:
                     previous = order[:i]
                     self._apply(
@@ -417,7 +417,7 @@ class World:
         ):
             raise UnicodeEncodeError("utf8mb3", "title", 0, 1, "character outside the BMP")
         if self.next_section_id > INT32_MAX:
-            raise ApiError("request_invalid", "section id space exhausted")
+            raise ServiceError("request_invalid", "section id space exhausted")
         sid = self.add_section(business_id, body)
         self.writes += 1
         return {"id": sid}
