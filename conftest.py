@@ -1,6 +1,6 @@
 """Root pytest configuration: the run profile, and shared helpers from tests/support."""
 
-from klikit_harness import profiles
+from klikit_harness.checking import profiles
 
 profiles.register()
 

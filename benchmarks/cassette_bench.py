@@ -33,8 +33,8 @@ from pathlib import Path
 
 import httpx
 
-from klikit_harness.cassettes import Recorder, load
-from klikit_harness.simulator import Simulator
+from klikit_harness.standin.cassettes import Recorder, load
+from klikit_harness.standin.simulator import Simulator
 
 STORES = [(663, 1062), (663, 1063), (5297, 1293)]
 

@@ -55,8 +55,8 @@ class _Meter:
         self._lock = threading.Lock()
 
     def install(self, nodelay: bool) -> None:
-        from klikit_harness import sandbox
         from klikit_harness.core.service import Service
+        from klikit_harness.standin import sandbox
 
         meter = self
         original_call = sandbox.SandboxApp.__call__
@@ -126,7 +126,7 @@ def _child_suite(transport: str, nodelay: bool, profile_to: str | None) -> dict[
 def _child_cli(config_file: str | None, nodelay: bool) -> dict[str, Any]:
     meter = _Meter()
     meter.install(nodelay)
-    from klikit_harness.sandbox import serve_in_thread
+    from klikit_harness.standin.sandbox import serve_in_thread
 
     with serve_in_thread() as sandbox, tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, **sandbox.env()}

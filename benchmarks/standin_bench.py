@@ -30,7 +30,7 @@ from collections.abc import Iterator
 import httpx
 
 from klikit_harness.core.service import ApiRequest
-from klikit_harness.sandbox import SandboxApp, build_service
+from klikit_harness.standin.sandbox import SandboxApp, build_service
 
 MAIN = ("pk_sandbox_main", "sk_sandbox_main_7f3a9c")
 AUTH = "Basic " + base64.b64encode(f"{MAIN[0]}:{MAIN[1]}".encode()).decode()
@@ -123,7 +123,7 @@ STANDIN_APP = '''
 import sys, uvicorn
 sys.path.insert(0, "benchmarks")
 from standin_bench import unthrottled
-from klikit_harness.sandbox import SandboxApp
+from klikit_harness.standin.sandbox import SandboxApp
 uvicorn.run(SandboxApp(unthrottled()), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
 '''
 

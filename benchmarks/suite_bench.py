@@ -47,7 +47,7 @@ def pytest_configure(config: Any) -> None:
     out = os.environ.get(FRESH_FILE_VAR)
     if not out:
         return
-    from klikit_harness import target
+    from klikit_harness.checking import target
 
     original = target.Target.take_fresh_store
 
@@ -107,7 +107,7 @@ def measure(profile: str, suite: str | None, workdir: Path, bound: float) -> Row
     shown = "klikit-harness " + " ".join(args[:-1]) + " harness-report"
     row = Row(profile, suite or "all (default run)", shown)
     fresh_file = workdir / f"{name}.fresh.json"
-    cli = [sys.executable, "-m", "klikit_harness.cli", *args, "-p", "suite_bench"]
+    cli = [sys.executable, "-m", "klikit_harness.runner.cli", *args, "-p", "suite_bench"]
     log = (workdir / f"{name}.log").open("wb")
     started = time.perf_counter()
     proc = subprocess.Popen(cli, cwd=workdir, env=child_env(fresh_file), stdout=log, stderr=subprocess.STDOUT)
@@ -140,7 +140,7 @@ def measure(profile: str, suite: str | None, workdir: Path, bound: float) -> Row
 
 def extrapolate(stopped: Row, release: Row | None) -> Row:
     """Scale the release row by the profiles' default example ratio (nightly/release)."""
-    from klikit_harness.profiles import DEFAULT_EXAMPLES
+    from klikit_harness.checking.profiles import DEFAULT_EXAMPLES
 
     if release is None or release.wall is None:
         return stopped

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .client import KlikitClient, KlikitResponse, RetryPolicy
-from .errors import (
+from .checking.failures import Violation
+from .partner.client import KlikitClient, KlikitResponse, RetryPolicy
+from .partner.errors import (
     ApiError,
     AuthError,
     ConflictError,
@@ -40,13 +41,12 @@ from .errors import (
     TransportError,
     UnmappedError,
 )
-from .failures import Violation
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .simulator import FaultContext, Simulator, fault
+    from .standin.simulator import FaultContext, Simulator, fault
 
 #: names served on first use, so importing the package does not import respx
-_LAZY = {"Simulator": "simulator", "FaultContext": "simulator", "fault": "simulator"}
+_LAZY = {"Simulator": "standin.simulator", "FaultContext": "standin.simulator", "fault": "standin.simulator"}
 
 
 def __getattr__(name: str) -> Any:

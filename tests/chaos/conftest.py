@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from klikit_harness.client import KlikitClient
 from klikit_harness.core.defects import DefectSet
-from klikit_harness.simulator import Simulator
+from klikit_harness.partner.client import KlikitClient
+from klikit_harness.standin.simulator import Simulator
 from tests.support.chaos_world import make_client
 
 

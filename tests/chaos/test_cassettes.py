@@ -11,7 +11,9 @@ from urllib.parse import quote, quote_plus
 import httpx
 import pytest
 
-from klikit_harness.cassettes import (
+from klikit_harness.partner.client import KlikitClient
+from klikit_harness.partner.errors import NotFoundError, RequestInvalidError
+from klikit_harness.standin.cassettes import (
     MASK,
     CassetteError,
     CassetteMiss,
@@ -19,9 +21,7 @@ from klikit_harness.cassettes import (
     Recorder,
     load,
 )
-from klikit_harness.client import KlikitClient
-from klikit_harness.errors import NotFoundError, RequestInvalidError
-from klikit_harness.simulator import DEFAULT_BASE_URL, FaultContext, Simulator, fault
+from klikit_harness.standin.simulator import DEFAULT_BASE_URL, FaultContext, Simulator, fault
 from tests.support.chaos_world import WRITES, write
 
 RUN_ID = "run-2024-cassette"

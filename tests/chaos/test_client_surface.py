@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from klikit_harness import KlikitClient, RetryPolicy, contract
-from klikit_harness.errors import DownstreamUnavailableError, RateLimitedError
-from klikit_harness.simulator import DEFAULT_BASE_URL, Simulator
+from klikit_harness.partner.errors import DownstreamUnavailableError, RateLimitedError
+from klikit_harness.standin.simulator import DEFAULT_BASE_URL, Simulator
 from tests.support.chaos_world import POLICY, WRITES, make_client, write
 
 #: typed method -> (operationId, positional arguments before the body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from klikit_harness.errors import CLASS_BY_MEANING, TransientError, error_class
+from klikit_harness.partner.errors import CLASS_BY_MEANING, TransientError, error_class
 from tests.support.chaos_world import (
     CATALOGUE,
     EXPECTED_CLASS,

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from klikit_harness import profiles
-from klikit_harness.errors import ApiError, KlikitError
-from klikit_harness.simulator import Simulator, Step, faults
+from klikit_harness.checking import profiles
+from klikit_harness.partner.errors import ApiError, KlikitError
+from klikit_harness.standin.simulator import Simulator, Step, faults
 from tests.support.chaos_world import (
     CATALOGUE,
     POLICY,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from klikit_harness.errors import IdempotencyConflictError, KlikitError, RequestTimeout
-from klikit_harness.simulator import Simulator
+from klikit_harness.partner.errors import IdempotencyConflictError, KlikitError, RequestTimeout
+from klikit_harness.standin.simulator import Simulator
 from tests.support.chaos_world import POLICY, WRITE_OPERATIONS, WRITES, make_client, write
 
 #: a valid body different from WRITES[operation_id]'s

@@ -9,9 +9,9 @@ import traceback
 import httpx
 import pytest
 
-from klikit_harness import errors
-from klikit_harness.errors import KlikitError
-from klikit_harness.simulator import FaultContext, fault
+from klikit_harness.partner import errors
+from klikit_harness.partner.errors import KlikitError
+from klikit_harness.standin.simulator import FaultContext, fault
 from tests.support.chaos_world import CATALOGUE, POLICY, TRANSPORT_OUTCOME, make_client, write
 
 ECHO_ERRORS = {

@@ -9,8 +9,8 @@ import pytest
 
 from klikit_harness.core import defects as d
 from klikit_harness.core.defects import DefectSet
-from klikit_harness.errors import ContractViolation, KlikitError
-from klikit_harness.simulator import FaultContext, Simulator, fault, faults
+from klikit_harness.partner.errors import ContractViolation, KlikitError
+from klikit_harness.standin.simulator import FaultContext, Simulator, fault, faults
 from tests.support.chaos_world import CATALOGUE, TRANSPORT_OUTCOME, make_client, write
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from klikit_harness.errors import (
+from klikit_harness.partner.errors import (
     ConnectFailed,
     ConnectionLost,
     ContractViolation,

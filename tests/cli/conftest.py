@@ -26,7 +26,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "fixtures" / "sandbox-seed.yaml"
-CLI = [sys.executable, "-m", "klikit_harness.cli"]
+CLI = [sys.executable, "-m", "klikit_harness.runner.cli"]
 PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
@@ -227,7 +227,7 @@ PROBE = textwrap.dedent(
 
     import pytest
 
-    from klikit_harness.failures import Violation
+    from klikit_harness.checking.failures import Violation
 
 
     @pytest.mark.behaviour("{PROBE_BEHAVIOUR}")

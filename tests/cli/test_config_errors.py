@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from klikit_harness.exits import EXIT_UNREACHABLE, EXIT_USAGE
+from klikit_harness.runner.exits import EXIT_UNREACHABLE, EXIT_USAGE
 
 from .conftest import Result, harness
 

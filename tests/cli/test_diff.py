@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from klikit_harness.exits import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
+from klikit_harness.runner.exits import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
 
 from .conftest import DEFECT_BEHAVIOUR, Result, Runs, harness
 

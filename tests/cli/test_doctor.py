@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from klikit_harness.exits import EXIT_OK, EXIT_VIOLATIONS
+from klikit_harness.runner.exits import EXIT_OK, EXIT_VIOLATIONS
 
 from .conftest import SEED, harness, leaks, sandbox_server, seeded_secrets
 

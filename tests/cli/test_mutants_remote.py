@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from klikit_harness import mutants as mutation
-from klikit_harness.exits import EXIT_OK, EXIT_USAGE
+from klikit_harness.runner import mutants as mutation
+from klikit_harness.runner.exits import EXIT_OK, EXIT_USAGE
 
 from .conftest import ROOT, harness, leaks, seeded_secrets
 

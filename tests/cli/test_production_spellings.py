@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from klikit_harness.exits import EXIT_USAGE
+from klikit_harness.runner.exits import EXIT_USAGE
 
 from .conftest import child_env, harness
 from .test_config_errors import KEYS, assert_usage_error, sinkhole  # noqa: F401  (sinkhole is a fixture)

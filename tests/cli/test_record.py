@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from klikit_harness.cassettes import load
-from klikit_harness.exits import EXIT_USAGE
-from klikit_harness.redact import forms
-from klikit_harness.simulator import Simulator
+from klikit_harness.partner.redact import forms
+from klikit_harness.runner.exits import EXIT_USAGE
+from klikit_harness.standin.cassettes import load
+from klikit_harness.standin.simulator import Simulator
 
 from .conftest import harness, sandbox_server
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from klikit_harness import reproduce as repro
-from klikit_harness.exits import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
+from klikit_harness.runner import reproduce as repro
+from klikit_harness.runner.exits import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
 
 from .conftest import child_env, harness, read_env_file, sandbox_server, seeded_secrets
 

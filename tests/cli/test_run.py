@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from klikit_harness.config import load_settings
-from klikit_harness.exits import EXIT_OK, EXIT_VIOLATIONS
-from klikit_harness.target import Target
+from klikit_harness.checking.config import load_settings
+from klikit_harness.checking.target import Target
+from klikit_harness.runner.exits import EXIT_OK, EXIT_VIOLATIONS
 
 from .conftest import (
     DEFECT,

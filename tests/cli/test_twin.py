@@ -17,11 +17,12 @@ import httpx
 import pytest
 import yaml
 
-from klikit_harness import contract, twin
+from klikit_harness import contract
+from klikit_harness.checking.failures import normalise
 from klikit_harness.core.variants import REGISTRY, Variant
-from klikit_harness.exits import EXIT_OK, EXIT_USAGE
-from klikit_harness.failures import normalise
-from klikit_harness.simulator import Simulator
+from klikit_harness.runner.exits import EXIT_OK, EXIT_USAGE
+from klikit_harness.standin import twin
+from klikit_harness.standin.simulator import Simulator
 
 from .conftest import RUN_TIMEOUT, Background, Result, harness, leaks, sandbox_server, seeded_secrets
 

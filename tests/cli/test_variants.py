@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from klikit_harness import cli
-from klikit_harness import mutants as mutation
-from klikit_harness import report as reporting
-from klikit_harness.exits import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
+from klikit_harness.runner import cli
+from klikit_harness.runner import mutants as mutation
+from klikit_harness.runner import report as reporting
+from klikit_harness.runner.exits import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
 
 from .conftest import ROOT
 

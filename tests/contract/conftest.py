@@ -6,7 +6,7 @@ publish). A check that needs an optional variable is skipped with a reason
 that names it.
 
 Fresh stores are scarce on a real target (a staging environment gives two), so
-the suite spends them by a plan (``klikit_harness.freshstores.PLAN``): checks
+the suite spends them by a plan (``klikit_harness.checking.freshstores.PLAN``): checks
 whose correct answer leaves a store without a menu *borrow* a fresh store and
 hand it back once getMenu after publish shows it still serves nothing; then
 each planned populate *consumes* one store, and every first-time-push check
@@ -22,10 +22,11 @@ from typing import Any
 
 import pytest
 
-from klikit_harness import contract, expect, freshstores
-from klikit_harness.config import Credential, Store
-from klikit_harness.freshstores import FRESH_STORES_NEEDED, PLAN, Ledger
-from klikit_harness.target import Target, TargetClient
+from klikit_harness import contract
+from klikit_harness.checking import expect, freshstores
+from klikit_harness.checking.config import Credential, Store
+from klikit_harness.checking.freshstores import FRESH_STORES_NEEDED, PLAN, Ledger
+from klikit_harness.checking.target import Target, TargetClient
 
 #: a section id no business owns (within int32, so only ownership is wrong)
 UNKNOWN_ID = 2147483000
@@ -142,7 +143,7 @@ class FreshStorePool:
     def consume(self, plan: str) -> Store | None:
         """The fresh store a planned populate uses (taken once per plan entry)."""
         if plan not in PLAN:
-            raise KeyError(f"{plan!r} is not in klikit_harness.freshstores.PLAN; add it there so doctor counts it")
+            raise KeyError(f"{plan!r} is not in klikit_harness.checking.freshstores.PLAN; add it there so doctor counts it")
         if plan not in self._plan:
             taken = self._take()
             self._plan[plan] = taken

@@ -17,7 +17,8 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from klikit_harness import contract, expect, profiles
+from klikit_harness import contract
+from klikit_harness.checking import expect, profiles
 from tests.contract.conftest import UNKNOWN_ID, entry, need, publish, push_body, section_in, served
 
 INT32_MAX = 2**31 - 1

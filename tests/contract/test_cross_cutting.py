@@ -9,9 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from klikit_harness import contract, expect, profiles
-from klikit_harness.failures import Violation
-from klikit_harness.target import AUTO
+from klikit_harness import contract
+from klikit_harness.checking import expect, profiles
+from klikit_harness.checking.failures import Violation
+from klikit_harness.checking.target import AUTO
 from tests.contract.conftest import create_section, first_known, need, publish, served
 
 
@@ -52,7 +53,7 @@ def test_malformed_auth(client_for, header):
 
 @pytest.mark.behaviour("auth.invalid-credential")
 def test_wrong_secret(target, client_for):
-    from klikit_harness.config import Credential
+    from klikit_harness.checking.config import Credential
 
     wrong = client_for(Credential(target.main[0], "not-the-secret-" + uuid.uuid4().hex[:6]), "KLIKIT_PARTNER")
     expect.error(wrong, wrong.call("getMenu"), "auth_invalid_credential", "auth.invalid-credential")
@@ -60,7 +61,7 @@ def test_wrong_secret(target, client_for):
 
 @pytest.mark.behaviour("auth.rotated-secret-rejected")
 def test_rotated_out_secret(target, client_for):
-    from klikit_harness.config import Credential
+    from klikit_harness.checking.config import Credential
 
     old = need(target.settings.old_secret, "KLIKIT_OLD_SECRET", "a rotated-out secret of the main key")
     client = client_for(Credential(target.main[0], old.get_secret_value()), "KLIKIT_OLD")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from klikit_harness import expect
+from klikit_harness.checking import expect
 from tests.contract.conftest import (
     UNKNOWN_ID,
     business_sections,

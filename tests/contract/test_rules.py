@@ -14,9 +14,9 @@ import uuid
 import pytest
 from hypothesis import given
 
-from klikit_harness import expect, profiles
-from klikit_harness import strategies as ks
-from klikit_harness.failures import Violation
+from klikit_harness.checking import expect, profiles
+from klikit_harness.checking import strategies as ks
+from klikit_harness.checking.failures import Violation
 from tests.contract.conftest import (
     UNKNOWN_ID,
     business_sections,
@@ -69,7 +69,7 @@ def test_empty_partner_key_is_auth_missing(client_for):
 
 @pytest.mark.behaviour("auth.revoked-wrong-secret")
 def test_revoked_key_with_wrong_secret(target, client_for):
-    from klikit_harness.config import Credential
+    from klikit_harness.checking.config import Credential
 
     cred = need(target.settings.revoked_credential, "KLIKIT_REVOKED_CREDENTIAL", "key:secret of a revoked credential")
     client = client_for(Credential(cred.key, "wrong-" + uuid.uuid4().hex[:6]), "KLIKIT_REVOKED")

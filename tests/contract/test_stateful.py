@@ -20,11 +20,11 @@ from hypothesis import Phase
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
-from klikit_harness import expect, profiles
-from klikit_harness import strategies as ks
-from klikit_harness.config import Store
+from klikit_harness.checking import expect, profiles
+from klikit_harness.checking import strategies as ks
+from klikit_harness.checking.config import Store
+from klikit_harness.checking.failures import Violation
 from klikit_harness.core import menus, schedules
-from klikit_harness.failures import Violation
 from tests.contract.conftest import publish, served
 
 COMPARED = ("sequence", "enabled", "visibilities", "availableTimes", "blackoutDates")

@@ -609,7 +609,7 @@ def test_every_operation_has_behaviours(openapi, behaviours):
 
 
 def test_every_annotation_names_a_known_behaviour(openapi, behaviours):
-    from klikit_harness import schema_view
+    from klikit_harness.contract import view as schema_view
 
     known = {b["id"] for b in behaviours}
     found = list(schema_view.annotated(openapi))
@@ -619,7 +619,7 @@ def test_every_annotation_names_a_known_behaviour(openapi, behaviours):
 
 
 def test_keyword_annotations_are_strings_naming_keywords(openapi):
-    from klikit_harness import schema_view
+    from klikit_harness.contract import view as schema_view
 
     allowed = set(schema_view.CONSTRAINT_KEYWORDS) | {"type", "null"}
     for location, chain in schema_view._chains(openapi):
@@ -639,7 +639,7 @@ def test_keyword_annotations_are_strings_naming_keywords(openapi):
 def test_every_request_constraint_is_annotated(openapi):
     """Every required entry, additionalProperties: false, pattern, minimum and maximum (and every other
     constraint) names a behaviour, directly or through the nearest enclosing annotation."""
-    from klikit_harness import schema_view
+    from klikit_harness.contract import view as schema_view
 
     found = list(schema_view.constraints(openapi))
     kinds = {keyword.split(".")[0] for _, keyword, _ in found}

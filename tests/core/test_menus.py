@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from klikit_harness import strategies as ks
+from klikit_harness.checking import strategies as ks
 from klikit_harness.core import menus
 
 

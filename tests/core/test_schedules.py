@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from klikit_harness import strategies as ks
+from klikit_harness.checking import strategies as ks
 from klikit_harness.core import schedules
 
 pytestmark = pytest.mark.behaviour("schedule.no-overlap-within-day", "schedule.touching-not-overlap")

@@ -2,7 +2,7 @@
 
 The reference client (``ContractViolation``), the contract suite's target
 (its every-429 check) and expectations, and the fuzz checks all call
-``klikit_harness.envelope``: a broken answer is a named violation on each
+``klikit_harness.partner.envelope``: a broken answer is a named violation on each
 path — never an exception of the judging code itself, whatever the header or
 body holds.
 """
@@ -17,14 +17,15 @@ import httpx
 import pytest
 import respx
 
-from klikit_harness import checks, envelope, expect
-from klikit_harness.client import KlikitClient, RetryPolicy
-from klikit_harness.config import MAIN_CREDENTIAL, load_settings
+from klikit_harness.checking import checks, expect
+from klikit_harness.checking.config import MAIN_CREDENTIAL, load_settings
+from klikit_harness.checking.failures import Violation
+from klikit_harness.checking.target import Target
 from klikit_harness.contract import READINGS
-from klikit_harness.errors import ContractViolation, RateLimitedError
-from klikit_harness.exchange import HttpExchange
-from klikit_harness.failures import Violation
-from klikit_harness.target import Target
+from klikit_harness.partner import envelope
+from klikit_harness.partner.client import KlikitClient, RetryPolicy
+from klikit_harness.partner.errors import ContractViolation, RateLimitedError
+from klikit_harness.partner.exchange import HttpExchange
 
 URL = "http://staging.example.test/v1/partner"
 KEY, SECRET = "pk_envelope", "sk_envelope_secret"

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from klikit_harness import fuzz_hooks, profiles
-from klikit_harness.config import ConfigError, load_settings
-from klikit_harness.failures import Violation
-from klikit_harness.target import Target
+from klikit_harness.checking import fuzz_hooks, profiles
+from klikit_harness.checking.config import ConfigError, load_settings
+from klikit_harness.checking.failures import Violation
+from klikit_harness.checking.target import Target
 from tests.fuzz import support
 
 
@@ -113,7 +113,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def fuzz(klikit_target: Target) -> Iterator[support.FuzzRun]:
-    """The session's fuzz run (configures klikit_harness.fuzz_hooks for the target)."""
+    """The session's fuzz run (configures klikit_harness.checking.fuzz_hooks for the target)."""
     yield from support.open_run(klikit_target)
 
 

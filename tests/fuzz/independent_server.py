@@ -34,7 +34,8 @@ from urllib.parse import parse_qsl, unquote
 
 import pytest
 
-from klikit_harness import contract, plugin
+from klikit_harness import contract
+from klikit_harness.runner import plugin
 
 SUCCESS_EMPTY = {
     ("PATCH", re.compile(r".*/menus/sections/[^/]+/visibilities$")),

@@ -26,12 +26,13 @@ import requests
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 
-from klikit_harness import contract, fuzz_hooks, profiles
-from klikit_harness.config import Store
+from klikit_harness import contract
+from klikit_harness.checking import fuzz_hooks, profiles
+from klikit_harness.checking.config import Store
+from klikit_harness.checking.failures import Violation
+from klikit_harness.checking.safety import GuardedSession
+from klikit_harness.checking.target import Target
 from klikit_harness.contract import Judgement
-from klikit_harness.failures import Violation
-from klikit_harness.safety import GuardedSession
-from klikit_harness.target import Target
 
 # The hooks are configured from the session target once it exists (see open_run).
 fuzz_hooks.defer()

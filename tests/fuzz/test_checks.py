@@ -18,9 +18,9 @@ from schemathesis import checks as schemathesis_checks
 from schemathesis.core.failures import AcceptedNegativeData, ServerError
 from schemathesis.openapi.checks import RejectedPositiveData
 
-from klikit_harness import checks, fuzz_hooks
-from klikit_harness.checks import HttpExchange
-from klikit_harness.failures import Violation
+from klikit_harness.checking import checks, fuzz_hooks
+from klikit_harness.checking.checks import HttpExchange
+from klikit_harness.checking.failures import Violation
 
 MAIN = ("pk_test", "sk_test_secret_1234")
 BASE = "http://target.test/v1/partner"

@@ -19,10 +19,12 @@ from jsonschema import Draft202012Validator
 from schemathesis.core.failures import AcceptedNegativeData
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from klikit_harness import checks, contract, fuzz_hooks, schema_view
-from klikit_harness.failures import Violation
-from klikit_harness.observations import ObservationLog, settle
-from klikit_harness.sandbox import SandboxApp
+from klikit_harness import contract
+from klikit_harness.checking import checks, fuzz_hooks
+from klikit_harness.checking.failures import Violation
+from klikit_harness.checking.observations import ObservationLog, settle
+from klikit_harness.contract import view as schema_view
+from klikit_harness.standin.sandbox import SandboxApp
 from tests.fuzz import support
 from tests.fuzz.independent_server import IndependentServer
 from tests.fuzz.test_checks import ctx as crafted_context

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from schemathesis.checks import not_a_server_error
 
-from klikit_harness import fuzz_hooks
+from klikit_harness.checking import fuzz_hooks
 from tests.fuzz import support
 
 # A failure is raised as the Violation of the behaviour it breaks, so Hypothesis prints the failing

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
-from klikit_harness import contract, fuzz_hooks
+from klikit_harness import contract
+from klikit_harness.checking import fuzz_hooks
 from tests.fuzz import support
 
 # A failure is raised as the Violation of the behaviour it breaks, so Hypothesis prints the failing

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hypothesis
 import pytest
 
-from klikit_harness import fuzz_hooks
+from klikit_harness.checking import fuzz_hooks
 from tests.fuzz import support
 
 # A failure is raised as the Violation of the behaviour it breaks, so Hypothesis prints the failing

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from klikit_harness.redact import MASK, Redactor
+from klikit_harness.partner.redact import MASK, Redactor
 
 SECRET = "sk_live/ö+ä 7f3a"  # non-ASCII, a slash, a plus and a space: every escaping differs
 

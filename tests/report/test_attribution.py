@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from klikit_harness import contract
-from klikit_harness.sandbox import serve_in_thread
+from klikit_harness.standin.sandbox import serve_in_thread
 
 pytest_plugins = ["pytester"]
 
@@ -37,7 +37,7 @@ UNAUTHENTICATED_GETMENU = """
 
 def suite(*bodies: tuple[str, tuple[str, ...], str]) -> str:
     """A test module: (name, behaviour ids, body) per test."""
-    out = ["import pytest", "from klikit_harness import expect", "from klikit_harness.failures import Violation", ""]
+    out = ["import pytest", "from klikit_harness.checking import expect", "from klikit_harness.checking.failures import Violation", ""]
     for name, ids, body in bodies:
         marks = ", ".join(repr(b) for b in ids)
         out += [f"@pytest.mark.behaviour({marks})", f"def {name}(klikit_target):", textwrap.indent(

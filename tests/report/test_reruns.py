@@ -14,16 +14,16 @@ from typing import Any
 
 import pytest
 
-from klikit_harness import profiles
-from klikit_harness.sandbox import serve_in_thread
+from klikit_harness.checking import profiles
+from klikit_harness.standin.sandbox import serve_in_thread
 
 pytest_plugins = ["pytester"]
 
 SUITE = '''
 import httpx, pytest
 from pathlib import Path
-from klikit_harness import expect
-from klikit_harness.failures import Violation
+from klikit_harness.checking import expect
+from klikit_harness.checking.failures import Violation
 
 def once(name):
     """True on the first attempt of the test called ``name``."""

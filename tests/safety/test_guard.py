@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from klikit_harness.config import load_settings
-from klikit_harness.safety import Guard, NotSent, SlidingWindow, named_stores, rewrite_stores
-from klikit_harness.sandbox import serve_in_thread
-from klikit_harness.target import Target
+from klikit_harness.checking.config import load_settings
+from klikit_harness.checking.safety import Guard, NotSent, SlidingWindow, named_stores, rewrite_stores
+from klikit_harness.checking.target import Target
+from klikit_harness.standin.sandbox import serve_in_thread
 
 MENUS = "/v1/partner/menus"
 URL = "http://staging.example.test/v1/partner"
@@ -198,7 +198,7 @@ def test_a_store_shown_unknown_over_http_becomes_writable(sandbox: Any) -> None:
 
 
 def test_doctor_on_an_allowed_production_host_sends_no_write(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from klikit_harness import doctor
+    from klikit_harness.runner import doctor
 
     monkeypatch.setattr(doctor, "guard_production", lambda settings: True)  # as if KLIKIT_BASE_URL were production
 
@@ -220,7 +220,8 @@ def test_the_plain_cli_setup_and_cases_pass_the_guard(sandbox: Any, monkeypatch:
     case that still names a store outside the allowlist is not sent."""
     import schemathesis
 
-    from klikit_harness import contract, fuzz_hooks
+    from klikit_harness import contract
+    from klikit_harness.checking import fuzz_hooks
 
     for name, value in sandbox.env().items():
         monkeypatch.setenv(name, value)

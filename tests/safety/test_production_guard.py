@@ -6,7 +6,13 @@ from collections.abc import Iterable
 
 import pytest
 
-from klikit_harness.config import ConfigError, guard_production, is_production_url, load_settings, normalise_host
+from klikit_harness.checking.config import (
+    ConfigError,
+    guard_production,
+    is_production_url,
+    load_settings,
+    normalise_host,
+)
 
 PRODUCTION_ADDRESSES = {"203.0.113.7", "2001:db8::7"}
 KEYS = {"partner_key": "pk_guard_test", "secret_key": "sk_guard_test"}

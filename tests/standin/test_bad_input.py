@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from klikit_harness import strategies as ks
+from klikit_harness.checking import strategies as ks
 from tests.support.standin import FRESH, LUNCH, POPULATED, assert_error, state, store, week
 
 JSON = {"content-type": "application/json"}

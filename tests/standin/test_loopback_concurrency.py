@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from klikit_harness.sandbox import serve_in_thread
+from klikit_harness.standin.sandbox import serve_in_thread
 from tests.support.standin import FRESH, LUNCH, MAIN, store
 
 pytestmark = [pytest.mark.loopback]

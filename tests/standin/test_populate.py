@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
-from klikit_harness import strategies as ks
+from klikit_harness.checking import strategies as ks
 from tests.support.standin import (
     BREAKFAST,
     DINNER,

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from klikit_harness import contract
-from klikit_harness import strategies as ks
+from klikit_harness.checking import strategies as ks
 from klikit_harness.core import schedules
 
 STORES = [{"brandID": 663, "branchID": b} for b in range(2001, 2006)]

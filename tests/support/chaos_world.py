@@ -12,8 +12,8 @@ import copy
 from typing import Any
 
 from klikit_harness import contract
-from klikit_harness.client import KlikitClient, KlikitResponse, RetryPolicy
-from klikit_harness.errors import (
+from klikit_harness.partner.client import KlikitClient, KlikitResponse, RetryPolicy
+from klikit_harness.partner.errors import (
     ApiError,
     ConnectFailed,
     ConnectionLost,
@@ -36,7 +36,7 @@ from klikit_harness.errors import (
     RevokedCredentialError,
     UnmappedError,
 )
-from klikit_harness.simulator import Simulator
+from klikit_harness.standin.simulator import Simulator
 
 CATALOGUE = contract.errors()
 POLICY = RetryPolicy.from_catalogue()
@@ -67,7 +67,7 @@ WRITES: dict[str, tuple[dict[str, Any], dict[str, int]]] = {
 }
 
 #: the exception each reference code must raise — written out, not derived, so
-#: the mapping in klikit_harness.errors is checked rather than restated
+#: the mapping in klikit_harness.partner.errors is checked rather than restated
 EXPECTED_CLASS: dict[str, type[ApiError]] = {
     "auth_missing": MissingAuthError,
     "auth_invalid_credential": InvalidCredentialError,

@@ -2,7 +2,7 @@
 
 Owns: ``ServiceError`` — the stand-in's decision to answer with an error: a
 reference code (its *meaning*), a message and details. It is not the client's
-``klikit_harness.errors.ApiError`` (an error answer a client *received*).
+``klikit_harness.partner.errors.ApiError`` (an error answer a client *received*).
 Must not: know statuses: the service looks them up in contracts/errors.yaml
 for the reading in force.
 """

@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
-from .. import contract, schema_view
+from .. import contract
 from ..contract import Reading
+from ..contract import view as schema_view
 from . import defects as d
 from . import schedules
 from . import variants as v

@@ -17,11 +17,11 @@ from typing import Any
 
 import httpx
 
-from . import contract
-from . import envelope as rules
-from .contract import Reading
-from .envelope import Breach
-from .exchange import HttpExchange
+from .. import contract
+from ..contract import Reading
+from ..partner import envelope as rules
+from ..partner.envelope import Breach
+from ..partner.exchange import HttpExchange
 from .failures import Transient, Violation
 from .target import TargetClient
 

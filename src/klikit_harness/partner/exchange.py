@@ -41,6 +41,9 @@ CLIENT_HEADERS = frozenset(
 #: how much of a request body a curl reproduction carries
 REPRODUCED_BODY_BYTES = 4000
 
+#: the variables of the main credential, as a reproduction names them (``checking.config`` reads them)
+MAIN_CREDENTIAL = "KLIKIT_PARTNER_KEY:KLIKIT_SECRET_KEY"
+
 
 def _lower(headers: Any) -> dict[str, str]:
     """Header names lower-cased; a multi-valued header (Schemathesis: a list) joined with ``, ``."""
@@ -180,8 +183,6 @@ class HttpExchange:
         """The variables the request was signed with (``""``: unsigned)."""
         if self.credential is not None:
             return self.credential
-        from .config import MAIN_CREDENTIAL  # config loads the core: on first use only
-
         return MAIN_CREDENTIAL if "authorization" in self.request_headers else ""
 
     def curl(self, redact: Callable[[str], str] = str, origin: str | None = None) -> str:

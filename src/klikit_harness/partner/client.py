@@ -4,9 +4,9 @@ Owns: one method per operation (paths from ``contracts/openapi.yaml``,
 overridable), HTTP Basic auth and recovery from a rotated secret, one
 Idempotency-Key per logical write reused on every retry, retries with
 tenacity under the policy of ``contracts/errors.yaml``, and turning every
-answer into ``data`` or a typed exception (``klikit_harness.errors``) —
+answer into ``data`` or a typed exception (``klikit_harness.partner.errors``) —
 including answers that break the envelope contract (``ContractViolation``:
-the rules are ``klikit_harness.envelope``'s, every vocabulary accepted, a 429
+the rules are ``klikit_harness.partner.envelope``'s, every vocabulary accepted, a 429
 held to its integer ``Retry-After``).
 
 Must not: sleep or do I/O except through its injected ``sleep`` and httpx
@@ -47,7 +47,8 @@ from urllib.parse import quote
 import httpx
 import tenacity
 
-from . import contract, envelope
+from .. import contract
+from . import envelope
 from .errors import (
     ApiError,
     ConnectFailed,
@@ -62,7 +63,7 @@ from .errors import (
 from .exchange import HttpExchange
 from .redact import MASK, Redactor
 
-log = logging.getLogger("klikit_harness.client")
+log = logging.getLogger("klikit_harness.partner.client")
 
 CredentialsProvider = Callable[[], tuple[str, str]]
 EXCERPT_CHARS = 200
@@ -234,7 +235,7 @@ class KlikitClient:
             if entry.retryable
         )
         # the domain core's constants, loaded on first use: importing the package reads no contract file
-        from .core.service import JSON_TYPE
+        from ..core.service import JSON_TYPE
 
         self._json_type = JSON_TYPE
         self._http = httpx.Client(
@@ -564,7 +565,7 @@ def _choose_key(op: contract.Operation, key: str | None) -> str | None:
         return None
     if key is None:
         return str(uuid.uuid4())
-    from .core.service import MAX_KEY_LENGTH  # the stand-in's limit is the contract's: one definition
+    from ..core.service import MAX_KEY_LENGTH  # the stand-in's limit is the contract's: one definition
 
     if not 1 <= len(key) <= MAX_KEY_LENGTH:
         raise ValueError(f"idempotency_key must be 1-{MAX_KEY_LENGTH} characters, got {len(key)}")

@@ -35,8 +35,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from .config import PAIR_VARIABLES, SECRET_VARIABLES
-from .core.defects import REGISTRY
+from ..checking.config import PAIR_VARIABLES, SECRET_VARIABLES
+from ..core.defects import REGISTRY
 from .exits import EXIT_OK, EXIT_VIOLATIONS
 
 DEFAULT_SUITES = ("contract", "chaos", "fuzz")
@@ -244,7 +244,7 @@ def served(
 
     env_file = workdir / f"{name}.sandbox.env"
     log = workdir / f"{name}.sandbox.log"
-    args = [sys.executable, "-m", "klikit_harness.cli", "sandbox", "--host", "127.0.0.1", "--port", "0"]
+    args = [sys.executable, "-m", "klikit_harness.runner.cli", "sandbox", "--host", "127.0.0.1", "--port", "0"]
     args += ["--env-file", str(env_file)]
     if defect:
         args += ["--defect", defect]
@@ -609,7 +609,7 @@ def run_variants(
 ) -> list[VariantOutcome]:
     """Each variant alone (and, with ``together``, all of them at once), non-strict and strict."""
     if status_of is None:
-        from . import contract
+        from .. import contract
 
         def status_of(bid: str) -> str:
             return contract.behaviour(bid).status

@@ -29,16 +29,18 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from . import contract, envelope, schema_view
-from .contract import Judgement, Reading
-from .core import validation
-from .core.credentials import parse_basic
-from .core.service import (
+from .. import contract
+from ..contract import Judgement, Reading
+from ..contract import view as schema_view
+from ..core import validation
+from ..core.credentials import parse_basic
+from ..core.service import (
     BASE_PATH,
 )
-from .envelope import Breach
-from .envelope import is_success as _is_success
-from .exchange import HttpExchange
+from ..partner import envelope
+from ..partner.envelope import Breach
+from ..partner.envelope import is_success as _is_success
+from ..partner.exchange import HttpExchange
 from .failures import Violation
 
 # the stand-in's limits are the contract's: one definition, in the core

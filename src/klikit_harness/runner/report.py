@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import contract
-from .failures import normalise, operation_of
+from .. import contract
+from ..checking.failures import normalise, operation_of
 
 RESULT_ORDER = ("fail", "observed", "error", "pass", "skipped", "not run")
 #: statuses whose reading the target chooses (the Target profile section)
@@ -465,7 +465,7 @@ def _counts_line(summary: Summary) -> str:
 
 UNATTRIBUTED_NOTE = (
     "no Violation named a behaviour (a plain assert or an exception): counted against the test's first "
-    "behaviour id only; make the check raise klikit_harness.failures.Violation(behaviour=...)"
+    "behaviour id only; make the check raise klikit_harness.checking.failures.Violation(behaviour=...)"
 )
 
 

@@ -57,8 +57,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 
-from .core.service import BASE_PATH, ApiResponse
-from .redact import forms
+from ..core.service import BASE_PATH, ApiResponse
+from ..partner.redact import forms
 from .simulator import DEFAULT_BASE_URL, Call, FaultContext, Simulator, _request_id
 
 __all__ = [

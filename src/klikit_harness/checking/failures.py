@@ -137,7 +137,7 @@ def operation_of(text: str | None) -> str | None:
 
 
 def _operation(method: str, path: str) -> str:
-    from . import contract
+    from .. import contract
 
     matching = [
         op

@@ -13,14 +13,14 @@ from typing import Any
 
 import click
 
-from . import contract
-from .config import PAIR_VARIABLES, SECRET_VARIABLES, ConfigError, Settings, guard_production, load_settings
-from .core.defects import REGISTRY, DefectSet
-from .core.seed import SeedError, load
-from .core.variants import VariantSet
+from .. import contract
+from ..checking.config import PAIR_VARIABLES, SECRET_VARIABLES, ConfigError, Settings, guard_production, load_settings
+from ..checking.profiles import PROFILES
+from ..core.defects import REGISTRY, DefectSet
+from ..core.seed import SeedError, load
+from ..core.variants import VariantSet
+from ..partner.redact import mask
 from .exits import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VIOLATIONS
-from .profiles import PROFILES
-from .redact import mask
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
@@ -107,7 +107,7 @@ def sandbox(
     like: Path | None,
 ) -> None:
     """Serve the embedded stand-in and print the KLIKIT_* block that describes it."""
-    from .sandbox import PortInUse, SandboxApp, bind, build_service, serve_forever, write_env_file
+    from ..standin.sandbox import PortInUse, SandboxApp, bind, build_service, serve_forever, write_env_file
 
     reading, variants, like_note = _like_options(like, reading, variants)
     try:
@@ -158,7 +158,7 @@ def _like_options(
     """The reading and variants of ``sandbox`` once ``--like`` is applied, and the line announcing it."""
     if like is None:
         return reading or "reference", variants, ""
-    from . import twin
+    from ..standin import twin
 
     try:
         profile = twin.load(like)

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from . import contract
+from .. import contract
 from .failures import Violation
 
 __all__ = ["Observation", "ObservationLog", "settle"]

@@ -43,11 +43,11 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 
-from . import contract
-from .config import MAIN_CREDENTIAL, OLD_CREDENTIAL, SECRET_VARIABLES, Settings
-from .exchange import CLIENT_HEADERS
+from .. import contract
+from ..checking.config import MAIN_CREDENTIAL, OLD_CREDENTIAL, SECRET_VARIABLES, Settings
+from ..checking.safety import NotSent, Sent
+from ..partner.exchange import CLIENT_HEADERS
 from .exits import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VIOLATIONS
-from .safety import NotSent, Sent
 
 __all__ = [
     "MAX_STEPS",
@@ -323,7 +323,7 @@ def _from_fault(fid: str, test: str, f: Mapping[str, Any]) -> Selected:
 
 def replayable(failure: Selected) -> str | None:
     """Why ``failure``'s own steps cannot be re-sent and judged (then its test is re-run), or None."""
-    from . import checks
+    from ..checking import checks
 
     exp = failure.expected
     if not exp:
@@ -460,8 +460,8 @@ def send_steps(
 
 def judge(expected: Mapping[str, Any], responses: Sequence[httpx.Response], ctx: Any) -> str | None:
     """What is still wrong with the last answer under ``expected`` (None: it meets it)."""
-    from . import checks
-    from .failures import Violation
+    from ..checking import checks
+    from ..checking.failures import Violation
 
     last = responses[-1]
     if "check" in expected:
@@ -494,7 +494,7 @@ def judge(expected: Mapping[str, Any], responses: Sequence[httpx.Response], ctx:
 
 def check_context(target: Any) -> Any:
     """The checks' context for a target (as the fuzz suite builds it, without probing the target)."""
-    from . import checks
+    from ..checking import checks
 
     own = [*target.settings.stores, *target.settings.fresh_stores]
     return checks.Context(
@@ -635,8 +635,8 @@ def run(
     echo: Callable[[str], None],
 ) -> int:
     """Reproduce each failure against ``settings``' target; the exit code (1 when any still fails)."""
-    from .config import guard_production
-    from .target import Target
+    from ..checking.config import guard_production
+    from ..checking.target import Target
 
     assert settings.base_url is not None
     target = Target(

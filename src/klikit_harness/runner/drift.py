@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..checking.failures import normalise
 from .exits import EXIT_OK, EXIT_VIOLATIONS
-from .failures import normalise
 
 RESULTS_FILE = "results.json"
 DEFAULT_THRESHOLD = 20.0

@@ -26,8 +26,8 @@ Reading = Literal["reference", "concepts"]
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 READINGS: tuple[Reading, ...] = ("reference", "concepts")
 
-_PACKAGE_DATA = Path(__file__).parent / "_data"
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+_PACKAGE_DATA = Path(__file__).parent.parent / "_data"
+_REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 class ContractError(RuntimeError):

@@ -18,8 +18,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from .core.menus import OVERRIDABLE_FIELDS
-from .core.schedules import WEEKDAYS
+from ..core.menus import OVERRIDABLE_FIELDS
+from ..core.schedules import WEEKDAYS
 
 MINUTES_PER_DAY = 24 * 60
 Schedule = dict[str, Any]

@@ -57,7 +57,7 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
-from . import contract
+from .. import contract
 
 
 class KlikitError(Exception):

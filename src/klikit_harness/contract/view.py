@@ -31,8 +31,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
-from . import contract
-from .contract import Judgement
+from .. import contract
+from . import Judgement
 
 __all__ = [
     "ANNOTATION",

@@ -36,7 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import requests
 
-from .contract import WRITE_METHODS
+from ..contract import WRITE_METHODS
 
 __all__ = [
     "WRITE_METHODS",

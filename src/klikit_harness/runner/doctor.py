@@ -13,12 +13,12 @@ from collections.abc import Callable, Generator
 
 import httpx
 
-from . import contract
-from .config import Credential, Settings, guard_production, load_settings
-from .envelope import is_success
+from .. import contract
+from ..checking.config import Credential, Settings, guard_production, load_settings
+from ..checking.freshstores import FRESH_STORES_NEEDED, menu_sections
+from ..checking.target import Target, TargetClient
+from ..partner.envelope import is_success
 from .exits import EXIT_OK, EXIT_UNREACHABLE, EXIT_VIOLATIONS
-from .freshstores import FRESH_STORES_NEEDED, menu_sections
-from .target import Target, TargetClient
 
 
 def _status_for(target: Target, meaning: str) -> int:
@@ -57,7 +57,7 @@ def _probe_write(client: TargetClient) -> tuple[int, str]:
 
 
 def _standin_settings() -> Generator[tuple[Settings, Target], None, None]:
-    from .sandbox import serve_in_thread
+    from ..standin.sandbox import serve_in_thread
 
     with serve_in_thread() as sandbox:
         settings = load_settings(None, **{k.removeprefix("KLIKIT_").lower(): v for k, v in sandbox.env().items()})

@@ -22,14 +22,16 @@ from typing import Any
 import httpx
 import pytest
 
-from . import contract, profiles, twin
+from .. import contract
+from ..checking import profiles
+from ..checking.config import ConfigError, Settings, guard_production, load_settings
+from ..checking.failures import Transient, Violation, kind_of, leaves, normalise, operation_of, title_of
+from ..checking.safety import NotSent
+from ..core.defects import DefectSet
+from ..core.variants import VariantSet
+from ..standin import twin
 from . import report as reporting
-from .config import ConfigError, Settings, guard_production, load_settings
-from .core.defects import DefectSet
-from .core.variants import VariantSet
 from .exits import EXIT_UNREACHABLE, EXIT_USAGE
-from .failures import Transient, Violation, kind_of, leaves, normalise, operation_of, title_of
-from .safety import NotSent
 
 RECORDER = pytest.StashKey["reporting.Recorder"]()
 TARGET = pytest.StashKey["Any"]()
@@ -167,8 +169,8 @@ def _settings(config: pytest.Config) -> Settings:
 @contextlib.contextmanager
 def open_target(config: pytest.Config) -> Iterator[Any]:
     """The configured target for a session; the embedded stand-in is stopped afterwards."""
-    from .sandbox import serve_in_thread
-    from .target import Target
+    from ..checking.target import Target
+    from ..standin.sandbox import serve_in_thread
 
     settings = _settings(config)
     reading = config.getoption("--klikit-contract")
@@ -220,14 +222,14 @@ def open_target(config: pytest.Config) -> Iterator[Any]:
 
 
 def _app_of(sandbox: Any) -> Any:
-    from .sandbox import SandboxApp
+    from ..standin.sandbox import SandboxApp
 
     return SandboxApp(sandbox.service)
 
 
 @pytest.fixture(scope="session")
 def klikit_target(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """The target under test (``klikit_harness.target.Target``) for the whole session."""
+    """The target under test (``klikit_harness.checking.target.Target``) for the whole session."""
     config = request.config
     with open_target(config) as target:
         config.stash[TARGET] = target
@@ -254,8 +256,8 @@ def _observe(config: pytest.Config, target: Any) -> Any:
     directory = config.getoption("--klikit-record", default=None)
     if not directory:
         return target
-    from .cassettes import Recorder
-    from .safety import Sent, current_test
+    from ..checking.safety import Sent, current_test
+    from ..standin.cassettes import Recorder
 
     secrets = [(key, secret) if key else secret for key, secret in target.settings.secrets()]
     cassette = Recorder(
@@ -298,7 +300,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def klikit_simulator(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A started ``klikit_harness.Simulator`` of the packaged seed (reference reading, manual clock).
 
-    Every httpx request to ``klikit_harness.simulator.DEFAULT_BASE_URL`` during the
+    Every httpx request to ``klikit_harness.standin.simulator.DEFAULT_BASE_URL`` during the
     test reaches it; it is stopped (and any held write abandoned) after the test.
     Build a ``KlikitClient(sim.base_url, sim.partner_key, sim.secret_key,
     sleep=sim.sleep)`` against it. The simulator (and respx) is imported only
@@ -310,7 +312,7 @@ def klikit_simulator(request: pytest.FixtureRequest) -> Iterator[Any]:
     URL unless ``base_url`` is given, and the test fails at teardown if any
     request matched nothing in it.
     """
-    from .simulator import Simulator
+    from ..standin.simulator import Simulator
 
     marker = request.node.get_closest_marker("klikit_cassette")
     if marker is None:
@@ -603,7 +605,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def _fresh_ledger(config: pytest.Config) -> dict[str, Any] | None:
     """What the run did with KLIKIT_FRESH_STORES (None when no check used one)."""
-    from .freshstores import LEDGER
+    from ..checking.freshstores import LEDGER
 
     ledger = config.stash.get(LEDGER, None)
     return ledger.as_json() if ledger is not None else None

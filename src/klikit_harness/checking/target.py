@@ -22,16 +22,17 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from . import contract, envelope
+from .. import contract
+from ..contract import WRITE_METHODS, Judgement, Reading
+from ..core.clock import Clock
+from ..core.service import JSON_TYPE, Service
+from ..partner import envelope
+from ..partner.exchange import HttpExchange
+from ..partner.redact import Redactor
 from .config import MAIN_CREDENTIAL, Credential, Settings, Store
-from .contract import WRITE_METHODS, Judgement, Reading
-from .core.clock import Clock
-from .core.service import JSON_TYPE, Service
-from .exchange import HttpExchange
 from .failures import Violation
 from .observations import ObservationLog, settle
 from .profiles import Profile
-from .redact import Redactor
 from .safety import Blocked, Guard, GuardedASGI, NotSent
 
 AUTO: Any = object()
@@ -140,8 +141,8 @@ class Target:
                 return self._fresh.pop(0)
             if self.service is None:
                 return None
-            from .core.world import Store as WorldStore
-            from .core.world import StoreKey
+            from ..core.world import Store as WorldStore
+            from ..core.world import StoreKey
 
             with self.service.lock:  # the stand-in serves requests from another thread
                 world = self.service.world

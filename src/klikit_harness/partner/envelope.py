@@ -24,8 +24,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from . import contract
-from .contract import ErrorCode, Reading
+from .. import contract
+from ..contract import ErrorCode, Reading
 from .exchange import NOT_JSON, HttpExchange
 
 __all__ = [
@@ -77,7 +77,7 @@ def is_rate_limited(status: int, reading: Reading | None = None) -> bool:
 
 def media(ex: HttpExchange, reading: Reading | None = None) -> Breach | None:
     """The answer is served as ``application/json`` (a HEAD answer has no body: exempt)."""
-    from .core.service import JSON_TYPE  # the core's; loaded on first use (importing the client stays cheap)
+    from ..core.service import JSON_TYPE  # the core's; loaded on first use (importing the client stays cheap)
 
     if ex.method.upper() == "HEAD":
         return None

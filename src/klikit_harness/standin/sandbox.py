@@ -31,15 +31,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from .contract import Reading
-from .core.clock import Clock
-from .core.defects import DefectSet
-from .core.errors import ServiceError
-from .core.seed import Seed, load
-from .core.service import BASE_PATH, MAX_BODY_BYTES, ApiRequest, ApiResponse, InFlight, Prepared, Service
-from .core.variants import IN_FLIGHT_WAITS, VariantSet
+from ..contract import Reading
+from ..core.clock import Clock
+from ..core.defects import DefectSet
+from ..core.errors import ServiceError
+from ..core.seed import Seed, load
+from ..core.service import BASE_PATH, MAX_BODY_BYTES, ApiRequest, ApiResponse, InFlight, Prepared, Service
+from ..core.variants import IN_FLIGHT_WAITS, VariantSet
 
-log = logging.getLogger("klikit_harness.sandbox")
+log = logging.getLogger("klikit_harness.standin.sandbox")
 
 #: how long a duplicate waits for its in-flight first request (in-flight-waits variant)
 IN_FLIGHT_WAIT_S = 30.0

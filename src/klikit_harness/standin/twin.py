@@ -29,9 +29,9 @@ from typing import Any
 
 import yaml
 
-from . import contract
-from .contract import Reading
-from .core.variants import REGISTRY, Variant
+from .. import contract
+from ..contract import Reading
+from ..core.variants import REGISTRY, Variant
 
 PROFILE_FILE = "target-profile.yaml"
 FORMAT = 1

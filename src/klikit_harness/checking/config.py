@@ -23,7 +23,8 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .core.world import StoreKey as Store
+from ..core.world import StoreKey as Store
+from ..partner.exchange import MAIN_CREDENTIAL
 
 __all__ = [
     "MAIN_CREDENTIAL",
@@ -46,7 +47,6 @@ PRODUCTION_HOSTS = frozenset({"gateway-enterprise.klikit.io"})
 RESOLVE_TIMEOUT = 2.0
 DEFAULT_REMOTE_MAX_RPS = 5.0
 #: a credential as a reproduction names it: the partner key's variable and the secret's
-MAIN_CREDENTIAL = "KLIKIT_PARTNER_KEY:KLIKIT_SECRET_KEY"
 OLD_CREDENTIAL = "KLIKIT_PARTNER_KEY:KLIKIT_OLD_SECRET"
 #: the variables that hold a bare secret (the partner key is not one)
 SECRET_VARIABLES = (MAIN_CREDENTIAL.split(":")[1], OLD_CREDENTIAL.split(":")[1])

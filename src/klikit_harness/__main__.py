@@ -1,0 +1,5 @@
+"""``python -m klikit_harness``: the ``klikit-harness`` command."""
+
+from .runner.cli import main
+
+main()

@@ -1,0 +1,8 @@
+"""The partner library: what a caller of the klikit Partner API needs.
+
+``client`` (the reference client), ``errors`` (what it raises), ``exchange``
+(one request and its answer, as every layer above records it), ``envelope``
+(the envelope and 429 rules an answer is read by) and ``redact`` (secrets kept
+out of text). Imports the contract and, on first use, the core's constants;
+never the stand-in, the checks or the runner.
+"""
