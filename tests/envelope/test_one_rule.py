@@ -223,3 +223,18 @@ def test_a_reproduction_names_the_credentials_variables(credential, shown):
     ex: Callable[..., HttpExchange] = HttpExchange
     curl = ex("GET", URL, 200, {}, b"", {"authorization": "Basic eDp5"}, None, credential).curl()
     assert (shown in curl) if shown else " -u " not in curl
+
+
+@pytest.mark.behaviour("envelope.code-status-catalogue", "codes.vocabulary")
+def test_every_answer_takes_a_code_of_either_vocabulary_and_leaves_the_reading_to_the_contested_checks():
+    """A reference-reading run against a target that answers a contested case in the concepts reading
+    (401 INVALID_CREDENTIALS for a revoked key) is no envelope failure: the contested check records the reading."""
+    target = _target()
+    concepts = {"request_id": "req_c", "error": {"code": "INVALID_CREDENTIALS", "message": "revoked"}}
+    unknown = {"request_id": "req_u", "error": {"code": "no_such_code", "message": "?"}}
+    with respx.mock(base_url=URL) as router, target.client() as api:
+        router.get("/menus").mock(side_effect=[httpx.Response(401, json=concepts), httpx.Response(401, json=unknown)])
+        expect.every_answer(api, api.call("getMenu"))
+        with pytest.raises(Violation) as info:
+            expect.every_answer(api, api.call("getMenu"))
+    assert info.value.behaviour == "envelope.code-status-catalogue"
