@@ -189,7 +189,7 @@ def settings_from_env() -> FuzzSettings:
             json={"title": {"en": f"{FUZZ_SECTION_TITLE} {run_id}"}, "fromAPI": True},
             headers={"Idempotency-Key": str(uuid.uuid4())},
         )
-        own = [int(made.json()["data"]["id"])] if made.status_code == 200 else []
+        own = [int(made.json()["data"]["id"])] if 200 <= made.status_code < 300 else []
     stores = [s.as_json() for s in env.stores]
     judge = cli_judgement()
     log = ObservationLog()
