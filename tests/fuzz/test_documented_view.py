@@ -200,6 +200,23 @@ def test_a_oneof_failure_is_blamed_on_the_best_matching_branch_never_on_the_cont
     assert "getmenu.business-mode" not in raw_errors("GetMenuResponse", store_menu)
 
 
+@pytest.mark.behaviour("response.required-members")
+def test_the_best_branch_is_the_deepest_then_the_one_of_the_value_s_type():
+    root = {"components": {"schemas": {"X": {"oneOf": [
+        {"x-behaviour": "object-branch", "type": "object", "required": ["a"]},
+        {"x-behaviour": "string-branch", "type": "string", "minLength": 5},
+        {"x-behaviour": "list-branch", "type": "array", "items": {"type": "integer"}},
+    ]}}}, "$ref": "#/components/schemas/X"}
+    validator = Draft202012Validator(root)
+
+    def blamed_on(instance: Any) -> list[str]:
+        return [b for e in validator.iter_errors(instance) for b in schema_view.error_behaviours(e, root)]
+
+    assert blamed_on("ab") == ["string-branch"]  # same depth: the branch whose type the value has
+    assert blamed_on([1, "x"]) == ["list-branch"]  # deeper: it matched more of the value
+    assert blamed_on({}) == ["object-branch"]
+
+
 @pytest.mark.behaviour("section.create-title-required", "input.standin-bounds", "input.wrong-types")
 def test_allof_and_ref_failures_are_blamed_on_the_inner_keyword():
     # title: allOf [$ref LocaleMap, minProperties: 1]

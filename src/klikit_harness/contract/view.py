@@ -222,10 +222,11 @@ def best_branch(error: Any) -> list[Any]:
 
     The branch whose errors sit deepest in the value matched the most of it (a
     business-mode menu fails the store-mode branch at ``menu`` itself, the
-    business-mode branch only inside ``businessInfo``); among equals, the one with
-    the fewest errors, then the first. A ``null`` branch is never the best match
-    of a value that is not null. A ``oneOf`` value matching several branches has
-    no failing branch: ``[]``.
+    business-mode branch only inside ``businessInfo``), as ``jsonschema``'s
+    ``relevance`` ranks deeper errors as more specific; among equals, a branch
+    whose type the value has, then the one with the fewest errors, then the
+    first. A ``null`` branch is never the best match of a value that is not
+    null. A ``oneOf`` value matching several branches has no failing branch: ``[]``.
     """
     branches: dict[int, list[Any]] = {}
     for sub in error.context or ():
@@ -236,9 +237,11 @@ def best_branch(error: Any) -> list[Any]:
     if not branches:
         return []
 
-    def score(item: tuple[int, list[Any]]) -> tuple[int, int, int]:
+    def score(item: tuple[int, list[Any]]) -> tuple[int, bool, int, int]:
         index, errors = item
-        return min(len(e.absolute_path) for e in errors), -len(errors), -index
+        depth = min(len(e.absolute_path) for e in errors)
+        typed = not any(e.validator == "type" and len(e.absolute_path) == depth for e in errors)
+        return depth, typed, -len(errors), -index
 
     return max(branches.items(), key=score)[1]
 
