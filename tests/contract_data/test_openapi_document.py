@@ -745,6 +745,7 @@ def test_every_success_status_names_the_behaviour_that_fixes_it(openapi, behavio
         assert schema_view.success_key(op["responses"]) == "200", op_id
         bid = op["responses"]["200"]["x-behaviours"]["status"]
         assert bid == schema_view.success_status_behaviour(op_id)
+        assert schema_view.listed_success_status(op_id) == 200
         expected = "getmenu.never-published-empty" if op_id == "getMenu" else "response.success-status"
         assert bid == expected, op_id
     assert status["response.success-status"] == "incidental"

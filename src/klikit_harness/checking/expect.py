@@ -144,7 +144,7 @@ def ok(client: TargetClient, response: httpx.Response, behaviour: str) -> Any:
 def _success_status(client: TargetClient, response: httpx.Response) -> None:
     operation = response.extensions.get(OPERATION)
     fixed = schema_view.success_status_behaviour(str(operation)) if operation else None
-    listed = _listed_success(str(operation)) if fixed else None
+    listed = schema_view.listed_success_status(str(operation)) if fixed else None
     if fixed is None or listed is None or response.status_code == listed:
         return
     client.target.settle(
@@ -152,15 +152,6 @@ def _success_status(client: TargetClient, response: httpx.Response) -> None:
               f"HTTP {listed}", {"status": listed}),
         _source(),
     )
-
-
-def _listed_success(operation: str) -> int | None:
-    for op in contract.openapi()["paths"].values():
-        for entry in op.values():
-            if isinstance(entry, dict) and entry.get("operationId") == operation:
-                key = schema_view.success_key(entry.get("responses") or {})
-                return int(key) if key and key.isdigit() else None
-    return None
 
 
 def members(data: Any, *names: str) -> dict[str, Any]:

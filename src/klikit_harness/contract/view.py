@@ -46,6 +46,7 @@ __all__ = [
     "constraints",
     "documented_view",
     "error_behaviours",
+    "listed_success_status",
     "permissions_used",
     "response_key",
     "response_schema_name",
@@ -483,6 +484,15 @@ def success_status_behaviour(operation_id: str, doc: Mapping[str, Any] | None = 
             response = op["responses"][key] if key else None
             named = response.get(KEYWORDS) if isinstance(response, Mapping) else None
             return str(named[STATUS]) if isinstance(named, Mapping) and STATUS in named else None
+    return None
+
+
+def listed_success_status(operation_id: str, doc: Mapping[str, Any] | None = None) -> int | None:
+    """The success status openapi.yaml lists for ``operation_id`` (None: a range such as ``2XX``)."""
+    for op in _operations(doc if doc is not None else contract.openapi()):
+        if op.get("operationId") == operation_id:
+            key = success_key(op["responses"])
+            return int(key) if key is not None and key.isdigit() else None
     return None
 
 
