@@ -47,7 +47,9 @@ from .. import contract
 from ..checking.config import MAIN_CREDENTIAL, OLD_CREDENTIAL, SECRET_VARIABLES, Settings
 from ..checking.safety import NotSent, Sent
 from ..partner.exchange import CLIENT_HEADERS
+from . import results
 from .exits import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VIOLATIONS
+from .results import DistinctFailure, Fault, Results
 
 __all__ = [
     "MAX_STEPS",
@@ -266,58 +268,50 @@ class Selected:
     documented: str | None = None
 
 
-def load_report(directory: Path) -> dict[str, Any]:
-    path = directory / "results.json"
-    if not path.is_file():
-        raise ReportError(
-            f"{path} does not exist: give the directory a run wrote its report to "
-            "(`klikit-harness run --report DIR`, or pytest --klikit-report DIR)"
-        )
+def load_report(directory: Path) -> Results:
+    """The report's ``results.json``; ReportError says what to give instead."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise ReportError(f"{path} is not JSON ({exc}); re-run to write it again") from None
-    if not isinstance(data, dict) or "failures" not in data:
-        raise ReportError(f"{path} has no 'failures' list: it was not written by klikit-harness")
-    return data
+        return results.read(directory)
+    except results.ResultsError as exc:
+        raise ReportError(str(exc)) from None
 
 
-def select(report: Mapping[str, Any], failure: str | None) -> list[Selected]:
+def select(report: Results, failure: str | None) -> list[Selected]:
     """The failures named by ``failure`` (a distinct failure id like F1, or a test node id); all without it."""
-    groups = list(report.get("failures") or [])
+    groups = report.failures
     picked: list[Selected] = []
     if failure is None:
         return [_from_group(g) for g in groups]
     for g in groups:
-        if g.get("id", "").upper() == failure.upper():
+        if g.id.upper() == failure.upper():
             return [_from_group(g)]
-    for test in report.get("tests") or []:
-        if test.get("nodeid") == failure:
-            for n, fault in enumerate(f for f in test.get("faults") or [] if not f.get("observed")):
+    for test in report.tests:
+        if test.nodeid == failure:
+            for n, fault in enumerate(f for f in test.faults if not f.observed):
                 picked.append(_from_fault(f"{failure}#{n + 1}" if n else failure, failure, fault))
             if picked:
                 return picked
-            raise ReportError(f"the test {failure} has no failure in this report (outcome {test.get('outcome')})")
-    known = ", ".join(g.get("id", "?") for g in groups) or "none: the run found no failure"
+            raise ReportError(f"the test {failure} has no failure in this report (outcome {test.outcome})")
+    known = ", ".join(g.id for g in groups) or "none: the run found no failure"
     raise ReportError(f"no failure {failure!r} in this report; failures: {known} (or give a failing test's node id)")
 
 
-def _from_group(g: Mapping[str, Any]) -> Selected:
-    tests = g.get("tests") or [""]
-    return _from_fault(str(g.get("id")), str(tests[0]), g)
+def _from_group(g: DistinctFailure) -> Selected:
+    tests = g.tests or ("",)
+    return _from_fault(g.id, tests[0], g)
 
 
-def _from_fault(fid: str, test: str, f: Mapping[str, Any]) -> Selected:
+def _from_fault(fid: str, test: str, f: Fault | DistinctFailure) -> Selected:
     return Selected(
         id=fid,
-        behaviour=f.get("behaviour"),
-        title=str(f.get("title") or ""),
+        behaviour=f.behaviour,
+        title=f.title,
         test=test,
-        expected=f.get("expected"),
-        steps=list(f.get("exchanges") or []),
-        omitted=int(f.get("exchanges_omitted") or 0),
-        request_id=f.get("request_id"),
-        documented=f.get("documented"),
+        expected=f.expected,
+        steps=list(f.exchanges or []),
+        omitted=f.exchanges_omitted,
+        request_id=f.request_id,
+        documented=f.documented,
     )
 
 
@@ -601,18 +595,17 @@ def rerun_test(
         proc = subprocess.run(
             args, cwd=root, capture_output=True, text=True, env={**os.environ, **(extra_env or {})}, check=False
         )
-        results = Path(tmp) / "results.json"
-        data = json.loads(results.read_text(encoding="utf-8")) if results.is_file() else {}
+        written = Path(tmp) / results.RESULTS_FILE
+        data = results.read(written) if written.is_file() else None
     if proc.returncode == EXIT_OK:
         outcome.verdict, outcome.detail = "fixed", "the test passes now"
         return outcome
-    groups = [g for g in data.get("failures") or [] if g.get("behaviour") == failure.behaviour] or list(
-        data.get("failures") or []
-    )
+    found = data.failures if data is not None else ()
+    groups = [g for g in found if g.behaviour == failure.behaviour] or list(found)
     if proc.returncode == EXIT_VIOLATIONS and groups:
         outcome.verdict = "still fails"
-        outcome.detail = redact(f"{groups[0].get('title')}; received {groups[0].get('received')}")
-        outcome.request_ids = [g["request_id"] for g in groups if g.get("request_id")]
+        outcome.detail = redact(f"{groups[0].title}; received {groups[0].received}")
+        outcome.request_ids = [g.request_id for g in groups if g.request_id]
         return outcome
     if proc.returncode == EXIT_UNREACHABLE:
         outcome.verdict = "unreachable"
