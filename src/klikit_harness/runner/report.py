@@ -52,7 +52,7 @@ class Fault:
     observed: bool = False
     #: the answer the rule demands, machine-readable (``failures.Violation.expected``); None: a semantic check
     expected: dict[str, Any] | None = None
-    #: the test's own requests up to the failing one, as replayable steps (``reproduce.step_of``)
+    #: the test's own requests up to the failing one, as replayable steps (``reproduce.capture.step_of``)
     exchanges: list[dict[str, Any]] | None = None
     #: earlier requests of the test not kept in ``exchanges``
     exchanges_omitted: int = 0
