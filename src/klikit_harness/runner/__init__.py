@@ -1,6 +1,6 @@
 """The runner: the command line, the pytest plugin and what they produce.
 
-``cli``, ``plugin`` (its target session in ``session``), ``report``, ``results`` (``results.json``),
+``cli``, ``plugin`` (beside it ``session`` and ``outcomes``), ``report``, ``results`` (``results.json``),
 ``doctor``, ``mutants`` (mutants and variants),
 ``reproduce``, ``drift`` and ``exits`` (the exit codes). The top layer: it may
 import every layer, and none imports it.
