@@ -24,7 +24,6 @@ The step format (one entry of a failure's ``exchanges``)::
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import threading
 from collections import deque
@@ -36,6 +35,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ...checking.config import MAIN_CREDENTIAL, OLD_CREDENTIAL, SECRET_VARIABLES, Settings
 from ...checking.safety import Sent
+from ...partner.basic import parse_basic
 from ...partner.exchange import CLIENT_HEADERS
 from .. import results
 from ..results import DistinctFailure, Fault, Results
@@ -107,17 +107,6 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _decode_basic(header: str) -> tuple[str, str] | None:
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        key, sep, secret = base64.b64decode(token.strip(), validate=True).decode().partition(":")
-    except (binascii.Error, ValueError):
-        return None
-    return (key, secret) if sep else None
-
-
 # ------------------------------------------------------------------ capture
 
 
@@ -144,7 +133,7 @@ def step_of(
     credential: str | None = None
     literal: str | None = None
     if authorization is not None:
-        pair = _decode_basic(authorization)
+        pair = parse_basic(authorization)
         credential = next((spec for spec, k, s in credentials if pair == (k, s)), None)
         if credential is None:
             shown = redact(authorization)

@@ -26,6 +26,7 @@ import httpx
 
 from ... import contract
 from ...checking.safety import NotSent
+from ...partner.basic import basic_header
 from .. import results
 from ..exits import EXIT_OK, EXIT_UNREACHABLE, EXIT_VIOLATIONS
 from .capture import Selected, resolve_credential, settings_env
@@ -93,7 +94,7 @@ def send_steps(
             step["method"], path, params=[tuple(q) for q in step.get("query") or []], headers=headers, content=content
         )
         if auth is not None:
-            request.headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            request.headers["Authorization"] = basic_header(*auth)
         response = client.send(request)
         response.read()
         made = _created(response)
