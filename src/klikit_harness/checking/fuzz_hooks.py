@@ -578,9 +578,8 @@ def violation_of(
     op_id = _operation_id(case) if case is not None else checks.operation_of(ex, ctx)
 
     def made(title: str, behaviour: str | None, documented: str) -> Violation:
-        return Violation(f"{_label(case, ex)}: {title}", behaviour=behaviour, received=ex.received(ctx.redact),
-                         documented=documented, request_id=ex.request_id,
-                         reproduction=ex.curl(ctx.redact, ctx.origin))
+        return Violation.of(ex, f"{_label(case, ex)}: {title}", behaviour=behaviour, documented=documented,
+                            redact=ctx.redact, origin=ctx.origin)
 
     if isinstance(failure, CustomFailure):
         if isinstance(failure.exception, Violation):
@@ -805,13 +804,13 @@ def klikit_no_write_on_rejection(
     verdict = checks.expected_answer(ex, settings.ctx)
     after = settings.writes()
     if isinstance(verdict, checks.Reject) and after != before:
-        raise Violation(
+        raise Violation.of(
+            ex,
             f"{verdict.operation_id}: a rejected request wrote {after - before} time(s)",
             behaviour=verdict.behaviour,
-            received=ex.received(settings.ctx.redact),
             documented="a request the contract rejects changes nothing",
-            request_id=ex.request_id,
-            reproduction=ex.curl(settings.ctx.redact, settings.ctx.origin),
+            redact=settings.ctx.redact,
+            origin=settings.ctx.origin,
         )
     return None
 
