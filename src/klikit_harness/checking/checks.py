@@ -26,7 +26,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 from urllib.parse import unquote
 
 from .. import contract
@@ -336,7 +336,7 @@ class Fault:
     @property
     def step(self) -> str | None:
         """The step of DESIGN's order of checks the fault belongs to (None: routing, before them all)."""
-        return "auth" if self.stage == "auth" else validation.CHECK_STEP.get(cast(validation.Stage, self.stage))
+        return "auth" if self.stage == "auth" else validation.CHECK_STEP.get(self.stage)
 
 
 def _fault(found: validation.Fault) -> Fault:

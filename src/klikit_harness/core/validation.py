@@ -7,12 +7,15 @@ numbers, non-object), schema validation against ``contracts/openapi.yaml``
 (the offending field paths and the ``x-behaviour`` ids they break), query
 and path ids (int32, positive, leading zeros), ``scheduledAt`` and
 ``blackoutDates`` parsing, the business rules that need no state (schedule
-validity, int32 section keys) and the ORDER of all of these: ``validate``
-returns ``Accepted`` or the first ``Rejected`` (or ``Crashed``), each
-rejection tagged with the stage it belongs to. The stand-in
-(``core.service``) and the fuzz oracle (``checks.expected_answer``) both call
-it; a variant or defect that changes validation is passed in (none: the
-reference semantics). Must not: read state (stores, sections, credentials,
+validity, int32 section keys) and the ORDER of all of these: one walk
+(``walk``) finds every fault of a request in that order (``faults``), going
+on past a fault wherever a later rule can still be read; ``validate``
+returns ``Accepted`` or the first fault, a ``Rejected`` (or ``Crashed``),
+each rejection tagged with the stage it belongs to. The stand-in
+(``core.service``) calls ``validate``, the fuzz oracle
+(``checks.expected_answer``) ``walk``; a variant or defect that changes
+validation is passed in (none: the reference semantics; ``READING_VARIANTS``
+lists the variants read here). Must not: read state (stores, sections, credentials,
 idempotency entries), do I/O, render an answer, or judge one.
 
 Stages, in order: ``route``, ``key``, ``body``, ``query``, ``input`` (nulls,
@@ -250,7 +253,7 @@ Fault = Rejected | Crashed
 #: DESIGN's order of checks (``envelope.check-order``), with the stateful steps the stand-in interleaves
 CHECK_ORDER = ("auth", "rate limit", "scope", "Idempotency-Key", "body parsing", "replay/conflict", "validation")
 #: the step of ``CHECK_ORDER`` each stage belongs to (``route`` comes before all: ``envelope.routing-before-auth``)
-CHECK_STEP: Mapping[Stage, str] = {
+CHECK_STEP: Mapping[str, str] = {
     "key": "Idempotency-Key", "body": "body parsing", "query": "validation", "input": "validation",
     "rules": "validation",
 }
