@@ -22,6 +22,7 @@ from klikit_harness import contract
 from klikit_harness.checking import checks, fuzz_hooks
 from klikit_harness.checking.checks import HttpExchange
 from klikit_harness.checking.failures import Violation
+from klikit_harness.core import variants as v
 
 MAIN = ("pk_test", "sk_test_secret_1234")
 BASE = "http://target.test/v1/partner"
@@ -550,3 +551,27 @@ def test_a_reading_the_run_does_not_accept_is_blamed_on_the_behaviour_it_changes
 
     failure = fails("input_answer", null_named, checks.InputAnswerViolation, ctx(judgement=strict))
     assert failure.behaviour in {"input.null-means-absent", "section.empty-zone-stores-business"}
+
+
+@pytest.mark.behaviour("input.missing-required", "input.query-id-leading-zeros")
+@pytest.mark.parametrize(("names", "named"), [
+    ((v.LEADING_ZERO_IDS_400,), "visibilities"),
+    ((v.LEADING_ZERO_IDS_400, v.LAST_FAULT_FIRST), "sectionID"),
+], ids=["schema-first", "path-first"])
+def test_the_two_fault_request_passes_against_a_stand_in_reading_leading_zeros_as_invalid(names, named):
+    from klikit_harness.core.clock import ManualClock
+    from klikit_harness.core.seed import load
+    from klikit_harness.standin.sandbox import build_service
+    from tests.support import standin
+
+    api = standin.InProcessApi(build_service(load(), clock=ManualClock(), variants=v.VariantSet(names)))
+    try:
+        answer = api.patch(f"/menus/sections/0{standin.LUNCH}/visibilities",
+                           {"zoneStores": [standin.store(standin.POPULATED[0])]})
+    finally:
+        api.close()
+    standin.assert_error(answer, 400, "request_invalid", named)
+    as_judged = ctx(main=standin.MAIN, credentials=(standin.MAIN,), judgement=real_target,
+                    own_stores=frozenset({(k.brand_id, k.branch_id) for k in standin.POPULATED}),
+                    own_sections=frozenset({standin.LUNCH}))
+    run("input_answer", HttpExchange.from_httpx(answer), as_judged)
