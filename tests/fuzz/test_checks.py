@@ -309,7 +309,7 @@ def st_response(ex: HttpExchange) -> schemathesis.Response:
         ex.method, ex.url, headers=dict(ex.request_headers), data=ex.request_body
     ).prepare()
     return schemathesis.Response(
-        status_code=ex.status, headers={k: [v] for k, v in ex.headers.items()}, content=ex.body,
+        status_code=ex.status, headers={k: [val] for k, val in ex.headers.items()}, content=ex.body,
         request=prepared, elapsed=0.01, verify=True,
     )
 
