@@ -107,12 +107,13 @@ class Accepted:
 
 @dataclass(frozen=True)
 class Rejected:
-    """The first rule a request breaks, as the answer that says so."""
+    """One fault of a request (a rule it breaks), as the answer that says so; ``validate`` answers the
+    first of ``faults``."""
 
     stage: Stage
     meaning: str
     message: str
-    #: the behaviour broken first; ``behaviours`` lists every one the request breaks
+    #: the behaviour broken first; ``behaviours`` lists every one this fault breaks
     behaviour: str
     behaviours: tuple[str, ...]
     #: the offending fields (details name the first)
