@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from klikit_harness.contract.limits import INT32_MAX, MAX_BODY_BYTES
 from klikit_harness.core import defects as d
 from klikit_harness.core import validation as val
 from klikit_harness.core import variants as v
 from klikit_harness.core.defects import DefectSet
 from klikit_harness.core.validation import (
-    INT32_MAX,
     Accepted,
     ApiRequest,
     Crashed,
@@ -114,7 +114,7 @@ def test_a_missing_key_is_allowed_by_the_concepts_reading_and_the_defect():
 @pytest.mark.behaviour("input.body-too-large", "input.wrong-content-type", "input.malformed-json",
                        "input.deep-nesting", "input.non-object-body")
 @pytest.mark.parametrize(("raw", "content_type", "behaviour", "field"), [
-    (b"{" + b" " * val.MAX_BODY_BYTES + b"}", "application/json", "input.body-too-large", "body"),
+    (b"{" + b" " * MAX_BODY_BYTES + b"}", "application/json", "input.body-too-large", "body"),
     (b"{}", "text/plain", "input.wrong-content-type", "Content-Type"),
     (b"  ", "application/json", "input.malformed-json", "body"),
     (b"{not json", "application/json", "input.malformed-json", "body"),

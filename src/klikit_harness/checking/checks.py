@@ -32,19 +32,15 @@ from urllib.parse import unquote
 from .. import contract
 from ..contract import Judgement, Reading
 from ..contract import view as schema_view
+from ..contract.limits import BASE_PATH
 from ..core import validation
 from ..core import variants as v
 from ..core.credentials import parse_basic
-from ..core.service import (
-    BASE_PATH,
-)
 from ..partner import envelope
 from ..partner.envelope import Breach
 from ..partner.envelope import is_success as _is_success
 from ..partner.exchange import HttpExchange
 from .failures import Violation
-
-# the stand-in's limits are the contract's: one definition, in the core
 
 __all__ = [
     "CHECKS",

@@ -57,8 +57,8 @@ from schemathesis.openapi.checks import (
 from .. import contract
 from ..contract import WRITE_METHODS, Judgement
 from ..contract import view as schema_view
+from ..contract.limits import MAX_KEY_LENGTH
 from ..core import schedules, validation
-from ..core.service import MAX_KEY_LENGTH
 from . import checks
 from .failures import Violation
 from .observations import ObservationLog, settle

@@ -39,6 +39,7 @@ from typing import Any, Literal, TypeVar, cast
 from .. import contract
 from ..contract import Reading
 from ..contract import view as schema_view
+from ..contract.limits import BASE_PATH, INT32_MAX, JSON_TYPE, MAX_BODY_BYTES, MAX_DEPTH, MAX_KEY_LENGTH
 from . import defects as d
 from . import schedules
 from . import variants as v
@@ -46,16 +47,10 @@ from .defects import DefectSet
 from .errors import ServiceError, invalid
 from .variants import VariantSet
 
-BASE_PATH = "/v1/partner"
-MAX_BODY_BYTES = 1024 * 1024
-MAX_DEPTH = 32
 #: the nesting limit under the depth-64 variant
 VARIANT_MAX_DEPTH = 64
 #: the body cap under the body-cap-decimal-mb defect
 DECIMAL_MB = 1_000_000
-MAX_KEY_LENGTH = 64
-JSON_TYPE = "application/json"
-INT32_MAX = 2_147_483_647
 
 Stage = Literal["route", "key", "body", "query", "input", "rules"]
 
@@ -434,7 +429,7 @@ def _key(header: str | None, reading: Reading, defects: DefectSet) -> str | None
         if reading == "reference" and not defects.on(d.MISSING_KEY_ACCEPTED):
             raise _Stop(_rejected("key", ServiceError(
                 "request_missing_idempotency_key",
-                "write endpoints need an Idempotency-Key header (1-64 characters, e.g. a UUID)",
+                f"write endpoints need an Idempotency-Key header (1-{MAX_KEY_LENGTH} characters, e.g. a UUID)",
                 {"field": "Idempotency-Key"},
             ), ["idempotency.key-required-on-writes"], ["Idempotency-Key"]))
         return None

@@ -56,7 +56,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 
-from ..core.service import BASE_PATH, ApiResponse
+from ..contract.limits import BASE_PATH
+from ..core.service import ApiResponse
 from ..partner.redact import Redactor
 from .simulator import DEFAULT_BASE_URL, Call, FaultContext, Simulator, _request_id
 

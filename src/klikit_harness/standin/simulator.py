@@ -52,10 +52,11 @@ import respx
 
 from .. import contract
 from ..contract import Reading
+from ..contract.limits import BASE_PATH
 from ..core.clock import Clock, ManualClock
 from ..core.defects import DefectSet
 from ..core.seed import Seed, load
-from ..core.service import BASE_PATH, ApiRequest, ApiResponse, InFlight, Prepared, Service
+from ..core.service import ApiRequest, ApiResponse, InFlight, Prepared, Service
 from ..core.validation import RouteTable
 from ..core.variants import IN_FLIGHT_WAITS, VariantSet
 from .sandbox import build_service
