@@ -438,10 +438,13 @@ def test_validate_answers_the_first_fault_and_last_fault_first_the_last(path, me
 
 
 def test_the_reading_variants_are_every_variant_validation_reads():
+    import importlib
     import inspect
+    import pkgutil
     import re
 
-    source = inspect.getsource(val)
+    modules = [val] + [importlib.import_module(f"{val.__name__}.{m.name}") for m in pkgutil.iter_modules(val.__path__)]
+    source = "\n".join(inspect.getsource(module) for module in modules)
     read = {getattr(v, name) for name in re.findall(r"\bv\.([A-Z][A-Z0-9_]+)\b", source)}
     assert read - {v.LAST_FAULT_FIRST} == set(val.READING_VARIANTS), (
-        "list every variant core/validation.py reads in READING_VARIANTS (the oracle walks each reading)")
+        "list every variant core/validation/ reads in READING_VARIANTS (the oracle walks each reading)")
