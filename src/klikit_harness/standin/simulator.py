@@ -52,13 +52,13 @@ import respx
 
 from .. import contract
 from ..contract import Reading
+from ..core.build import build_service
 from ..core.clock import Clock, ManualClock
 from ..core.defects import DefectSet
 from ..core.seed import Seed, load
-from ..core.service import BASE_PATH, ApiRequest, ApiResponse, InFlight, Prepared, Service
+from ..core.service import BASE_PATH, ApiRequest, ApiResponse, InFlight, Prepared
 from ..core.validation import RouteTable
 from ..core.variants import IN_FLIGHT_WAITS, VariantSet
-from .sandbox import build_service
 
 if TYPE_CHECKING:
     from .cassettes import CassetteSimulator, Secrets
@@ -432,22 +432,9 @@ class Simulator:
         # A private copy: worlds built from one Seed may share its nested dicts.
         self.seed = copy.deepcopy(seed if seed is not None else _packaged_seed())
         self.clock: Clock = clock if clock is not None else ManualClock()
-        if paths:
-            # build_service has no path overrides; build the same service with them.
-            world, credentials = self.seed.build()
-            self.service = Service(
-                world,
-                credentials,
-                reading=reading,
-                clock=self.clock,
-                defects=defects or DefectSet(),
-                path_overrides=paths,
-                variants=variants or VariantSet(),
-            )
-        else:
-            self.service = build_service(
-                self.seed, reading=reading, defects=defects, clock=self.clock, variants=variants
-            )
+        self.service = build_service(
+            self.seed, reading=reading, defects=defects, clock=self.clock, variants=variants, path_overrides=paths
+        )
         self._routes = RouteTable(self._prefix, paths)
         self.calls: list[Call] = []
         #: every wait passed to ``sleep()``, in order
