@@ -1,6 +1,29 @@
 """The documented import path of the respx simulator (``from klikit_harness.simulator import fault``).
 
-The code lives in ``klikit_harness.standin.simulator``.
+The code lives in ``klikit_harness.standin.simulator`` (the simulator), ``standin.faults`` (the
+fault registry) and ``standin.cassettes`` (replay of a recording). This face joins them:
+``Simulator.from_cassette`` is ``standin.cassettes.replay``.
 """
 
+from __future__ import annotations
+
+import os
+
+from .standin import simulator as _simulator
+from .standin.cassettes import CassetteSimulator, Secrets, replay
 from .standin.simulator import *  # noqa: F403
+
+
+class Simulator(_simulator.Simulator):
+    """The domain core served through respx, with a chaos API (see ``standin.simulator.Simulator``)."""
+
+    @staticmethod
+    def from_cassette(
+        path: str | os.PathLike[str],
+        *,
+        base_url: str | None = None,
+        strict: bool = True,
+        secrets: Secrets = (),
+    ) -> CassetteSimulator:
+        """A simulator replaying a HAR cassette: ``klikit_harness.standin.cassettes.replay``."""
+        return replay(path, base_url=base_url, strict=strict, secrets=secrets)

@@ -2,9 +2,10 @@
 
 Owns: recording exchanges (``Recorder``, and ``RecordingTransport`` around any
 httpx transport), scrubbing secrets out of everything written, reading a
-cassette back (``load``), request matching, and ``CassetteSimulator`` — the
-respx simulator answering each recorded request with its recorded answer
-(built by ``Simulator.from_cassette``). Must not: decide any contract
+cassette back (``load``), request matching, and replay: ``CassetteSimulator``,
+the respx simulator answering each recorded request with its recorded answer
+(built by ``replay(path)``; ``klikit_harness.Simulator.from_cassette`` is the
+same entry at the package face). Must not: decide any contract
 behaviour (a cassette only repeats what a target said), or let a configured
 secret reach a file or a message.
 
@@ -75,6 +76,7 @@ __all__ = [
     "Scrubber",
     "canonical_body",
     "load",
+    "replay",
 ]
 
 HAR_VERSION = "1.2"
@@ -707,6 +709,27 @@ def _nearest(key: RequestKey, recorded: Mapping[RequestKey, int], limit: int) ->
 
 
 # ------------------------------------------------------------------- replay
+
+
+def replay(
+    path: str | os.PathLike[str],
+    *,
+    base_url: str | None = None,
+    strict: bool = True,
+    secrets: Secrets = (),
+) -> CassetteSimulator:
+    """A simulator answering each request recorded in a HAR cassette with its recorded answer.
+
+    Matched on method, path relative to the base URL, query (any order) and
+    body (JSON in any key order); headers are ignored. Repeated identical
+    requests get the recorded answers in order, then the last one again. A
+    request the cassette never saw raises ``CassetteMiss`` (with the nearest
+    recorded requests) and is listed in ``unmatched``. ``base_url`` defaults
+    to the recorded one; ``strict=False`` answers a near miss (same method and
+    path) from its nearest recording; ``secrets``: see ``CassetteSimulator``.
+    """
+    return CassetteSimulator(load(path), base_url=base_url, strict=strict, secrets=secrets)
+
 
 
 class CassetteSimulator(Simulator):

@@ -43,9 +43,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from os import PathLike
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import httpx
 import respx
@@ -59,9 +58,6 @@ from ..core.seed import Seed, load
 from ..core.service import BASE_PATH, ApiRequest, ApiResponse, InFlight, Prepared
 from ..core.validation import RouteTable
 from ..core.variants import IN_FLIGHT_WAITS, VariantSet
-
-if TYPE_CHECKING:
-    from .cassettes import CassetteSimulator, Secrets
 
 DEFAULT_BASE_URL = "https://sim.klikit.test/v1/partner"
 ANY_OPERATION = "*"
@@ -447,30 +443,6 @@ class Simulator:
         self._started = False
         self.router = respx.MockRouter(assert_all_called=False, base_url=self.base_url)
         self.router.route(name="klikit-api").mock(side_effect=self._respond)
-
-    @classmethod
-    def from_cassette(
-        cls,
-        path: str | PathLike[str],
-        *,
-        base_url: str | None = None,
-        strict: bool = True,
-        secrets: Secrets = (),
-    ) -> CassetteSimulator:
-        """A simulator answering each request recorded in a HAR cassette with its recorded answer.
-
-        Matched on method, path relative to the base URL, query (any order) and
-        body (JSON in any key order); headers are ignored. Repeated identical
-        requests get the recorded answers in order, then the last one again. A
-        request the cassette never saw raises ``cassettes.CassetteMiss`` (with
-        the nearest recorded requests) and is listed in ``unmatched``.
-        ``base_url`` defaults to the recorded one; ``strict=False`` answers a
-        near miss (same method and path) from its nearest recording; see
-        ``klikit_harness.standin.cassettes``.
-        """
-        from .cassettes import CassetteSimulator, load
-
-        return CassetteSimulator(load(path), base_url=base_url, strict=strict, secrets=secrets)
 
     # ------------------------------------------------------------ lifecycle
 
