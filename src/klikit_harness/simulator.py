@@ -9,9 +9,38 @@ from __future__ import annotations
 
 import os
 
+from .contract import Reading
+from .core.clock import Clock, ManualClock
+from .core.defects import DefectSet
+from .core.seed import Seed
+from .core.variants import VariantSet
 from .standin import simulator as _simulator
 from .standin.cassettes import CassetteSimulator, Secrets, replay
-from .standin.simulator import *  # noqa: F403
+from .standin.faults import FaultContext, FaultHandler, FaultKind, Step, fault, faults
+from .standin.simulator import ANY_OPERATION, DEFAULT_BASE_URL, HOLD_TIMEOUT_S, Call, HoldMode
+
+__all__ = [
+    "ANY_OPERATION",
+    "DEFAULT_BASE_URL",
+    "HOLD_TIMEOUT_S",
+    "Call",
+    "CassetteSimulator",
+    "Clock",
+    "DefectSet",
+    "FaultContext",
+    "FaultHandler",
+    "FaultKind",
+    "HoldMode",
+    "ManualClock",
+    "Reading",
+    "Seed",
+    "Simulator",
+    "Step",
+    "VariantSet",
+    "fault",
+    "faults",
+    "replay",
+]
 
 
 class Simulator(_simulator.Simulator):
