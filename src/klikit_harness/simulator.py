@@ -7,15 +7,13 @@ fault registry) and ``standin.cassettes`` (replay of a recording). This face joi
 
 from __future__ import annotations
 
-import os
-
 from .contract import Reading
 from .core.clock import Clock, ManualClock
 from .core.defects import DefectSet
 from .core.seed import Seed
 from .core.variants import VariantSet
 from .standin import simulator as _simulator
-from .standin.cassettes import CassetteSimulator, Secrets, replay
+from .standin.cassettes import CassetteSimulator, replay
 from .standin.faults import FaultContext, FaultHandler, FaultKind, Step, fault, faults
 from .standin.simulator import ANY_OPERATION, DEFAULT_BASE_URL, HOLD_TIMEOUT_S, Call, HoldMode
 
@@ -46,13 +44,5 @@ __all__ = [
 class Simulator(_simulator.Simulator):
     """The domain core served through respx, with a chaos API (see ``standin.simulator.Simulator``)."""
 
-    @staticmethod
-    def from_cassette(
-        path: str | os.PathLike[str],
-        *,
-        base_url: str | None = None,
-        strict: bool = True,
-        secrets: Secrets = (),
-    ) -> CassetteSimulator:
-        """A simulator replaying a HAR cassette: ``klikit_harness.standin.cassettes.replay``."""
-        return replay(path, base_url=base_url, strict=strict, secrets=secrets)
+    #: a simulator replaying a HAR cassette (``klikit_harness.standin.cassettes.replay``)
+    from_cassette = staticmethod(replay)
