@@ -18,7 +18,7 @@ HELPERS = {"invalid": "request_invalid", "not_found": "resource_not_found"}
 def emitted_codes() -> set[str]:
     """Every code the domain core can raise: ServiceError("code", …) and its helpers."""
     codes: set[str] = set()
-    for path in CORE.glob("*.py"):
+    for path in CORE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.Call):
                 continue

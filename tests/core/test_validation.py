@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from klikit_harness.contract.limits import INT32_MAX, MAX_BODY_BYTES
 from klikit_harness.core import defects as d
 from klikit_harness.core import validation as val
 from klikit_harness.core import variants as v
 from klikit_harness.core.defects import DefectSet
 from klikit_harness.core.validation import (
-    INT32_MAX,
     Accepted,
     ApiRequest,
     Crashed,
@@ -114,7 +114,7 @@ def test_a_missing_key_is_allowed_by_the_concepts_reading_and_the_defect():
 @pytest.mark.behaviour("input.body-too-large", "input.wrong-content-type", "input.malformed-json",
                        "input.deep-nesting", "input.non-object-body")
 @pytest.mark.parametrize(("raw", "content_type", "behaviour", "field"), [
-    (b"{" + b" " * val.MAX_BODY_BYTES + b"}", "application/json", "input.body-too-large", "body"),
+    (b"{" + b" " * MAX_BODY_BYTES + b"}", "application/json", "input.body-too-large", "body"),
     (b"{}", "text/plain", "input.wrong-content-type", "Content-Type"),
     (b"  ", "application/json", "input.malformed-json", "body"),
     (b"{not json", "application/json", "input.malformed-json", "body"),
@@ -438,10 +438,13 @@ def test_validate_answers_the_first_fault_and_last_fault_first_the_last(path, me
 
 
 def test_the_reading_variants_are_every_variant_validation_reads():
+    import importlib
     import inspect
+    import pkgutil
     import re
 
-    source = inspect.getsource(val)
+    modules = [val] + [importlib.import_module(f"{val.__name__}.{m.name}") for m in pkgutil.iter_modules(val.__path__)]
+    source = "\n".join(inspect.getsource(module) for module in modules)
     read = {getattr(v, name) for name in re.findall(r"\bv\.([A-Z][A-Z0-9_]+)\b", source)}
     assert read - {v.LAST_FAULT_FIRST} == set(val.READING_VARIANTS), (
-        "list every variant core/validation.py reads in READING_VARIANTS (the oracle walks each reading)")
+        "list every variant core/validation/ reads in READING_VARIANTS (the oracle walks each reading)")

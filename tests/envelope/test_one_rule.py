@@ -171,6 +171,22 @@ def test_the_targets_every_429_check_reports_a_bad_retry_after(value):
     assert target.exchanges[-1].status == 429  # recorded for the report
 
 
+@pytest.mark.behaviour("client.secrets-never-leak")
+def test_a_suite_failure_reproduces_the_judged_answer_with_its_clients_credential_variables():
+    target = _target()
+    with respx.mock(base_url=URL) as router, target.client(("pk_other", "sk_other_secret"), variable="OTHER") as api:
+        router.get("/menus").respond(404, json={"request_id": "req_404", "error": {"code": "resource_not_found",
+                                                                                   "message": SECRET}})
+        with pytest.raises(Violation) as info:
+            expect.error(api, api.call("getMenu"), "request_invalid", "input.wrong-types")
+        read_back = expect.mismatch(api, "state read back", "getmenu.store-fields", {"secret": SECRET}, "no secret")
+    failure = info.value
+    assert failure.request_id == "req_404" and SECRET not in str(failure)
+    assert failure.reproduction and '-u "$OTHER"' in failure.reproduction and "/menus" in failure.reproduction
+    assert read_back.request_id == "req_404" and read_back.reproduction == failure.reproduction
+    assert SECRET not in str(read_back.received) and "secret" in str(read_back.received)
+
+
 @pytest.mark.behaviour("envelope.json-body")
 @pytest.mark.parametrize(
     ("status", "content", "ctype"),

@@ -38,3 +38,16 @@ def test_a_failure_of_an_exchange_carries_its_evidence_without_a_secret() -> Non
 def test_a_subclass_builds_its_own_kind() -> None:
     failure = EnvelopeViolation.of(_exchange(), "t", behaviour=None, documented=None)
     assert type(failure) is EnvelopeViolation and failure.received is not None
+
+
+def test_a_failure_about_state_read_back_carries_that_state_and_the_exchanges_evidence() -> None:
+    failure = Violation.of(_exchange(), "menu not as predicted", behaviour="publish.rebuilds-snapshot",
+                           documented={"sections": []}, redact=Redactor([SECRET]), received=f"{{'note': '{SECRET}'}}")
+    assert failure.received == "{'note': '***'}" and SECRET not in str(failure)
+    assert failure.request_id == "req_9" and failure.reproduction is not None and "curl " in failure.reproduction
+
+
+def test_a_failure_before_any_request_has_no_request_id_and_no_reproduction() -> None:
+    failure = Violation.of(None, "nothing sent yet", behaviour=None, documented="x", received="y")
+    assert (failure.received, failure.request_id, failure.reproduction) == ("y", None, None)
+    assert "Reproduce" not in str(failure)

@@ -18,8 +18,10 @@ from typing import Any
 
 import pytest
 
+from klikit_harness.contract.limits import MAX_DEPTH
 from klikit_harness.core.build import build_service
-from klikit_harness.core.service import MAX_DEPTH, VARIANT_MAX_DEPTH, VARIANT_RETRY_AFTER
+from klikit_harness.core.service import VARIANT_RETRY_AFTER
+from klikit_harness.core.validation import VARIANT_MAX_DEPTH
 from klikit_harness.core.variants import REGISTRY, VariantSet
 from tests.support.standin import (
     BURST,

@@ -18,7 +18,6 @@ title, ``Received:`` / ``Documented:`` lines, the behaviour id, the
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import sys
@@ -32,19 +31,16 @@ from urllib.parse import unquote
 from .. import contract
 from ..contract import Judgement, Reading
 from ..contract import view as schema_view
+from ..contract.limits import BASE_PATH
 from ..core import validation
 from ..core import variants as v
 from ..core.credentials import parse_basic
-from ..core.service import (
-    BASE_PATH,
-)
 from ..partner import envelope
+from ..partner.basic import basic_token
 from ..partner.envelope import Breach
 from ..partner.envelope import is_success as _is_success
 from ..partner.exchange import HttpExchange
 from .failures import Violation
-
-# the stand-in's limits are the contract's: one definition, in the core
 
 __all__ = [
     "CHECKS",
@@ -198,30 +194,16 @@ def _fail(
     # the expectation is the check that failed: `klikit-harness reproduce` runs it again on a re-sent exchange
     caller = sys._getframe(1).f_code
     name = next((c.name for c in CHECKS.values() if getattr(c.function, "__code__", None) is caller), None)
-    return kind(
-        title,
-        behaviour=behaviour,
-        received=ex.received(ctx.redact),
-        documented=documented,
-        request_id=ex.request_id,
-        reproduction=ex.curl(ctx.redact, ctx.origin),
-        expected={"check": name} if name else None,
-    )
+    return kind.of(ex, title, behaviour=behaviour, documented=documented, redact=ctx.redact, origin=ctx.origin,
+                   expected={"check": name} if name else None)
 
 
 def _breached(kind: type[Violation], ex: HttpExchange, ctx: Context, breach: Breach | None) -> None:
     """Raise ``breach`` (a rule of ``envelope``) as a ``kind`` naming the check that states the rule."""
     if breach is None:
         return
-    raise kind(
-        breach.title,
-        behaviour=breach.behaviour,
-        received=ex.received(ctx.redact),
-        documented=breach.documented,
-        request_id=ex.request_id,
-        reproduction=ex.curl(ctx.redact, ctx.origin),
-        expected={"check": breach.check},
-    )
+    raise kind.of(ex, breach.title, behaviour=breach.behaviour, documented=breach.documented, redact=ctx.redact,
+                  origin=ctx.origin, expected={"check": breach.check})
 
 
 # -------------------------------------------------------------- the checks
@@ -291,7 +273,7 @@ def no_secret_echo(ex: HttpExchange, ctx: Context) -> None:
     needles: list[str] = []
     for key, secret in {*ctx.credentials, *([ctx.main] if ctx.main else [])}:
         if len(secret) >= 4:
-            needles += [secret, base64.b64encode(f"{key}:{secret}".encode()).decode()]
+            needles += [secret, basic_token(key, secret)]
     if not needles:
         return
     haystack = ex.body.decode("utf-8", "replace") + "\n" + "\n".join(f"{k}: {v}" for k, v in ex.headers.items())

@@ -48,16 +48,10 @@ def _fail(
     documented: str,
     expected: dict[str, Any] | None = None,
 ) -> Violation:
-    ex = exchange(response)
-    return Violation(
-        title,
-        behaviour=behaviour,
-        received=ex.received(client.target.redactor),
-        documented=documented,
-        request_id=ex.request_id,
-        reproduction=client.last.curl() if client.last else None,
-        expected=expected,
-    )
+    # the exchange as the client recorded it: its reproduction signs with the client's credential variables
+    ex = HttpExchange.from_httpx(response, credential=client.variable or "")
+    return Violation.of(ex, title, behaviour=behaviour, documented=documented, redact=client.target.redactor,
+                        expected=expected)
 
 
 def _breach(client: TargetClient, response: httpx.Response, breach: Breach) -> Violation:
@@ -252,12 +246,5 @@ def contested(client: TargetClient, response: httpx.Response, behaviour: str, me
 
 def mismatch(client: TargetClient, title: str, behaviour: str, received: Any, documented: Any) -> Violation:
     """A ``Violation`` about state read back from the target, with the last exchange as its reproduction."""
-    last = client.last
-    return Violation(
-        title,
-        behaviour=behaviour,
-        received=client.target.redactor(str(received)),
-        documented=documented,
-        request_id=last.request_id if last else None,
-        reproduction=last.curl() if last else None,
-    )
+    return Violation.of(client.last, title, behaviour=behaviour, documented=documented,
+                        redact=client.target.redactor, received=str(received))

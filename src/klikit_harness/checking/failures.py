@@ -49,7 +49,7 @@ class Violation(AssertionError):
     @classmethod
     def of(
         cls,
-        ex: HttpExchange,
+        ex: HttpExchange | None,
         title: str,
         *,
         behaviour: str | None,
@@ -57,16 +57,25 @@ class Violation(AssertionError):
         redact: Callable[[str], str] = str,
         origin: str | None = None,
         expected: dict[str, Any] | None = None,
+        received: str | None = None,
     ) -> Self:
         """The failure an answered exchange stands for: what was received (through ``redact``), its
-        ``request_id`` and its curl reproduction (``origin`` replaces an in-process URL's host)."""
+        ``request_id`` and its curl reproduction (``origin`` replaces an in-process URL's host).
+
+        ``received`` replaces the answer's excerpt when the failure is about what was read back
+        (state), not the answer itself; ``ex`` is None only when no request was made yet.
+        """
+        if received is not None:
+            received = redact(received)
+        elif ex is not None:
+            received = ex.received(redact)
         return cls(
             title,
             behaviour=behaviour,
-            received=ex.received(redact),
+            received=received,
             documented=documented,
-            request_id=ex.request_id,
-            reproduction=ex.curl(redact, origin),
+            request_id=ex.request_id if ex is not None else None,
+            reproduction=ex.curl(redact, origin) if ex is not None else None,
             expected=expected,
         )
 

@@ -35,8 +35,8 @@ from schemathesis.generation.meta import TestPhase
 
 from ..contract import WRITE_METHODS
 from ..contract import view as schema_view
+from ..contract.limits import MAX_KEY_LENGTH
 from ..core import schedules, validation
-from ..core.service import MAX_KEY_LENGTH
 from . import checks
 from .failures import Violation
 from .fuzz_attribution import VIOLATION as VIOLATION

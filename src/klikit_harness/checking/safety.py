@@ -35,6 +35,7 @@ import httpx
 import requests
 
 from ..contract import WRITE_METHODS
+from ..contract.limits import INT32_MAX
 from ..partner.basic import parse_basic
 
 __all__ = [
@@ -52,7 +53,6 @@ __all__ = [
     "valid_id",
 ]
 
-MAX_ID = 2**31 - 1
 StorePair = tuple[int, int]
 
 
@@ -106,7 +106,7 @@ def valid_id(value: Any, *, text: bool = False) -> int | None:
         number = int(digits)
     else:
         return None
-    return number if 1 <= number <= MAX_ID else None
+    return number if 1 <= number <= INT32_MAX else None
 
 
 def _store_objects(value: Any) -> Iterator[dict[str, Any]]:

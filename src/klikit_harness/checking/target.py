@@ -24,8 +24,9 @@ import httpx
 
 from .. import contract
 from ..contract import WRITE_METHODS, Judgement, Reading
+from ..contract.limits import JSON_TYPE
 from ..core.clock import Clock
-from ..core.service import JSON_TYPE, Service
+from ..core.service import Service
 from ..partner import envelope
 from ..partner.exchange import HttpExchange
 from ..partner.redact import Redactor

@@ -15,12 +15,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..contract.limits import INT32_MAX
 from . import defects as d
 from . import menus, schedules
 from . import variants as v
 from .defects import DefectSet
 from .errors import ServiceError, not_found
-from .validation import INT32_MAX as INT32_MAX  # checks.py reads it from here
 from .validation import publish_time
 from .variants import VariantSet
 

@@ -234,7 +234,7 @@ class KlikitClient:
             if entry.retryable
         )
         # the domain core's constants, loaded on first use: importing the package reads no contract file
-        from ..core.service import JSON_TYPE
+        from ..contract.limits import JSON_TYPE
 
         self._json_type = JSON_TYPE
         self._http = httpx.Client(
@@ -564,7 +564,7 @@ def _choose_key(op: contract.Operation, key: str | None) -> str | None:
         return None
     if key is None:
         return str(uuid.uuid4())
-    from ..core.service import MAX_KEY_LENGTH  # the stand-in's limit is the contract's: one definition
+    from ..contract.limits import MAX_KEY_LENGTH  # the stand-in's limit is the contract's: one definition
 
     if not 1 <= len(key) <= MAX_KEY_LENGTH:
         raise ValueError(f"idempotency_key must be 1-{MAX_KEY_LENGTH} characters, got {len(key)}")

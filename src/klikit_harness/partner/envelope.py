@@ -77,7 +77,7 @@ def is_rate_limited(status: int, reading: Reading | None = None) -> bool:
 
 def media(ex: HttpExchange, reading: Reading | None = None) -> Breach | None:
     """The answer is served as ``application/json`` (a HEAD answer has no body: exempt)."""
-    from ..core.service import JSON_TYPE  # the core's; loaded on first use (importing the client stays cheap)
+    from ..contract.limits import JSON_TYPE  # loaded on first use (importing the client stays cheap)
 
     if ex.method.upper() == "HEAD":
         return None

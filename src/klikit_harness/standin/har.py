@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from ..core.service import BASE_PATH
+from ..contract.limits import BASE_PATH
 from ..partner.redact import Redactor
 from .simulator import DEFAULT_BASE_URL
 

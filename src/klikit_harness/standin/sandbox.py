@@ -32,11 +32,12 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ..contract import Reading
+from ..contract.limits import BASE_PATH, MAX_BODY_BYTES
 from ..core.build import build_service
 from ..core.defects import DefectSet
 from ..core.errors import ServiceError
 from ..core.seed import Seed, load
-from ..core.service import BASE_PATH, MAX_BODY_BYTES, ApiRequest, ApiResponse, InFlight, Prepared, Service
+from ..core.service import ApiRequest, ApiResponse, InFlight, Prepared, Service
 from ..core.variants import IN_FLIGHT_WAITS, VariantSet
 
 log = logging.getLogger("klikit_harness.standin.sandbox")

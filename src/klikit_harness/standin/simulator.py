@@ -50,11 +50,12 @@ import respx
 
 from .. import contract
 from ..contract import Reading
+from ..contract.limits import BASE_PATH
 from ..core.build import build_service
 from ..core.clock import Clock, ManualClock
 from ..core.defects import DefectSet
 from ..core.seed import Seed, load
-from ..core.service import BASE_PATH, ApiRequest, ApiResponse, InFlight, Prepared
+from ..core.service import ApiRequest, ApiResponse, InFlight, Prepared
 from ..core.validation import RouteTable
 from ..core.variants import IN_FLIGHT_WAITS, VariantSet
 from .faults import _REAL_STEP, _REGISTRY, _BrokenStream, _resolve, _Step

@@ -1,21 +1,23 @@
 """Request validation as one pure function: what a request's own bytes decide, in the documented order.
 
-Owns: the route table (method + path → operation and path parameters; an
-unknown path, a method the path does not serve), the Idempotency-Key rule,
-body decoding (size, Content-Type, empty, depth, strict JSON, non-finite
-numbers, non-object), schema validation against ``contracts/openapi.yaml``
-(the offending field paths and the ``x-behaviour`` ids they break), query
-and path ids (int32, positive, leading zeros), ``scheduledAt`` and
-``blackoutDates`` parsing, the business rules that need no state (schedule
-validity, int32 section keys) and the ORDER of all of these: one walk
-(``walk``) finds every fault of a request in that order (``faults``), going
-on past a fault wherever a later rule can still be read; ``validate``
-returns ``Accepted`` or the first fault, a ``Rejected`` (or ``Crashed``),
-each rejection tagged with the stage it belongs to. The stand-in
-(``core.service``) calls ``validate``, the fuzz oracle
+Owns: the ORDER of the stateless rules and the rules no other module of this
+package holds: the Idempotency-Key rule, query and path ids (int32, positive,
+leading zeros), the body's fields (nulls, the input defects' readings, schema
+validation against ``contracts/openapi.yaml`` with the offending field paths and
+the ``x-behaviour`` ids they break). Beside it: ``request`` (the request, its
+outcomes, how a rule stops it), ``routes`` (the route table: method + path →
+operation; an unknown path, a method the path does not serve), ``body`` (size,
+Content-Type, empty, depth, strict JSON, non-finite numbers, non-object) and
+``rules`` (what JSON Schema cannot express: schedule validity, blackout dates,
+int32 section keys, ``scheduledAt``). One walk (``walk``) finds every fault of a
+request in that order (``faults``), going on past a fault wherever a later rule
+can still be read; ``validate`` returns ``Accepted`` or the first fault, a
+``Rejected`` (or ``Crashed``), each rejection tagged with the stage it belongs
+to. The stand-in (``core.service``) calls ``validate``, the fuzz oracle
 (``checks.expected_answer``) ``walk``; a variant or defect that changes
 validation is passed in (none: the reference semantics; ``READING_VARIANTS``
-lists the variants read here). Must not: read state (stores, sections, credentials,
+lists the variants read in this package). Every name other layers use is
+importable from here. Must not: read state (stores, sections, credentials,
 idempotency entries), do I/O, render an answer, or judge one.
 
 Stages, in order: ``route``, ``key``, ``body``, ``query``, ``input`` (nulls,
@@ -27,229 +29,64 @@ replay/conflict after ``body``; ownership before ``rules``).
 from __future__ import annotations
 
 import copy
-import functools
-import json
-import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, TypeVar, cast
 
-from .. import contract
-from ..contract import Reading
-from ..contract import view as schema_view
-from . import defects as d
-from . import schedules
-from . import variants as v
-from .defects import DefectSet
-from .errors import ServiceError, invalid
-from .variants import VariantSet
+from ... import contract
+from ...contract import Reading
+from ...contract import view as schema_view
+from ...contract.limits import INT32_MAX, MAX_KEY_LENGTH
+from .. import defects as d
+from .. import variants as v
+from ..defects import DefectSet
+from ..errors import ServiceError
+from ..variants import VariantSet
+from .body import DECIMAL_MB, VARIANT_MAX_DEPTH, decode, finite_float, json_depth, reject_constant
+from .request import Accepted, ApiRequest, Crashed, Fault, Outcome, Rejected, Stage, _invalid, _rejected, _Stop
+from .routes import MethodNotAllowed, Route, Routed, RouteTable, UnknownPath, query_parameters
+from .rules import business_rules, is_calendar_date, publish_time, rule_problems, scheduled_at_problem
 
-BASE_PATH = "/v1/partner"
-MAX_BODY_BYTES = 1024 * 1024
-MAX_DEPTH = 32
-#: the nesting limit under the depth-64 variant
-VARIANT_MAX_DEPTH = 64
-#: the body cap under the body-cap-decimal-mb defect
-DECIMAL_MB = 1_000_000
-MAX_KEY_LENGTH = 64
-JSON_TYPE = "application/json"
-INT32_MAX = 2_147_483_647
-
-Stage = Literal["route", "key", "body", "query", "input", "rules"]
+__all__ = [
+    "CHECK_ORDER",
+    "CHECK_STEP",
+    "DECIMAL_MB",
+    "READING_VARIANTS",
+    "VARIANT_MAX_DEPTH",
+    "Accepted",
+    "ApiRequest",
+    "Crashed",
+    "Fault",
+    "MethodNotAllowed",
+    "Outcome",
+    "Rejected",
+    "Route",
+    "RouteTable",
+    "Routed",
+    "Stage",
+    "UnknownPath",
+    "Walked",
+    "as_integers",
+    "faults",
+    "finite_float",
+    "idempotency_key",
+    "int32_id",
+    "is_calendar_date",
+    "json_depth",
+    "paths_where",
+    "publish_time",
+    "query_parameters",
+    "read_id",
+    "reject_constant",
+    "rule_problems",
+    "scheduled_at_problem",
+    "validate",
+    "walk",
+]
 
 _NO_VARIANTS = VariantSet()
 _NO_DEFECTS = DefectSet()
-
-
-@dataclass
-class ApiRequest:
-    method: str
-    path: str
-    query: Sequence[tuple[str, str]] = ()
-    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
-    body: bytes = b""
-    #: set by an adapter that stopped reading a body over MAX_BODY_BYTES
-    body_too_large: bool = False
-
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name.lower())
-
-    def param(self, name: str) -> str | None:
-        for key, value in self.query:
-            if key == name:
-                return value
-        return None
-
-
-# ------------------------------------------------------------------ outcomes
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """A request every stateless rule accepts."""
-
-    operation: contract.Operation
-    params: Mapping[str, str] = field(default_factory=dict)
-    #: the Idempotency-Key as a server reads it (None: absent, where the reading allows it)
-    key: str | None = None
-    #: the body as decoded: what the idempotency fingerprint reads
-    parsed: Any = None
-    #: the body as the operation reads it (after the variants' and defects' readings of it)
-    body: Any = None
-    #: query and path ids, as read: brand_id, branch_id, sectionID
-    ids: Mapping[str, int] = field(default_factory=dict)
-    #: behaviours of the reference semantics' permissions the request relies on (a query id
-    #: with leading zeros, an unknown query parameter)
-    relies_on: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """One fault of a request (a rule it breaks), as the answer that says so; ``validate`` answers the
-    first of ``faults``."""
-
-    stage: Stage
-    meaning: str
-    message: str
-    #: the behaviour broken first; ``behaviours`` lists every one this fault breaks
-    behaviour: str
-    behaviours: tuple[str, ...]
-    #: the offending fields (details name the first)
-    fields: tuple[str, ...] = ()
-    details: Any = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    operation: contract.Operation | None = None
-    params: Mapping[str, str] = field(default_factory=dict)
-    key: str | None = None
-    parsed: Any = None
-    body: Any = None
-    ids: Mapping[str, int] = field(default_factory=dict)
-
-    def error(self) -> ServiceError:
-        return ServiceError(self.meaning, self.message, self.details, headers=dict(self.headers))
-
-
-@dataclass(frozen=True)
-class Crashed:
-    """A defect makes the handler crash on this request (the html-500-on-malformed-json defect)."""
-
-    stage: Stage
-    operation: contract.Operation
-
-
-Outcome = Accepted | Rejected | Crashed
-
-
-# ------------------------------------------------------------------- routing
-
-
-@dataclass(frozen=True)
-class Routed:
-    operation: contract.Operation
-    params: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class UnknownPath:
-    path: str
-
-
-@dataclass(frozen=True)
-class MethodNotAllowed:
-    template: str
-    allowed: tuple[str, ...]
-
-
-Route = Routed | UnknownPath | MethodNotAllowed
-
-
-@dataclass(frozen=True)
-class _Entry:
-    pattern: re.Pattern[str]
-    template: str
-    methods: Mapping[str, contract.Operation]
-
-
-class RouteTable:
-    """The operations of openapi.yaml under a base path (with per-operation path overrides)."""
-
-    def __init__(self, base_path: str = BASE_PATH, overrides: Mapping[str, str] | None = None) -> None:
-        self._entries = _entries(base_path.rstrip("/"), tuple(sorted((overrides or {}).items())))
-
-    def match(self, method: str, path: str) -> Route:
-        """Where a (percent-decoded) path and method lead."""
-        for entry in self._entries:
-            found = entry.pattern.fullmatch(path)
-            if found is None:
-                continue
-            op = entry.methods.get(method.upper())
-            if op is None:
-                return MethodNotAllowed(entry.template, tuple(sorted(entry.methods)))
-            return Routed(op, found.groupdict())
-        return UnknownPath(path)
-
-    def operation_id(self, method: str, path: str) -> str | None:
-        routed = self.match(method, path)
-        return routed.operation.operation_id if isinstance(routed, Routed) else None
-
-
-@functools.cache
-def _entries(base_path: str, overrides: tuple[tuple[str, str], ...]) -> tuple[_Entry, ...]:
-    paths = dict(overrides)
-    grouped: dict[str, dict[str, contract.Operation]] = {}
-    for op in contract.operations().values():
-        grouped.setdefault(paths.get(op.operation_id, op.path), {})[op.method] = op
-    # Literal paths before templated ones, so /menus/sections/enable is not a sectionID.
-    return tuple(
-        _Entry(re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(base_path + t))), t, grouped[t])
-        for t in sorted(grouped, key=lambda p: ("{" in p, p))
-    )
-
-
-@functools.cache
-def query_parameters(operation_id: str) -> frozenset[str]:
-    """The query parameter names openapi.yaml defines for an operation; any other one is "unknown"."""
-    doc = contract.openapi()
-    for item in doc["paths"].values():
-        for op in item.values():
-            if isinstance(op, dict) and op.get("operationId") == operation_id:
-                params = [*item.get("parameters", []), *op.get("parameters", [])]
-                return frozenset(p["name"] for p in (_resolve_ref(doc, p) for p in params) if p.get("in") == "query")
-    return frozenset()
-
-
-def _resolve_ref(doc: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
-    while "$ref" in node:
-        target: Any = doc
-        for part in str(node["$ref"])[2:].split("/"):
-            target = target[part]
-        node = target
-    return node
-
-
-# ------------------------------------------------------------ the one order
-
-
-class _Stop(Exception):
-    def __init__(self, outcome: Rejected | Crashed) -> None:
-        self.outcome = outcome
-
-
-def _rejected(stage: Stage, error: ServiceError, behaviours: Iterable[str], fields: Sequence[str] = ()) -> Rejected:
-    broken = tuple(dict.fromkeys(behaviours))
-    return Rejected(stage, error.meaning, error.message, broken[0], broken, tuple(fields), error.details,
-                    error.headers)
-
-
-def _invalid(stage: Stage, fields: Sequence[str], reason: str, behaviours: Iterable[str], **extra: Any) -> _Stop:
-    """400 request_invalid whose details name the first field."""
-    return _Stop(_rejected(stage, invalid(fields[0], reason, **extra), behaviours, fields))
-
-
-#: one thing wrong with a request: the rejection that says so (or the crash a defect makes of it)
-Fault = Rejected | Crashed
 
 #: DESIGN's order of checks (``envelope.check-order``), with the stateful steps the stand-in interleaves
 CHECK_ORDER = ("auth", "rate limit", "scope", "Idempotency-Key", "body parsing", "replay/conflict", "validation")
@@ -392,7 +229,7 @@ def _walk(request: ApiRequest, op: contract.Operation, params: Mapping[str, str]
     decoded: dict[str, Any] | None = None
     if op.is_write:
         state.key = state.attempt(_key, request.header("idempotency-key"), reading, defects)
-        decoded = state.attempt(_decode, request, op, variants, defects)
+        decoded = state.attempt(decode, request, op, variants, defects)
         if state.crashed:
             return state.found
         if decoded is not None:
@@ -412,7 +249,7 @@ def _walk(request: ApiRequest, op: contract.Operation, params: Mapping[str, str]
             if section_id is not None:
                 state.ids["sectionID"] = section_id
         if read is not None:
-            state.passes(lambda: _business_rules(op.operation_id, read))
+            state.passes(lambda: business_rules(op.operation_id, read))
     if unknown:
         state.relies.append("routing.unknown-query-ignored")
     return state.found
@@ -434,7 +271,7 @@ def _key(header: str | None, reading: Reading, defects: DefectSet) -> str | None
         if reading == "reference" and not defects.on(d.MISSING_KEY_ACCEPTED):
             raise _Stop(_rejected("key", ServiceError(
                 "request_missing_idempotency_key",
-                "write endpoints need an Idempotency-Key header (1-64 characters, e.g. a UUID)",
+                f"write endpoints need an Idempotency-Key header (1-{MAX_KEY_LENGTH} characters, e.g. a UUID)",
                 {"field": "Idempotency-Key"},
             ), ["idempotency.key-required-on-writes"], ["Idempotency-Key"]))
         return None
@@ -442,68 +279,6 @@ def _key(header: str | None, reading: Reading, defects: DefectSet) -> str | None
         raise _invalid("key", ["Idempotency-Key"], f"must be at most {MAX_KEY_LENGTH} characters, got {len(key)}",
                        ["idempotency.key-over-64-invalid"])
     return key
-
-
-# ------------------------------------------------------------------- the body
-
-
-def reject_constant(name: str) -> float:
-    """``json.loads`` hook: NaN and Infinity are not JSON numbers."""
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def finite_float(text: str) -> float:
-    """``json.loads`` hook: a float that overflows (1e400) is out of range."""
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text[:20]} is out of range")
-    return value
-
-
-def json_depth(value: Any, limit: int = MAX_DEPTH) -> int:
-    """How deeply a parsed JSON value nests (stops counting past ``limit``)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict):
-            deepest = max(deepest, level)
-            stack.extend((v, level + 1) for v in item.values())
-        elif isinstance(item, list):
-            deepest = max(deepest, level)
-            stack.extend((v, level + 1) for v in item)
-        if deepest > limit:
-            break
-    return deepest
-
-
-def _decode(request: ApiRequest, op: contract.Operation, variants: VariantSet, defects: DefectSet) -> dict[str, Any]:
-    cap = DECIMAL_MB if defects.on(d.BODY_CAP_DECIMAL) else MAX_BODY_BYTES
-    if request.body_too_large or len(request.body) > cap:
-        raise _invalid("body", ["body"], f"request bodies are limited to {cap} bytes", ["input.body-too-large"])
-    ctype = (request.header("content-type") or "").split(";")[0].strip().lower()
-    if ctype != JSON_TYPE:
-        raise _invalid("body", ["Content-Type"], f"must be {JSON_TYPE}, got {ctype or 'nothing'}",
-                       ["input.wrong-content-type"])
-    if not request.body.strip():
-        raise _invalid("body", ["body"], "a JSON object is required", ["input.malformed-json"])
-    max_depth = VARIANT_MAX_DEPTH if variants.on(v.DEPTH_64) else MAX_DEPTH
-    if defects.on(d.DEPTH_OFF_BY_ONE):
-        max_depth += 1
-    too_deep = f"JSON nested deeper than {max_depth} levels"
-    try:
-        body = json.loads(request.body, parse_constant=reject_constant, parse_float=finite_float)
-    except RecursionError:
-        raise _invalid("body", ["body"], too_deep, ["input.deep-nesting"]) from None
-    except ValueError as exc:
-        if defects.on(d.HTML_500_MALFORMED):
-            raise _Stop(Crashed("body", op)) from exc
-        raise _invalid("body", ["body"], f"malformed JSON: {exc}", ["input.malformed-json"]) from None
-    if json_depth(body, max_depth) > max_depth:
-        raise _invalid("body", ["body"], too_deep, ["input.deep-nesting"])
-    if not isinstance(body, dict):
-        raise _invalid("body", ["body"], f"must be a JSON object, got {type(body).__name__}",
-                       ["input.non-object-body"])
-    return body
 
 
 # ---------------------------------------------------------------- query, ids
@@ -723,102 +498,3 @@ def _schema_behaviours(errors: list[Any], body: Any, schema_name: str) -> list[s
 
 def _short(message: str) -> str:
     return message if len(message) <= 200 else message[:197] + "..."
-
-
-# ------------------------------------------------------ rules beyond schemas
-
-_RFC3339 = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
-)
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def _read_scheduled_at(value: str) -> datetime | str:
-    """An RFC 3339 date-time with an offset, else why not."""
-    if not _RFC3339.fullmatch(value):
-        if _RFC3339.fullmatch(value + "Z"):
-            return "scheduledAt needs a UTC offset (e.g. 2026-01-01T10:00:00Z)"
-        return f"{value!r} is not an RFC 3339 date-time"
-    normal = value.upper().replace("Z", "+00:00")
-    fraction = re.search(r"\.([0-9]+)", normal)
-    if fraction and len(fraction.group(1)) > 6:  # Python reads microseconds at most
-        normal = normal.replace(fraction.group(0), "." + fraction.group(1)[:6])
-    try:
-        return datetime.fromisoformat(normal)
-    except ValueError:
-        return f"{value!r} is not a calendar date-time"
-
-
-def scheduled_at_problem(value: Any) -> str | None:
-    """Why a scheduledAt cannot be read (None when it can): RFC 3339 with an offset, or null."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        return f"{value!r} is not an RFC 3339 date-time"
-    read = _read_scheduled_at(value)
-    return read if isinstance(read, str) else None
-
-
-def publish_time(value: str | None, now: float) -> float:
-    """The UTC time a publish with this (valid) scheduledAt runs; absent means now (the zero value and
-    the past are simply due)."""
-    if value is None:
-        return now
-    when = _read_scheduled_at(value)
-    if isinstance(when, str):
-        raise ValueError(when)
-    offset = when.utcoffset()
-    assert offset is not None
-    # Not astimezone(UTC): 9999-12-31T23:59:59-23:59 is a valid instant past datetime.max in UTC.
-    return when.replace(tzinfo=UTC).timestamp() - offset.total_seconds()
-
-
-def is_calendar_date(value: Any) -> bool:
-    """A ``YYYY-MM-DD`` string naming a real day."""
-    if not isinstance(value, str) or not _DATE.fullmatch(value):
-        return False
-    try:
-        datetime.strptime(value, "%Y-%m-%d")
-    except ValueError:
-        return False
-    return True
-
-
-def _schedule_behaviour(problem: schedules.Problem) -> str:
-    if "HHMM" in problem.reason:
-        return "schedule.hhmm-range"
-    return "schedule.start-before-end" if "before" in problem.reason else "schedule.no-overlap-within-day"
-
-
-def rule_problems(op_id: str, body: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """(field, behaviour, reason) for each rule a schema-valid body breaks that JSON Schema cannot express."""
-    problems: list[tuple[str, str, str]] = []
-
-    def schedule(times: Any, where: str) -> None:
-        if isinstance(times, Mapping) and times:
-            problems.extend((f"{where}.{p.field}", _schedule_behaviour(p), p.reason) for p in schedules.problems(times))
-
-    if op_id == "createSection":
-        schedule(body.get("availableTimes"), "availableTimes")
-        for i, value in enumerate(body.get("blackoutDates") or []):
-            if not is_calendar_date(value):
-                problems.append((f"blackoutDates[{i}]", "section.blackout-dates-format",
-                                 f"{value!r} is not a calendar date (YYYY-MM-DD)"))
-    elif op_id in {"populateMenu", "syncMenuToStores"}:
-        for key, entry in body["sections"].items():
-            if int(key) > INT32_MAX:
-                problems.append((f"sections.{key}", "input.id-keyed-map-keys",
-                                 "section ids are positive 32-bit integers"))
-            elif isinstance(entry, Mapping):
-                schedule(entry.get("availableTimes"), f"sections.{key}.availableTimes")
-    elif op_id == "publishMenu":
-        reason = scheduled_at_problem(body.get("scheduledAt"))
-        if reason:
-            problems.append(("scheduledAt", "publish.scheduled", reason))
-    return problems
-
-
-def _business_rules(op_id: str, body: Mapping[str, Any]) -> None:
-    problems = rule_problems(op_id, body)
-    if problems:
-        raise _invalid("rules", [p[0] for p in problems], problems[0][2], [p[1] for p in problems])
