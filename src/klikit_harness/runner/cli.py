@@ -8,8 +8,9 @@ Must not: implement checks; it wires the suites, the stand-in and reports.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -21,6 +22,11 @@ from ..core.seed import SeedError, load
 from ..core.variants import VariantSet
 from ..partner.redact import mask
 from .exits import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VIOLATIONS
+
+if TYPE_CHECKING:
+    from .shards import Plan
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
@@ -455,6 +461,37 @@ def doctor(target: str | None, env_file: Path | None) -> None:
     sys.exit(diagnose(_target_settings(target, env_file), echo=click.echo))
 
 
+def _shard_options(command: F) -> F:
+    """--shard K/N and --timings PREVIOUS.json, the same on mutants and variants."""
+    command = click.option(
+        "--timings",
+        "timings_path",
+        type=click.Path(path_type=Path),
+        help="A previous --json output (merged shards, or one run): its recorded durations balance the shards.",
+    )(command)
+    return click.option(
+        "--shard",
+        "shard_text",
+        metavar="K/N",
+        help="Run only shard K of N: a deterministic split of the sorted work list (round-robin, or balanced by "
+        "--timings); `klikit-harness merge` joins the N JSON files into one verdict.",
+    )(command)
+
+
+def _plan(shard_text: str | None, timings_path: Path | None) -> Plan:
+    """The work of this run, given --shard and --timings (all of it without --shard)."""
+    from . import shards
+
+    try:
+        shard = shards.Shard.parse(shard_text) if shard_text is not None else None
+        if timings_path is not None and shard is None:
+            raise shards.ShardError("--timings balances shards: add --shard K/N")
+        timings = shards.read_timings(timings_path) if timings_path is not None else None
+    except shards.ShardError as exc:
+        fail(str(exc))
+    return shards.Plan(shard, timings)
+
+
 @main.command()
 @click.option("--profile", type=click.Choice(("smoke", "release")), default="smoke", show_default=True)
 @click.option(
@@ -493,19 +530,7 @@ def doctor(target: str | None, env_file: Path | None) -> None:
     default=None,
     help="KLIKIT_MAX_RPS of the remote runs (default: 20).",
 )
-@click.option(
-    "--shard",
-    "shard_text",
-    metavar="K/N",
-    help="Run only shard K of N: a deterministic split of the sorted work list (round-robin, or balanced by "
-    "--timings); `klikit-harness merge` joins the N JSON files into one verdict.",
-)
-@click.option(
-    "--timings",
-    "timings_path",
-    type=click.Path(path_type=Path),
-    help="A previous --json output (sharded runs merged, or one run): its recorded durations balance the shards.",
-)
+@_shard_options
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the kill matrix as JSON here.")
 def mutants(
     profile: str,
@@ -717,19 +742,7 @@ def _kill_matrix(embedded: tuple[Any, list[Any]] | None, remote: tuple[Any, list
 @click.option(
     "--jobs", type=click.IntRange(1, 64), default=None, help="Variants at once (default: the number of cores)."
 )
-@click.option(
-    "--shard",
-    "shard_text",
-    metavar="K/N",
-    help="Run only shard K of N: a deterministic split of the sorted work list (round-robin, or balanced by "
-    "--timings); `klikit-harness merge` joins the N JSON files into one verdict.",
-)
-@click.option(
-    "--timings",
-    "timings_path",
-    type=click.Path(path_type=Path),
-    help="A previous --json output (sharded runs merged, or one run): its recorded durations balance the shards.",
-)
+@_shard_options
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the variant matrix as JSON here.")
 def variants(
     profile: str,
@@ -795,7 +808,6 @@ def variants(
         f"variants: {len(chosen)} variant(s){' + all at once' if len(chosen) > 1 else ''}, "
         f"suites {', '.join(chosen_suites)}, profile {profile}; each non-strict then --strict"
     )
-
     with tempfile.TemporaryDirectory(prefix="klikit-variants-") as tmp:
         runner = mutation.pytest_variant_runner(root, chosen_suites, profile, Path(tmp))
         outcomes = mutation.run_variants(registry, runner, names=chosen, jobs=jobs, on_result=progress, pick=plan)
@@ -824,20 +836,6 @@ def variants(
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(mutation.variants_json(outcomes, meta) + "\n", encoding="utf-8")
     sys.exit(EXIT_OK if held == len(outcomes) else EXIT_VIOLATIONS)
-
-
-def _plan(shard_text: str | None, timings_path: Path | None) -> Any:
-    """The shards.Plan of --shard and --timings (the whole work list without --shard)."""
-    from . import shards
-
-    try:
-        shard = shards.Shard.parse(shard_text) if shard_text is not None else None
-        if timings_path is not None and shard is None:
-            raise shards.ShardError("--timings balances shards: add --shard K/N")
-        timings = shards.read_timings(timings_path) if timings_path is not None else None
-    except shards.ShardError as exc:
-        fail(str(exc))
-    return shards.Plan(shard, timings)
 
 
 @main.command("merge")
