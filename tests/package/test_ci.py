@@ -47,7 +47,7 @@ def test_the_matrix_covers_every_shard_of_every_proof_and_each_uploads_its_json(
     assert set(matrix["proof"]) == PROOFS
     assert matrix["shard"] == list(range(1, count + 1))
     run = _run(doc["jobs"]["proofs"])
-    assert '--shard "$SHARD/$SHARDS"' in run and '--json "proofs/$PROOF-$SHARD.json"' in run
+    assert '--shard "$SHARD/$SHARDS"' in run and '--json "proofs/$PROOF.shard-$SHARD.json"' in run
     for proof, command in (
         ("mutants", "klikit-harness mutants "),
         ("mutants-remote", "klikit-harness mutants --as-remote"),
@@ -65,7 +65,7 @@ def test_the_merge_job_merges_each_proof_into_the_job_summary() -> None:
     assert download["with"]["pattern"] == "proof-*" and download["with"]["merge-multiple"] is True
     run = _run(merge)
     assert "for proof in mutants mutants-remote variants" in run
-    assert 'klikit-harness merge proofs/"$proof"-*.json' in run and '--markdown "merged/$proof.md"' in run
+    assert 'klikit-harness merge proofs/"$proof".shard-*.json' in run and '--markdown "merged/$proof.md"' in run
     assert '>> "$GITHUB_STEP_SUMMARY"' in run and "CI wall time" in run
 
 
@@ -76,3 +76,21 @@ def test_ci_runs_the_readme_test_command_then_the_slow_lane() -> None:
     assert f"{command} --durations=20" in tests and 'pytest -m slow --durations=20' in tests
     script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert f"{command} --durations=20" in script and "pytest -m slow --durations=20" in script
+
+
+def test_each_proofs_merge_reads_only_its_own_shards() -> None:
+    """mutants' glob must not pick up mutants-remote's files (a shard of another run is refused)."""
+    import fnmatch
+
+    doc = _workflow()
+    count = int(doc["env"]["SHARDS"])
+    written = re.search(r'--json "proofs/(\$PROOF[^"]*)"', _run(doc["jobs"]["proofs"]))
+    read = re.search(r'klikit-harness merge proofs/"\$proof"(\S*)', _run(doc["jobs"]["merge"]))
+    assert written and read
+    files = {
+        proof: {written[1].replace("$PROOF", proof).replace("$SHARD", str(k)) for k in range(1, count + 1)}
+        for proof in PROOFS
+    }
+    every = set().union(*files.values())
+    for proof in PROOFS:
+        assert set(fnmatch.filter(every, proof + read[1])) == files[proof], proof
