@@ -189,7 +189,7 @@ def settings_from_env() -> FuzzSettings:
             json={"title": {"en": f"{FUZZ_SECTION_TITLE} {run_id}"}, "fromAPI": True},
             headers={"Idempotency-Key": str(uuid.uuid4())},
         )
-        own = [int(made.json()["data"]["id"])] if made.status_code == 200 else []
+        own = [int(made.json()["data"]["id"])] if 200 <= made.status_code < 300 else []
     stores = [s.as_json() for s in env.stores]
     judge = cli_judgement()
     log = ObservationLog()
@@ -564,6 +564,9 @@ def violation_of(
     - a response that does not match its schema: the behaviour of the schema
       fragment that failed (validated against the raw contract, so the
       failure names the payload's own behaviour, e.g. ``populate.result-counts``);
+    - a 2xx status the operation does not list: the behaviour that fixes its
+      success status (``x-behaviours: {status}``, mostly the incidental
+      ``response.success-status``);
     - a response header: its header's annotation; "created resource not found":
       the creating operation's success payload, unless its 404 is explained by
       ids not known to be the caller's (Schemathesis applies a link's body only
@@ -575,9 +578,8 @@ def violation_of(
     op_id = _operation_id(case) if case is not None else checks.operation_of(ex, ctx)
 
     def made(title: str, behaviour: str | None, documented: str) -> Violation:
-        return Violation(f"{_label(case, ex)}: {title}", behaviour=behaviour, received=ex.received(ctx.redact),
-                         documented=documented, request_id=ex.request_id,
-                         reproduction=ex.curl(ctx.redact, ctx.origin))
+        return Violation.of(ex, f"{_label(case, ex)}: {title}", behaviour=behaviour, documented=documented,
+                            redact=ctx.redact, origin=ctx.origin)
 
     if isinstance(failure, CustomFailure):
         if isinstance(failure.exception, Violation):
@@ -612,6 +614,12 @@ def violation_of(
         if failure.title == "Response header does not conform to the schema":
             return made(failure.title, _bad_header_behaviour(op_id, ex), "response headers as documented")
         return made(failure.title, _response_behaviour(op_id, ex, ctx), "the response schema of openapi.yaml")
+    if isinstance(failure, UndefinedStatusCode) and 200 <= ex.status < 300 and op_id:
+        # a success with another 2xx than the contract's: the behaviour that fixes the success status
+        fixed = schema_view.success_status_behaviour(op_id)
+        if fixed is not None:
+            return made(failure.title, fixed,
+                        "the success status openapi.yaml gives (any 2xx where only success is stated)")
     for kinds, behaviour, documented in _KIND_BEHAVIOUR:
         if isinstance(failure, kinds):
             return made(str(getattr(failure, "title", "")), behaviour, documented)
@@ -625,7 +633,9 @@ def _response_headers(op_id: str | None, status: int) -> dict[str, Mapping[str, 
         for op in item.values():
             if not isinstance(op, Mapping) or op.get("operationId") != op_id:
                 continue
-            response = (op.get("responses") or {}).get(str(status))
+            responses = op.get("responses") or {}
+            key = schema_view.response_key(responses, status)
+            response = responses.get(key) if key else None
             response = _deref(doc, response) if isinstance(response, Mapping) else {}
             for name, header in (response.get("headers") or {}).items():
                 out[name.lower()] = _deref(doc, header)
@@ -794,13 +804,13 @@ def klikit_no_write_on_rejection(
     verdict = checks.expected_answer(ex, settings.ctx)
     after = settings.writes()
     if isinstance(verdict, checks.Reject) and after != before:
-        raise Violation(
+        raise Violation.of(
+            ex,
             f"{verdict.operation_id}: a rejected request wrote {after - before} time(s)",
             behaviour=verdict.behaviour,
-            received=ex.received(settings.ctx.redact),
             documented="a request the contract rejects changes nothing",
-            request_id=ex.request_id,
-            reproduction=ex.curl(settings.ctx.redact, settings.ctx.origin),
+            redact=settings.ctx.redact,
+            origin=settings.ctx.origin,
         )
     return None
 

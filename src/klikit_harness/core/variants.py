@@ -211,3 +211,11 @@ PUBLISH_EMPTY_COUNTS_SUCCESS = register(
     "publish counts a store without a menu as a success (it has nothing to rebuild)",
     changes=("publish.unpopulated-counts-failed",),
 )
+# --- multi-fault
+LAST_FAULT_FIRST = register(
+    "last-fault-first",
+    "a request with several faults is answered for the last one in the reference order (Idempotency-Key, body "
+    "parsing, query, body schema, path ids, business rules) instead of the first: a missing key with a malformed "
+    "body gets the malformed-body 400",
+    changes=("envelope.check-order",),
+)

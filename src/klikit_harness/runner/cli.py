@@ -404,13 +404,12 @@ def reproduce(
         chosen = repro.select(report, failure)
     except repro.ReportError as exc:
         fail(str(exc))
-    meta = report.get("meta") or {}
     if write_path is not None:
         if len(chosen) != 1:
             fail(f"--write-test writes one failure's test: name it (one of {', '.join(f.id for f in chosen)})")
         try:
             written = repro.write_test(
-                chosen[0], write_path, reading=str(meta.get("reading") or "reference"), run_id=meta.get("run_id")
+                chosen[0], write_path, reading=report.reading, run_id=report.run_id
             )
         except repro.ReportError as exc:
             fail(str(exc))
@@ -419,7 +418,7 @@ def reproduce(
     if not chosen:
         click.echo(f"{report_dir}: the run found no failure; nothing to reproduce")
         sys.exit(EXIT_OK)
-    recorded = meta.get("base_url") if meta.get("target") != "embedded stand-in" else None
+    recorded = report.base_url if report.target != "embedded stand-in" else None
     if target is None and env_file is None and recorded is None:
         fail(
             "the report's run used the embedded stand-in, which stopped with it: serve one "
@@ -441,8 +440,8 @@ def reproduce(
         chosen,
         settings,
         env_file=env_file,
-        reading=str(meta.get("reading") or "reference"),
-        strict=bool(meta.get("strict")),
+        reading=report.reading,
+        strict=report.strict,
         same_keys=same_keys,
         echo=click.echo,
     )

@@ -37,6 +37,7 @@ from typing import Any, Protocol, TypeVar
 
 from ..checking.config import PAIR_VARIABLES, SECRET_VARIABLES
 from ..core.defects import REGISTRY
+from . import results
 from .exits import EXIT_OK, EXIT_VIOLATIONS
 
 DEFAULT_SUITES = ("contract", "chaos", "fuzz")
@@ -112,7 +113,7 @@ class Outcome:
 class ChildRun:
     exit_code: int
     wall_seconds: float
-    data: dict[str, Any] | None
+    data: results.Results | None
     output: str
 
 
@@ -169,8 +170,7 @@ def run_child(root: Path, args: list[str], report: Path, profile: str, timeout: 
     except subprocess.TimeoutExpired as exc:
         code, output = -1, f"stopped after {timeout:.0f} s: {exc.output or ''}"
     wall = time.perf_counter() - started
-    results = report / "results.json"
-    data = json.loads(results.read_text(encoding="utf-8")) if results.is_file() else None
+    data = results.read(report) if (report / results.RESULTS_FILE).is_file() else None
     return ChildRun(code, wall, data, output)
 
 
@@ -188,22 +188,20 @@ def _outcome(defect: str | None, mode: str, run: ChildRun) -> Outcome:
     if run.data is None:
         outcome.error = run.output[-800:]
         return outcome
-    outcome.requests = int(run.data.get("meta", {}).get("requests", 0))
+    outcome.requests = int(run.data.requests or 0)
     elapsed = 0.0
-    for test in run.data["tests"]:
-        elapsed += float(test["duration"])
-        broken = list(test.get("broken") or test["behaviours"])
-        outcome.results[test["nodeid"]] = TestResult(
-            test["nodeid"], test["suite"], test["outcome"], broken, str(test.get("message") or "")
-        )
-        if test["outcome"] != "failed":
+    for test in run.data.tests:
+        elapsed += test.duration
+        broken = list(test.broken or test.behaviours)
+        outcome.results[test.nodeid] = TestResult(test.nodeid, test.suite, test.outcome, broken, test.message)
+        if test.outcome != "failed":
             continue
         if outcome.seconds_to_first_failure is None:
             outcome.seconds_to_first_failure = round(elapsed, 2)
-            outcome.requests_to_first_failure = int(test.get("requests", 0))
-        outcome.tests.append(test["nodeid"])
-        if test["suite"] not in outcome.suites:
-            outcome.suites.append(test["suite"])
+            outcome.requests_to_first_failure = test.requests
+        outcome.tests.append(test.nodeid)
+        if test.suite not in outcome.suites:
+            outcome.suites.append(test.suite)
         outcome.behaviours += [b for b in broken if b not in outcome.behaviours]
     if run.exit_code not in (EXIT_OK, EXIT_VIOLATIONS):
         outcome.error = run.output[-800:]
@@ -564,14 +562,14 @@ class VariantOutcome:
         }
 
 
-def failed_behaviours(data: Mapping[str, Any]) -> list[str]:
+def failed_behaviours(data: results.Results) -> list[str]:
     """The behaviour ids a ``results.json`` reports as "fail"."""
-    return sorted(row["id"] for row in data["behaviours"] if row["result"] == "fail")
+    return data.failed_behaviours()
 
 
-def unobserved_behaviours(data: Mapping[str, Any]) -> list[str]:
+def unobserved_behaviours(data: results.Results) -> list[str]:
     """The behaviour ids a ``results.json`` could not observe (skipped or not run)."""
-    return sorted(row["id"] for row in data["behaviours"] if row["result"] in {"skipped", "not run"})
+    return data.unobserved_behaviours()
 
 
 def pytest_variant_runner(root: Path, suites: Sequence[str], profile: str, workdir: Path) -> SuiteRunner:

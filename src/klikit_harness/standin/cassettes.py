@@ -43,7 +43,6 @@ import difflib
 import http
 import json
 import os
-import re
 import tempfile
 import threading
 import time
@@ -58,7 +57,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import httpx
 
 from ..core.service import BASE_PATH, ApiResponse
-from ..partner.redact import forms
+from ..partner.redact import Redactor
 from .simulator import DEFAULT_BASE_URL, Call, FaultContext, Simulator, _request_id
 
 __all__ = [
@@ -83,8 +82,6 @@ MASK = "[scrubbed]"
 EXTENSION = "_klikit"
 #: headers whose whole value is a credential
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
-#: a secret this short would mask ordinary text everywhere; it is refused instead
-MIN_SECRET_LENGTH = 4
 #: recorded response headers that describe the wire encoding, not the stored body
 _WIRE_HEADERS = frozenset({"content-length", "content-encoding", "transfer-encoding"})
 EXCERPT_CHARS = 200
@@ -108,22 +105,18 @@ def _version() -> str:
 # ---------------------------------------------------------------- scrubbing
 
 
-class Scrubber:
-    """Replaces every known secret, in every spelling, with ``MASK``.
+class Scrubber(Redactor):
+    """Replaces every known secret, in every spelling, with ``MASK`` (the partner layer's ``Redactor``).
 
     ``secrets`` holds secrets (strings), ``(partner_key, secret)`` pairs, or a
     mapping of partner key to secret; a pair also masks its Basic-auth token
     (base64 of ``key:secret``). ``learn(authorization)`` adds the credential
-    of a Basic ``Authorization`` header. Thread-safe.
+    of a Basic ``Authorization`` header. A secret too short to scrub is
+    refused. Thread-safe.
     """
 
     def __init__(self, secrets: Secrets = ()) -> None:
-        self._lock = threading.Lock()
-        self._needles: set[str] = set()
-        #: Authorization values already learnt (a client sends the same one on every request)
-        self._learnt: set[str] = set()
-        self._text: re.Pattern[str] | None = None
-        self._bytes: re.Pattern[bytes] | None = None
+        super().__init__(replacement=MASK, short="refuse")
         items: Iterable[Any] = secrets.items() if isinstance(secrets, Mapping) else secrets
         for item in items:
             if isinstance(item, str):
@@ -132,49 +125,6 @@ class Scrubber:
                 self.add(item[1], key=item[0])
             else:
                 raise TypeError(f"a secret is a string or a (partner_key, secret) pair, got {type(item).__name__}")
-
-    def add(self, secret: str, key: str | None = None) -> None:
-        """Mask ``secret`` (and, with ``key``, its Basic-auth token) from now on."""
-        if len(secret) < MIN_SECRET_LENGTH:
-            raise ValueError(
-                f"a secret shorter than {MIN_SECRET_LENGTH} characters cannot be scrubbed without masking "
-                "ordinary text; configure the real secret (KLIKIT_SECRET_KEY)"
-            )
-        new = forms(secret)
-        if key is not None:
-            new |= forms(base64.b64encode(f"{key}:{secret}".encode()).decode())
-        with self._lock:
-            if new <= self._needles:
-                return
-            self._needles |= new
-            ordered = sorted(self._needles, key=len, reverse=True)  # longest first: no partial masks
-            self._text = re.compile("|".join(re.escape(n) for n in ordered))
-            self._bytes = re.compile(b"|".join(re.escape(n.encode()) for n in ordered))
-
-    def learn(self, authorization: str | None) -> None:
-        """Mask the credential of a ``Basic`` Authorization header value (others are ignored)."""
-        if not authorization or authorization in self._learnt:
-            return
-        self._learnt.add(authorization)
-        scheme, _, token = authorization.strip().partition(" ")
-        if scheme.lower() != "basic" or not token.strip():
-            return
-        try:
-            key, sep, secret = base64.b64decode(token.strip(), validate=True).decode().partition(":")
-        except ValueError:  # not base64 / not UTF-8: mask the token as it is
-            if len(token.strip()) >= MIN_SECRET_LENGTH:
-                self.add(token.strip())
-            return
-        if sep and len(secret) >= MIN_SECRET_LENGTH:
-            self.add(secret, key=key)
-
-    def text(self, value: str) -> str:
-        pattern = self._text
-        return pattern.sub(MASK, value) if pattern is not None else value
-
-    def bytes(self, value: bytes) -> bytes:
-        pattern = self._bytes
-        return pattern.sub(MASK.encode(), value) if pattern is not None else value
 
     def headers(self, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """Header pairs with credentials replaced (``Basic [scrubbed]``) and secrets masked."""
