@@ -18,6 +18,7 @@ SLOW = (
     "tests/cli/test_run.py",  # four `klikit-harness run` children (embedded, over HTTP, a defect, a probe)
     "tests/cli/test_reproduce.py",  # a failing run, then the reproduction replayed against it
     "tests/cli/test_record.py",  # a recorded run of the contract suite
+    "tests/cli/test_legitimate_choices.py",  # the contract suite over HTTP against another correct server
     "tests/cli/test_mutants_remote.py::test_as_remote_kills_over_http_and_explains_what_it_cannot_reach",
     "tests/cli/test_variants.py::test_the_real_child_run_passes_the_reference_stand_in_both_ways",
     "tests/safety/test_over_loopback.py",  # every suite over HTTP against a loopback stand-in
