@@ -23,8 +23,9 @@ from typing import Any
 
 import uvicorn
 
+from klikit_harness.core.build import build_service
 from klikit_harness.core.seed import load
-from klikit_harness.standin.sandbox import RunningSandbox, SandboxApp, bind, build_service
+from klikit_harness.standin.sandbox import RunningSandbox, SandboxApp, bind
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

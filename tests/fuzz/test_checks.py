@@ -19,7 +19,7 @@ from schemathesis.core.failures import AcceptedNegativeData, ServerError
 from schemathesis.openapi.checks import RejectedPositiveData
 
 from klikit_harness import contract
-from klikit_harness.checking import checks, fuzz_hooks
+from klikit_harness.checking import checks, fuzz_hooks, fuzz_session
 from klikit_harness.checking.checks import HttpExchange
 from klikit_harness.checking.failures import Violation
 from klikit_harness.core import variants as v
@@ -319,10 +319,10 @@ def st_response(ex: HttpExchange) -> schemathesis.Response:
 
 @pytest.fixture
 def hooks_for_test_context():
-    saved = fuzz_hooks._SETTINGS
+    saved = fuzz_session._SETTINGS
     fuzz_hooks.configure(fuzz_hooks.FuzzSettings(ctx=ctx()))
     yield
-    fuzz_hooks._SETTINGS = saved
+    fuzz_session._SETTINGS = saved
 
 
 def rejected(ex: HttpExchange) -> RejectedPositiveData:
@@ -377,7 +377,7 @@ def test_no_write_on_rejection(hooks_for_test_context):
                                            envelope_error("request_invalid", "stores.0.brandID"), request=floats))
 
     def check(after: int, response: schemathesis.Response) -> None:
-        fuzz_hooks._WRITES_BEFORE[case.id] = 5
+        fuzz_session._WRITES_BEFORE[case.id] = 5
         writes["count"] = after
         fuzz_hooks.klikit_no_write_on_rejection(None, response, case)  # type: ignore[arg-type]
 

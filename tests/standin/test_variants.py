@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from klikit_harness.core.build import build_service
 from klikit_harness.core.service import MAX_DEPTH, VARIANT_MAX_DEPTH, VARIANT_RETRY_AFTER
 from klikit_harness.core.variants import REGISTRY, VariantSet
-from klikit_harness.standin.sandbox import build_service
 from tests.support.standin import (
     BURST,
     FOREIGN_SECTION,

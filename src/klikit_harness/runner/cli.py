@@ -113,7 +113,8 @@ def sandbox(
     like: Path | None,
 ) -> None:
     """Serve the embedded stand-in and print the KLIKIT_* block that describes it."""
-    from ..standin.sandbox import PortInUse, SandboxApp, bind, build_service, serve_forever, write_env_file
+    from ..core.build import build_service
+    from ..standin.sandbox import PortInUse, SandboxApp, bind, serve_forever, write_env_file
 
     reading, variants, like_note = _like_options(like, reading, variants)
     try:

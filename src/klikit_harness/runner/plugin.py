@@ -192,12 +192,13 @@ def klikit_simulator(request: pytest.FixtureRequest) -> Iterator[Any]:
     when a test asks for this fixture.
 
     With ``@pytest.mark.klikit_cassette("path.har", base_url=None, strict=True)``
-    it replays that cassette instead (``Simulator.from_cassette``; a relative
+    it replays that cassette instead (``standin.cassettes.replay``; a relative
     path is taken from the test file's directory), served at the recorded base
     URL unless ``base_url`` is given, and the test fails at teardown if any
     request matched nothing in it.
     """
-    from ..standin.simulator import Simulator
+    from ..simulator import Simulator
+    from ..standin.cassettes import replay
 
     marker = request.node.get_closest_marker("klikit_cassette")
     if marker is None:
@@ -212,10 +213,10 @@ def klikit_simulator(request: pytest.FixtureRequest) -> Iterator[Any]:
     path = Path(marker.args[0])
     if not path.is_absolute():
         path = request.path.parent / path
-    replay = Simulator.from_cassette(path, **marker.kwargs)
-    with replay:
-        yield replay
-    replay.assert_all_matched()
+    replayed = replay(path, **marker.kwargs)
+    with replayed:
+        yield replayed
+    replayed.assert_all_matched()
 
 
 # -------------------------------------------------------------------- reports
