@@ -8,8 +8,9 @@ Must not: implement checks; it wires the suites, the stand-in and reports.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -21,6 +22,11 @@ from ..core.seed import SeedError, load
 from ..core.variants import VariantSet
 from ..partner.redact import mask
 from .exits import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VIOLATIONS
+
+if TYPE_CHECKING:
+    from .shards import Plan
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
@@ -455,6 +461,37 @@ def doctor(target: str | None, env_file: Path | None) -> None:
     sys.exit(diagnose(_target_settings(target, env_file), echo=click.echo))
 
 
+def _shard_options(command: F) -> F:
+    """--shard K/N and --timings PREVIOUS.json, the same on mutants and variants."""
+    command = click.option(
+        "--timings",
+        "timings_path",
+        type=click.Path(path_type=Path),
+        help="A previous --json output (merged shards, or one run): its recorded durations balance the shards.",
+    )(command)
+    return click.option(
+        "--shard",
+        "shard_text",
+        metavar="K/N",
+        help="Run only shard K of N: a deterministic split of the sorted work list (round-robin, or balanced by "
+        "--timings); `klikit-harness merge` joins the N JSON files into one verdict.",
+    )(command)
+
+
+def _plan(shard_text: str | None, timings_path: Path | None) -> Plan:
+    """The work of this run, given --shard and --timings (all of it without --shard)."""
+    from . import shards
+
+    try:
+        shard = shards.Shard.parse(shard_text) if shard_text is not None else None
+        if timings_path is not None and shard is None:
+            raise shards.ShardError("--timings balances shards: add --shard K/N")
+        timings = shards.read_timings(timings_path) if timings_path is not None else None
+    except shards.ShardError as exc:
+        fail(str(exc))
+    return shards.Plan(shard, timings)
+
+
 @main.command()
 @click.option("--profile", type=click.Choice(("smoke", "release")), default="smoke", show_default=True)
 @click.option(
@@ -493,6 +530,7 @@ def doctor(target: str | None, env_file: Path | None) -> None:
     default=None,
     help="KLIKIT_MAX_RPS of the remote runs (default: 20).",
 )
+@_shard_options
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the kill matrix as JSON here.")
 def mutants(
     profile: str,
@@ -503,6 +541,8 @@ def mutants(
     as_remote: bool,
     both: bool,
     max_rps: float | None,
+    shard_text: str | None,
+    timings_path: Path | None,
     json_path: Path | None,
 ) -> None:
     """Run the suites against every seeded defect; exit 0 only if the clean run passes and all are killed.
@@ -535,7 +575,10 @@ def mutants(
     rps = max_rps or mutation.DEFAULT_REMOTE_MAX_RPS
     root, _ = _suite_paths(embedded_suites)
     console = Console(highlight=False, width=200)
-    names = sorted(defects or REGISTRY)
+    plan = _plan(shard_text, timings_path)
+    names = plan(sorted(defects or REGISTRY))
+    if not names:
+        fail(f"--shard {shard_text}: this shard has no defect ({len(plan.work)} in all); use at most that many shards")
     total = len(names) * (embedded_on + remote_on)
     done = 0
     started = time.perf_counter()
@@ -549,7 +592,8 @@ def mutants(
         console.print(f"[{done}/{total}] {outcome.name}: {verdict} ({outcome.mode}, {outcome.wall_seconds:.0f} s)")
 
     modes = " and ".join(m for m, on in (("embedded", embedded_on), ("as remote", remote_on)) if on)
-    console.print(f"mutants: clean run + {len(names)} defects, {modes}, profile {profile}")
+    of = f" (shard {plan.shard} of {len(plan.work)})" if plan.shard else ""
+    console.print(f"mutants: clean run + {len(names)} defects{of}, {modes}, profile {profile}")
     if embedded_on:
         console.print(f"  embedded: suites {', '.join(embedded_suites)}")
     if remote_on:
@@ -614,6 +658,7 @@ def mutants(
             "profile": profile,
             "maxfail": maxfail,
             "mode": "both" if embedded_on and remote_on else "remote" if remote_on else "embedded",
+            **plan.meta(),
         }
         if embedded_on:
             meta["suites"] = list(embedded_suites)
@@ -697,12 +742,15 @@ def _kill_matrix(embedded: tuple[Any, list[Any]] | None, remote: tuple[Any, list
 @click.option(
     "--jobs", type=click.IntRange(1, 64), default=None, help="Variants at once (default: the number of cores)."
 )
+@_shard_options
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the variant matrix as JSON here.")
 def variants(
     profile: str,
     names: tuple[str, ...],
     suites: tuple[str, ...],
     jobs: int | None,
+    shard_text: str | None,
+    timings_path: Path | None,
     json_path: Path | None,
 ) -> None:
     """Prove the suites accept every legitimate variant of the stand-in; exit 0 only if each holds both ways.
@@ -735,7 +783,7 @@ def variants(
     root, _ = _suite_paths(chosen_suites)
     console = Console(highlight=False, width=200)
     chosen = list(names) or sorted(registry)
-    total = len(chosen) + (len(chosen) > 1)
+    plan = _plan(shard_text, timings_path)
     done = 0
     started = time.perf_counter()
 
@@ -754,7 +802,7 @@ def variants(
         if outcome.unobserved:
             detail.append(f"not observable here: {', '.join(outcome.unobserved)}")
         suffix = f" — {'; '.join(detail)}" if detail else ""
-        console.print(f"[{done}/{total}] {outcome.name}: {verdict}{suffix} ({outcome.wall_seconds:.0f} s)")
+        console.print(f"[{done}/{len(plan.names)}] {outcome.name}: {verdict}{suffix} ({outcome.wall_seconds:.0f} s)")
 
     console.print(
         f"variants: {len(chosen)} variant(s){' + all at once' if len(chosen) > 1 else ''}, "
@@ -762,7 +810,11 @@ def variants(
     )
     with tempfile.TemporaryDirectory(prefix="klikit-variants-") as tmp:
         runner = mutation.pytest_variant_runner(root, chosen_suites, profile, Path(tmp))
-        outcomes = mutation.run_variants(registry, runner, names=chosen, jobs=jobs, on_result=progress)
+        outcomes = mutation.run_variants(registry, runner, names=chosen, jobs=jobs, on_result=progress, pick=plan)
+    if not plan.names:
+        fail(f"--shard {shard_text}: this shard has no variant ({len(plan.work)} in all); use at most that many shards")
+    if plan.shard:
+        console.print(f"shard {plan.shard}: {len(plan.names)} of the {len(plan.work)} pieces of work")
     wall = time.perf_counter() - started
     table = Table(title="variant matrix")
     for column in ("variant", "non-strict", "strict: failed behaviours", "expected (assumed changes)", "verdict"):
@@ -780,10 +832,45 @@ def variants(
     held = sum(o.holds for o in outcomes)
     console.print(f"variants: {held}/{len(outcomes)} hold; total wall {wall:.0f} s")
     if json_path is not None:
-        meta = {"profile": profile, "suites": list(chosen_suites)}
+        meta = {"profile": profile, "suites": list(chosen_suites), **plan.meta()}
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(mutation.variants_json(outcomes, meta) + "\n", encoding="utf-8")
     sys.exit(EXIT_OK if held == len(outcomes) else EXIT_VIOLATIONS)
+
+
+@main.command("merge")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="JSON...")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the merged JSON here.")
+@click.option(
+    "--markdown",
+    "markdown_path",
+    type=click.Path(path_type=Path),
+    help="Write the kill matrix or the variants table as Markdown here (e.g. $GITHUB_STEP_SUMMARY).",
+)
+def merge(paths: tuple[Path, ...], json_path: Path | None, markdown_path: Path | None) -> None:
+    """Merge the JSON of `mutants|variants --shard K/N` (all N of one run) into one verdict.
+
+    Exit 0 when the merged run holds; 1 when it does not, or when the shards
+    cannot merge (another configuration or N, a shard twice, overlapping or
+    missing work, a clean run missing or failing in a shard); the reason is
+    printed. The merged JSON has the shape of an unsharded run's.
+    """
+    import json
+
+    from . import shards
+
+    try:
+        merged = shards.merge(shards.load(paths))
+    except shards.ShardError as exc:
+        fail(f"cannot merge: {exc}", EXIT_VIOLATIONS)
+    text = shards.markdown(merged)
+    click.echo(text)
+    for path, content in ((json_path, json.dumps(merged.doc, indent=2, sort_keys=True)), (markdown_path, text)):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content + "\n", encoding="utf-8")
+    click.echo(f"merged {len(paths)} shard(s): {'holds' if merged.holds else 'does not hold'}")
+    sys.exit(EXIT_OK if merged.holds else EXIT_VIOLATIONS)
 
 
 @main.command("defects")

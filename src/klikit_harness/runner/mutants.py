@@ -604,8 +604,13 @@ def run_variants(
     status_of: Callable[[str], str] | None = None,
     jobs: int | None = None,
     on_result: Callable[[VariantOutcome], None] = lambda _o: None,
+    pick: Callable[[Sequence[str]], Sequence[str]] | None = None,
 ) -> list[VariantOutcome]:
-    """Each variant alone (and, with ``together``, all of them at once), non-strict and strict."""
+    """Each variant alone (and, with ``together``, all of them at once), non-strict and strict.
+
+    ``pick`` gets the names of the whole work list (the variants, then
+    ``ALL_VARIANTS``) and returns the ones this run makes (``--shard``).
+    """
     if status_of is None:
         from .. import contract
 
@@ -619,6 +624,9 @@ def run_variants(
     entries: list[tuple[str, str, tuple[str, ...]]] = [(n, registry[n].description, (n,)) for n in chosen]
     if together and len(chosen) > 1:
         entries.append((ALL_VARIANTS, "every variant above switched on together", tuple(chosen)))
+    if pick is not None:
+        mine = set(pick([entry[0] for entry in entries]))
+        entries = [entry for entry in entries if entry[0] in mine]
 
     def one(entry: tuple[str, str, tuple[str, ...]]) -> VariantOutcome:
         name, description, switched = entry
