@@ -27,9 +27,10 @@ from ..contract import WRITE_METHODS, Judgement, Reading
 from ..core.clock import Clock
 from ..core.service import JSON_TYPE, Service
 from ..partner import envelope
+from ..partner.bounded import BoundedTransport
 from ..partner.exchange import HttpExchange
 from ..partner.redact import Redactor
-from .config import MAIN_CREDENTIAL, Credential, Settings, Store
+from .config import MAIN_CREDENTIAL, Credential, Settings, Store, host_of
 from .failures import Violation
 from .observations import ObservationLog, settle
 from .profiles import Profile
@@ -81,6 +82,8 @@ class Target:
             allowed=None if self.is_standin else self.settings.writable_stores(),
             max_rps=self.max_rps,
             menu_path=urlsplit(self.base_url).path.rstrip("/") + self.path("getMenu"),
+            host=host_of(self.base_url),
+            bounds=self.settings.bounds(),
         )
         if self.app is not None and not isinstance(self.app, GuardedASGI):
             self.app = GuardedASGI(self.app, self.guard)
@@ -208,10 +211,12 @@ class TargetClient:
         self.credential = credential
         self.variable = variable
         # the guard's hooks run for every request this client sends, just before it leaves
+        bounds = target.guard.bounds
         self._http = httpx.Client(
             base_url=target.base_url,
             auth=credential,
-            timeout=httpx.Timeout(30.0, connect=10.0),
+            transport=BoundedTransport(bounds=bounds),
+            timeout=bounds.httpx_timeout(),
             headers={"user-agent": USER_AGENT},
             event_hooks=target.guard.httpx_hooks(capped=capped),
         )
@@ -276,6 +281,18 @@ class TargetClient:
             raise
         self.last = exchange = HttpExchange.from_httpx(response, credential=credential)
         self.target.record(exchange)
+        # an answer cut at a bound, broken off or redirected is no answer of the endpoint: named at once
+        broken = envelope.whole(exchange, self.target.reading)
+        if broken is not None:
+            raise Violation(
+                broken.title,
+                behaviour=broken.behaviour,
+                received=exchange.received(self.target.redactor),
+                documented=broken.documented,
+                request_id=exchange.request_id,
+                reproduction=exchange.curl(),
+                expected={"check": broken.check},
+            )
         # any 429 the harness meets, in any check, must carry the envelope and Retry-After
         breach = envelope.rate_limited(exchange, self.target.reading)
         if breach is not None:

@@ -49,6 +49,7 @@ import tenacity
 
 from .. import contract
 from . import envelope
+from .bounded import BoundedTransport, Bounds
 from .errors import (
     ApiError,
     ConnectFailed,
@@ -193,6 +194,9 @@ class KlikitClient:
     ``(partner_key, secret_key)`` and is asked once after a credential stops
     verifying. ``paths`` overrides operation paths by operationId.
     ``sleep`` waits between attempts (inject a fake one in tests).
+    ``bounds`` (``partner.bounded.Bounds``) caps how much of an answer is read
+    and how long the whole answer may take; ``transport`` is wrapped in it.
+    Redirects are never followed: a 3xx is a ``ContractViolation``.
 
     Writes return ``data`` and raise a ``KlikitError`` subclass on failure;
     ``call()`` returns the whole ``KlikitResponse`` (``request_id``,
@@ -211,6 +215,7 @@ class KlikitClient:
         credentials_provider: CredentialsProvider | None = None,
         paths: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] | None = None,
+        bounds: Bounds | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(
@@ -240,7 +245,8 @@ class KlikitClient:
         self._json_type = JSON_TYPE
         self._http = httpx.Client(
             base_url=self._base_url,
-            transport=transport,
+            # every answer read within bounds (``partner.bounded``); one cut off mid-body stays ConnectionLost
+            transport=BoundedTransport(transport, bounds=bounds, raise_broken_off=True),
             timeout=timeout,
             headers={"user-agent": USER_AGENT, "accept": JSON_TYPE},
             follow_redirects=False,

@@ -46,6 +46,7 @@ import httpx
 from .. import contract
 from ..checking.config import MAIN_CREDENTIAL, OLD_CREDENTIAL, SECRET_VARIABLES, Settings
 from ..checking.safety import NotSent, Sent
+from ..partner.bounded import BoundedTransport
 from ..partner.exchange import CLIENT_HEADERS
 from .exits import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VIOLATIONS
 
@@ -516,7 +517,8 @@ def reproduce_sequence(failure: Selected, target: Any, *, same_keys: bool) -> Ou
     try:
         with httpx.Client(
             base_url=target.base_url,
-            timeout=httpx.Timeout(30.0, connect=10.0),
+            transport=BoundedTransport(bounds=target.guard.bounds),
+            timeout=target.guard.bounds.httpx_timeout(),
             headers={"user-agent": "klikit-harness reproduce"},
             event_hooks=hooks,
         ) as client:
