@@ -37,7 +37,7 @@ import httpx
 import requests
 
 from ..contract import WRITE_METHODS
-from ..partner import bounded
+from ..partner import bounded, envelope
 from .config import host_of, is_production_url
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "Guard",
     "GuardedASGI",
     "GuardedSession",
+    "NotHttp",
     "NotSent",
     "Sent",
     "SlidingWindow",
@@ -72,6 +73,17 @@ class NotSent(Exception):
         self.reason, self.method, self.url, self.test = reason, method, url, test
         path = urlsplit(url).path or url
         super().__init__(f"not sent (safety): {method} {path} in {test}: {reason}")
+
+
+class NotHttp(AssertionError):
+    """The target answered something that is not HTTP (``bounded.unreadable``): a failure of the answer's
+    behaviour (``behaviour``), raised from the fuzz session where no answer object can carry it."""
+
+    def __init__(self, reason: str, *, method: str, url: str) -> None:
+        breach = envelope.not_http(reason)
+        self.behaviour, self.title, self.documented = breach.behaviour, breach.title, breach.documented
+        self.received = f"{method} {urlsplit(url).path}: {reason}"
+        super().__init__(f"{self.title}\nBehaviour: {self.behaviour}\nReceived: {self.received}")
 
 
 @dataclass(frozen=True)
@@ -276,6 +288,8 @@ class Guard:
     host: str = ""
     #: how much of an answer the guarded sessions read, and for how long (``partner.bounded``)
     bounds: bounded.Bounds = field(default_factory=bounded.Bounds)
+    #: the last request sent and not yet answered (``METHOD /path``), for a report saying what timed out
+    waiting: str | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -325,9 +339,11 @@ class Guard:
             self._window.acquire(wait=capped)
         with self._lock:
             self.sent += 1
+            self.waiting = f"{method.upper()} {urlsplit(url).path}"
 
     def learn(self, method: str, url: str, status: int, authorization: str | None) -> None:
         """Remember a store a store-mode getMenu answered 404 to: writes may name it (they cannot change it)."""
+        self.waiting = None
         if status != 404 or method.upper() != "GET":
             return
         parts = urlsplit(url)
@@ -428,7 +444,13 @@ class GuardedSession(requests.Session):
         authorization = header.decode("latin-1") if isinstance(header, bytes) else header
         self.guard.admit(str(request.method), str(request.url), body, authorization, capped=self.capped)
         kwargs.update(allow_redirects=False, stream=True, timeout=self.guard.bounds.requests_timeout())
-        response = super().send(request, **kwargs)
+        try:
+            response = super().send(request, **kwargs)
+        except requests.RequestException as exc:
+            reason = bounded.unreadable(exc)
+            if reason is None:
+                raise
+            raise NotHttp(reason, method=str(request.method), url=str(request.url)) from None
         bounded.read_requests(response, self.guard.bounds)
         note = self.guard.redirect_note(response.status_code, response.headers.get("location"), str(request.url))
         if note is not None:

@@ -26,7 +26,7 @@ from .. import contract
 from ..contract import WRITE_METHODS, Judgement, Reading
 from ..core.clock import Clock
 from ..core.service import JSON_TYPE, Service
-from ..partner import envelope
+from ..partner import bounded, envelope
 from ..partner.bounded import BoundedTransport
 from ..partner.exchange import HttpExchange
 from ..partner.redact import Redactor
@@ -274,11 +274,23 @@ class TargetClient:
             response = self._http.send(request)
         except NotSent:
             raise  # refused by the guard: never sent, nothing to record or reproduce
-        except BaseException:
+        except BaseException as exc:
             # sent (or attempted): a transport error is still reproducible
             self.last = HttpExchange.unanswered(request, credential=credential)
             self.target.record(self.last)
-            raise
+            reason = bounded.unreadable(exc)
+            if reason is None:
+                raise
+            # the target answered, but not in HTTP: the failure of the answer's behaviour, not a transport trouble
+            garbled = envelope.not_http(reason)
+            raise Violation(
+                garbled.title,
+                behaviour=garbled.behaviour,
+                received=self.target.redactor(f"{request.method} {request.url.path}: {reason}"),
+                documented=garbled.documented,
+                reproduction=self.last.curl(),
+                expected={"check": garbled.check},
+            ) from None
         self.last = exchange = HttpExchange.from_httpx(response, credential=credential)
         self.target.record(exchange)
         # an answer cut at a bound, broken off or redirected is no answer of the endpoint: named at once

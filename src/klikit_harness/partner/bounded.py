@@ -50,6 +50,7 @@ __all__ = [
     "broken",
     "mark_broken",
     "read_requests",
+    "unreadable",
 ]
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -138,6 +139,28 @@ def broken(response: Any) -> str | None:
         return _BROKEN_REQUESTS.get(request)
     except TypeError:  # an unhashable request-like object: nothing was recorded for it
         return None
+
+
+def unreadable(exc: BaseException) -> str | None:
+    """Why ``exc`` means the target answered something that is not HTTP (a header section over the parser's
+    bound, a malformed status or header line), or None for a transport trouble (refused, reset, closed before
+    any answer: those stay the transport's errors)."""
+    import http.client
+
+    if isinstance(exc, httpx.RemoteProtocolError):
+        text = str(exc)
+        if text.startswith("Server disconnected"):  # closed before a byte of answer: a transport trouble
+            return None
+        return f"the answer is not valid HTTP ({text})"
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:  # requests wraps urllib3 wraps http.client
+        seen.add(id(current))
+        for inner in current.args:
+            if isinstance(inner, http.client.HTTPException) and not isinstance(inner, http.client.RemoteDisconnected):
+                return f"the answer is not valid HTTP ({type(inner).__name__}: {str(inner)[:200]})"
+        current = next((a for a in current.args if isinstance(a, BaseException)), None) or current.__cause__
+    return None
 
 
 # ------------------------------------------------------------------ decoding
@@ -371,7 +394,7 @@ def read_requests(response: Any, bounds: Bounds) -> None:
     def chunks() -> Iterator[bytes]:
         try:
             while True:
-                chunk = raw.read(_CHUNK, decode_content=True)
+                chunk = raw.read1(_CHUNK, decode_content=True)  # what has arrived: a drip meets the deadline
                 if not chunk:
                     return
                 yield chunk

@@ -48,7 +48,7 @@ import httpx
 import tenacity
 
 from .. import contract
-from . import envelope
+from . import bounded, envelope
 from .bounded import BoundedTransport, Bounds
 from .errors import (
     ApiError,
@@ -378,6 +378,17 @@ class KlikitClient:
                 headers=headers,
             )
         except httpx.RequestError as exc:
+            garbled = bounded.unreadable(exc)
+            if garbled is not None:  # it answered, but not in HTTP: outside the contract, not a lost connection
+                breach = envelope.not_http(garbled)
+                raise ContractViolation(
+                    self._redact(breach.title),
+                    documented=breach.documented,
+                    behaviour=breach.behaviour,
+                    operation_id=call.operation.operation_id,
+                    idempotency_key=call.key,
+                    attempts=call.attempts,
+                ) from None
             # Not chained: httpx's message is repeated (redacted) in ours, and a chained
             # original would print unredacted in every traceback.
             raise self._transport_error(call, exc) from None

@@ -40,6 +40,7 @@ __all__ = [
     "is_success",
     "json_object",
     "media",
+    "not_http",
     "rate_limited",
     "request_id",
     "retry_after_seconds",
@@ -91,6 +92,11 @@ def whole(ex: HttpExchange, reading: Reading | None = None) -> Breach | None:
         )
         return Breach("envelope.json-body", "json_body", title, _ENVELOPE)
     return None
+
+
+def not_http(reason: str) -> Breach:
+    """An answer the client could not read as HTTP at all (``bounded.unreadable`` says why)."""
+    return Breach("envelope.json-body", "json_body", reason, _ENVELOPE)
 
 
 def media(ex: HttpExchange, reading: Reading | None = None) -> Breach | None:

@@ -31,7 +31,7 @@ from ..core.defects import DefectSet
 from ..core.variants import VariantSet
 from ..standin import twin
 from . import report as reporting
-from .exits import EXIT_UNREACHABLE, EXIT_USAGE
+from .exits import EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VIOLATIONS
 
 RECORDER = pytest.StashKey["reporting.Recorder"]()
 TARGET = pytest.StashKey["Any"]()
@@ -77,6 +77,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="Record every exchange with the target as a HAR 1.2 cassette, DIR/run-<run id>.har (secrets scrubbed).",
     )
+    group.addoption(
+        "--klikit-max-time",
+        default=None,
+        type=float,
+        metavar="SECONDS",
+        help="Stop the run after this many seconds, report written (exit 3, or 1 when a check already failed).",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -93,6 +100,44 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[profiles.ENV_VAR] = chosen
         profiles.register()
     config.stash[RECORDER] = reporting.Recorder()
+    _arm_deadline(config)
+
+
+class RunDeadline(KeyboardInterrupt):
+    """The run passed ``--max-time``: raised in the main thread, wherever it waits (a KeyboardInterrupt, so
+    no test framework in between swallows it); the session ends, its report names what was waiting."""
+
+
+#: why the run stopped early (the run deadline, an unreachable target): the report names it
+STOPPED = pytest.StashKey[str]()
+
+
+def _arm_deadline(config: pytest.Config) -> None:
+    """With ``--klikit-max-time``, a timer (SIGALRM, main thread) stops the session once it is due."""
+    import signal
+    import threading
+
+    seconds = config.getoption("--klikit-max-time", default=None)
+    if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        return
+    if seconds <= 0:
+        raise pytest.UsageError(f"--klikit-max-time must be > 0 seconds (KLIKIT_MAX_TIME); got {seconds:g}")
+
+    def reached(signum: int, frame: Any) -> None:
+        target = config.stash.get(TARGET, None) or config.stash.get(_OPENING, None)
+        waiting = getattr(getattr(target, "guard", None), "waiting", None)
+        running = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0] or "session setup"
+        what = f"the answer to {waiting}" if waiting else "the run"
+        reason = (
+            f"run deadline of {seconds:g} s reached (--max-time / KLIKIT_MAX_TIME): {what} was still "
+            f"awaited in {running}"
+        )
+        config.stash[STOPPED] = reason
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        raise RunDeadline(reason)
+
+    signal.signal(signal.SIGALRM, reached)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
 
 
 def behaviour_ids(item: pytest.Item) -> list[str]:
@@ -210,14 +255,16 @@ def open_target(config: pytest.Config) -> Iterator[Any]:
         pytest.exit(f"klikit-harness: error: {exc}", returncode=EXIT_USAGE)
     target = Target(settings.base_url, settings, reading=reading, strict=strict, profile=profile, read_only=read_only)
     _observe(config, target)
+    config.stash[_OPENING] = target
     try:
         with target.client() as client:
             client.call("getMenu")
     except httpx.TransportError as exc:
-        pytest.exit(
-            f"target {settings.base_url} is unreachable: {type(exc).__name__}: {target.redactor(str(exc))}",
-            returncode=EXIT_UNREACHABLE,
-        )
+        reason = f"target {settings.base_url} is unreachable: {type(exc).__name__}: {target.redactor(str(exc))}"
+        config.stash[STOPPED] = reason
+        pytest.exit(reason, returncode=EXIT_UNREACHABLE)
+    except Violation:
+        pass  # it answered, outside the contract: the checks name what is wrong, one behaviour at a time
     yield target
 
 
@@ -409,6 +456,7 @@ _CASSETTE_RECORDER = pytest.StashKey[Any]()
 _OBSERVATIONS_SEEN = pytest.StashKey[int]()
 _SUMMARY = pytest.StashKey["reporting.Summary"]()
 _STARTED = pytest.StashKey[float]()
+_OPENING = pytest.StashKey[Any]()
 
 
 def _faults(call: Any, report: Any, ids: list[str], target: Any) -> list[reporting.Fault]:
@@ -577,10 +625,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if intermittent and config.getoption("--klikit-strict", default=False) and session.exitstatus == 0:
         # an intermittent check passed on its rerun: only --strict counts it against the run
         session.exitstatus = exitstatus = pytest.ExitCode.TESTS_FAILED
+    stopped = config.stash.get(STOPPED, None)
+    if stopped is not None and exitstatus not in (EXIT_UNREACHABLE, pytest.ExitCode.TESTS_FAILED):
+        # the run deadline: 1 when a check already failed, else 3 (the target did not answer in time)
+        failed = recorder is not None and bool(_summary(config).failures)
+        session.exitstatus = exitstatus = EXIT_VIOLATIONS if failed else EXIT_UNREACHABLE
     directory = config.getoption("--klikit-report", default=None)
     if not directory:
         return
-    target = config.stash.get(TARGET, None)
+    target = config.stash.get(TARGET, None) or config.stash.get(_OPENING, None)
     recorder = config.stash[RECORDER]
     summary = _summary(config)
     meta = {
@@ -598,6 +651,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "wall_seconds": round(time.monotonic() - config.stash.get(_STARTED, time.monotonic()), 1),
         "report_dir": str(directory),
         "base_url": target.base_url if target is not None else None,
+        "stopped": stopped,
     }
     reporting.write(Path(directory), recorder, meta, summary)
     twin.write(Path(directory), summary, meta, recorder.redact)
