@@ -5,7 +5,7 @@ Timeouts are short here (a second, two for a whole answer) so the suite ends in 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -33,11 +33,11 @@ def settings_for(url: str) -> Settings:
 
 
 @pytest.fixture
-def target_for(hostile_server: HostileServer) -> Iterator[object]:  # noqa: F811
+def target_for(hostile_server: HostileServer) -> Callable[[str], Target]:  # noqa: F811
     """``target_for("drip")``: a Target whose base URL answers the named hostile way."""
 
     def make(behaviour: str) -> Target:
         url = hostile_server.url(behaviour)
         return Target(url, settings_for(url))
 
-    yield make
+    return make

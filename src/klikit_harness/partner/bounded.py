@@ -149,8 +149,8 @@ def unreadable(exc: BaseException) -> str | None:
 
     if isinstance(exc, httpx.RemoteProtocolError):
         text = str(exc)
-        if text.startswith("Server disconnected"):  # closed before a byte of answer: a transport trouble
-            return None
+        if text.startswith(("Server disconnected", "peer closed connection")):
+            return None  # closed before a byte of answer, or mid-body: the connection was lost, not garbled
         return f"the answer is not valid HTTP ({text})"
     seen: set[int] = set()
     current: BaseException | None = exc

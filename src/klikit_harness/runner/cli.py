@@ -320,6 +320,9 @@ def run(
     """Run the suites against a target; exit 0 holds, 1 violations, 2 configuration, 3 unreachable or stopped
     at --max-time."""
     import os
+    import time
+
+    started = time.time()
 
     settings = _target_settings(target, env_file)
     try:
@@ -357,14 +360,16 @@ def run(
     if record_dir is not None:
         args += ["--klikit-record", str(record_dir)]
     deadline = max_time if max_time is not None else settings.max_time
-    args += ["--klikit-max-time", f"{deadline:g}"]
+    args += ["--klikit-max-time", f"{deadline:g}", "--klikit-started", repr(started)]
     args += list(pytest_args)
     where = settings.base_url or "the embedded stand-in"
     click.echo(
         f"klikit-harness: running {', '.join(suites or SUITES)} against {where} (profile {profile}, contract {reading})"
     )
     # A child process: pytest must import the suites (and rewrite their asserts) itself.
-    code = _run_child([sys.executable, "-m", "pytest", *args], {**os.environ, "KLIKIT_PROFILE": profile}, deadline)
+    left = deadline - (time.time() - started)
+    env = {**os.environ, "KLIKIT_PROFILE": profile}
+    code = _run_child([sys.executable, "-m", "pytest", *args], env, left, deadline)
     if code == 5:
         fail("no test ran: check the --suite choice and the pytest arguments after --")
     sys.exit({0: EXIT_OK, 1: EXIT_VIOLATIONS, EXIT_UNREACHABLE: EXIT_UNREACHABLE}.get(code, EXIT_USAGE))
@@ -375,7 +380,7 @@ def run(
 CHILD_GRACE = 30.0
 
 
-def _run_child(command: list[str], env: dict[str, str], deadline: float) -> int:
+def _run_child(command: list[str], env: dict[str, str], left: float, deadline: float) -> int:
     """Run pytest; it stops itself at ``deadline`` (``--klikit-max-time``). A child stuck past its own deadline
     and the grace is interrupted (SIGINT: pytest still writes its report), then killed: exit 3."""
     import signal
@@ -383,7 +388,7 @@ def _run_child(command: list[str], env: dict[str, str], deadline: float) -> int:
 
     child = subprocess.Popen(command, env=env)
     try:
-        return child.wait(timeout=deadline + CHILD_GRACE)
+        return child.wait(timeout=max(left, 0) + CHILD_GRACE)
     except subprocess.TimeoutExpired:
         child.send_signal(signal.SIGINT)
         try:

@@ -84,6 +84,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help="Stop the run after this many seconds, report written (exit 3, or 1 when a check already failed).",
     )
+    group.addoption(
+        "--klikit-started",
+        default=None,
+        type=float,
+        metavar="EPOCH",
+        help="When the run began (seconds since the epoch; default: now): --klikit-max-time counts from there.",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -122,22 +129,21 @@ def _arm_deadline(config: pytest.Config) -> None:
         return
     if seconds <= 0:
         raise pytest.UsageError(f"--klikit-max-time must be > 0 seconds (KLIKIT_MAX_TIME); got {seconds:g}")
+    started = config.getoption("--klikit-started", default=None) or time.time()
+    left = max(seconds - (time.time() - started), 0.01)  # the command line's own start-up counts too
 
     def reached(signum: int, frame: Any) -> None:
         target = config.stash.get(TARGET, None) or config.stash.get(_OPENING, None)
         waiting = getattr(getattr(target, "guard", None), "waiting", None)
-        running = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0] or "session setup"
-        what = f"the answer to {waiting}" if waiting else "the run"
-        reason = (
-            f"run deadline of {seconds:g} s reached (--max-time / KLIKIT_MAX_TIME): {what} was still "
-            f"awaited in {running}"
-        )
+        running = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0] or "collection and session setup"
+        what = f"the answer to {waiting} was still awaited in {running}" if waiting else f"{running} still running"
+        reason = f"run deadline of {seconds:g} s reached (--max-time / KLIKIT_MAX_TIME): {what}"
         config.stash[STOPPED] = reason
         signal.setitimer(signal.ITIMER_REAL, 0)
         raise RunDeadline(reason)
 
     signal.signal(signal.SIGALRM, reached)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, left)
 
 
 def behaviour_ids(item: pytest.Item) -> list[str]:
@@ -611,6 +617,7 @@ def _summary(config: pytest.Config) -> reporting.Summary:
             observed_readings=target.observed_readings if target is not None else None,
             reading=config.getoption("--klikit-contract"),
         )
+    config.stash[_SUMMARY].stopped = config.stash.get(STOPPED, None)
     return config.stash[_SUMMARY]
 
 

@@ -161,11 +161,15 @@ class Summary:
     observations: list[DistinctFailure]
     readings: dict[str, Reading]
     counts: dict[str, int]
+    #: why the run stopped before its checks ended (the run deadline, an unreachable target): it never "holds"
+    stopped: str | None = None
 
     @property
     def verdict(self) -> str:
         if self.counts.get("failed"):
-            return "VIOLATIONS FOUND"
+            return "VIOLATIONS FOUND" + (" (run stopped early)" if self.stopped else "")
+        if self.stopped:
+            return "STOPPED EARLY (not checked)"
         if self.counts.get("error"):
             return f"INCOMPLETE ({self.counts['error']} test error{'s' if self.counts['error'] != 1 else ''})"
         if self.observations:
