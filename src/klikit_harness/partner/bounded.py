@@ -96,6 +96,17 @@ class Bounds:
             "(KLIKIT_MAX_BODY_BYTES)"
         )
 
+    def timed_out(self, exc: BaseException) -> str:
+        """What timed out, naming the variable that sets it (for an error or a report line)."""
+        text = str(exc)
+        if "KLIKIT_" in text:  # the whole-answer deadline names itself
+            return text
+        if isinstance(exc, httpx.ConnectTimeout):
+            return f"no connection within {self.connect_timeout:g} s (KLIKIT_CONNECT_TIMEOUT)"
+        if isinstance(exc, httpx.ReadTimeout | TimeoutError):
+            return f"no byte of answer within {self.read_timeout:g} s (KLIKIT_READ_TIMEOUT)"
+        return f"{type(exc).__name__}: {text}"
+
     def late_reason(self) -> str:
         return f"the whole answer took longer than {self.answer_timeout:g} s and was cut (KLIKIT_ANSWER_TIMEOUT)"
 
@@ -368,9 +379,7 @@ def _read_chunks(
 def _broken_off(exc: BaseException, raw: int, bounds: Bounds) -> str:
     """Why a body read stopped at a transport error, after ``raw`` bytes."""
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
-        named = "KLIKIT_" in str(exc)  # the whole-answer deadline names itself
-        text = str(exc) if named else f"a read waited longer than {bounds.read_timeout:g} s (KLIKIT_READ_TIMEOUT)"
-        return f"the body stopped after {raw} bytes: {text}"
+        return f"the body stopped after {raw} bytes: {bounds.timed_out(exc)}"
     return f"the connection broke after {raw} bytes of body: {type(exc).__name__}: {exc}"
 
 

@@ -107,7 +107,6 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[profiles.ENV_VAR] = chosen
         profiles.register()
     config.stash[RECORDER] = reporting.Recorder()
-    _arm_deadline(config)
 
 
 class RunDeadline(KeyboardInterrupt):
@@ -120,7 +119,8 @@ STOPPED = pytest.StashKey[str]()
 
 
 def _arm_deadline(config: pytest.Config) -> None:
-    """With ``--klikit-max-time``, a timer (SIGALRM, main thread) stops the session once it is due."""
+    """With ``--klikit-max-time``, a timer (SIGALRM, main thread) stops the session once it is due (armed at
+    session start, so whatever it interrupts, collection included, the session ends and writes its report)."""
     import signal
     import threading
 
@@ -130,7 +130,8 @@ def _arm_deadline(config: pytest.Config) -> None:
     if seconds <= 0:
         raise pytest.UsageError(f"--klikit-max-time must be > 0 seconds (KLIKIT_MAX_TIME); got {seconds:g}")
     started = config.getoption("--klikit-started", default=None) or time.time()
-    left = max(seconds - (time.time() - started), 0.01)  # the command line's own start-up counts too
+    # the command line's own start-up counts too; at least a second, so the session has begun when it fires
+    left = max(seconds - (time.time() - started), 1.0)
 
     def reached(signum: int, frame: Any) -> None:
         target = config.stash.get(TARGET, None) or config.stash.get(_OPENING, None)
@@ -266,7 +267,10 @@ def open_target(config: pytest.Config) -> Iterator[Any]:
         with target.client() as client:
             client.call("getMenu")
     except httpx.TransportError as exc:
-        reason = f"target {settings.base_url} is unreachable: {type(exc).__name__}: {target.redactor(str(exc))}"
+        timed_out = isinstance(exc, httpx.TimeoutException)
+        why = settings.bounds().timed_out(exc) if timed_out else f"{type(exc).__name__}: {exc}"
+        asked = target.guard.waiting or "getMenu"
+        reason = f"target {settings.base_url} is unreachable: {asked}: {target.redactor(why)}"
         config.stash[STOPPED] = reason
         pytest.exit(reason, returncode=EXIT_UNREACHABLE)
     except Violation:
@@ -621,8 +625,10 @@ def _summary(config: pytest.Config) -> reporting.Summary:
     return config.stash[_SUMMARY]
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[_STARTED] = time.monotonic()
+    _arm_deadline(session.config)  # from here a stop still ends the session: its report is written
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
