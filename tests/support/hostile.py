@@ -179,6 +179,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "never": _never,
     "invalid-utf8": _answer("200 OK", b'{"request_id": "req-\xff\xfe", "data": {}}'),
     "not-json": _answer("200 OK", b"<html><body>Bad gateway</body></html>"),
+    "script-html": _answer("502 Bad Gateway", b"<script>alert('owned')</script>" + b"A" * 200_000, "text/html"),
     "proxy-html": _answer("502 Bad Gateway", b"<html><body>502 Bad Gateway</body></html>", "text/html"),
     "duplicate-headers": _duplicate_headers,
     "malformed-header": _malformed_header,
