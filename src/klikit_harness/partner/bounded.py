@@ -36,6 +36,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import h11
 import httpcore
 import httpx
 
@@ -159,10 +160,16 @@ def unreadable(exc: BaseException) -> str | None:
     import http.client
 
     if isinstance(exc, httpx.RemoteProtocolError):
-        text = str(exc)
-        if text.startswith(("Server disconnected", "peer closed connection")):
-            return None  # closed before a byte of answer, or mid-body: the connection was lost, not garbled
-        return f"the answer is not valid HTTP ({text})"
+        # only the HTTP parser's own verdict (h11, below httpcore) says "not HTTP"; a connection closed before
+        # or during the answer is raised by httpcore itself and stays a transport trouble
+        if "peer closed connection" in str(exc):  # h11's word for a body broken off: the connection was lost
+            return None
+        cause: BaseException | None = exc
+        while cause is not None:
+            if isinstance(cause, h11.RemoteProtocolError):
+                return f"the answer is not valid HTTP ({str(exc)[:200]})"
+            cause = cause.__cause__ or cause.__context__
+        return None
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:  # requests wraps urllib3 wraps http.client
