@@ -164,10 +164,12 @@ def unreadable(exc: BaseException) -> str | None:
         # or during the answer is raised by httpcore itself and stays a transport trouble
         if "peer closed connection" in str(exc):  # h11's word for a body broken off: the connection was lost
             return None
+        chain: list[BaseException] = []
         cause: BaseException | None = exc
-        while cause is not None:
+        while cause is not None and not any(cause is seen for seen in chain):  # a context chain may loop
             if isinstance(cause, h11.RemoteProtocolError):
                 return f"the answer is not valid HTTP ({str(exc)[:200]})"
+            chain.append(cause)
             cause = cause.__cause__ or cause.__context__
         return None
     seen: set[int] = set()
