@@ -30,6 +30,7 @@ from ..checking.safety import NotSent
 from ..core.defects import DefectSet
 from ..core.variants import VariantSet
 from ..standin import twin
+from . import deadline
 from . import report as reporting
 from .exits import EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VIOLATIONS
 
@@ -107,44 +108,6 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[profiles.ENV_VAR] = chosen
         profiles.register()
     config.stash[RECORDER] = reporting.Recorder()
-
-
-class RunDeadline(KeyboardInterrupt):
-    """The run passed ``--max-time``: raised in the main thread, wherever it waits (a KeyboardInterrupt, so
-    no test framework in between swallows it); the session ends, its report names what was waiting."""
-
-
-#: why the run stopped early (the run deadline, an unreachable target): the report names it
-STOPPED = pytest.StashKey[str]()
-
-
-def _arm_deadline(config: pytest.Config) -> None:
-    """With ``--klikit-max-time``, a timer (SIGALRM, main thread) stops the session once it is due (armed at
-    session start, so whatever it interrupts, collection included, the session ends and writes its report)."""
-    import signal
-    import threading
-
-    seconds = config.getoption("--klikit-max-time", default=None)
-    if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        return
-    if seconds <= 0:
-        raise pytest.UsageError(f"--klikit-max-time must be > 0 seconds (KLIKIT_MAX_TIME); got {seconds:g}")
-    started = config.getoption("--klikit-started", default=None) or time.time()
-    # the command line's own start-up counts too; at least a second, so the session has begun when it fires
-    left = max(seconds - (time.time() - started), 1.0)
-
-    def reached(signum: int, frame: Any) -> None:
-        target = config.stash.get(TARGET, None) or config.stash.get(_OPENING, None)
-        waiting = getattr(getattr(target, "guard", None), "waiting", None)
-        running = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0] or "collection and session setup"
-        what = f"the answer to {waiting} was still awaited in {running}" if waiting else f"{running} still running"
-        reason = f"run deadline of {seconds:g} s reached (--max-time / KLIKIT_MAX_TIME): {what}"
-        config.stash[STOPPED] = reason
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        raise RunDeadline(reason)
-
-    signal.signal(signal.SIGALRM, reached)
-    signal.setitimer(signal.ITIMER_REAL, left)
 
 
 def behaviour_ids(item: pytest.Item) -> list[str]:
@@ -271,7 +234,7 @@ def open_target(config: pytest.Config) -> Iterator[Any]:
         why = settings.bounds().timed_out(exc) if timed_out else f"{type(exc).__name__}: {exc}"
         asked = target.guard.waiting or "getMenu"
         reason = f"target {settings.base_url} is unreachable: {asked}: {target.redactor(why)}"
-        config.stash[STOPPED] = reason
+        config.stash[deadline.STOPPED] = reason
         pytest.exit(reason, returncode=EXIT_UNREACHABLE)
     except Violation:
         pass  # it answered, outside the contract: the checks name what is wrong, one behaviour at a time
@@ -621,14 +584,16 @@ def _summary(config: pytest.Config) -> reporting.Summary:
             observed_readings=target.observed_readings if target is not None else None,
             reading=config.getoption("--klikit-contract"),
         )
-    config.stash[_SUMMARY].stopped = config.stash.get(STOPPED, None)
+    config.stash[_SUMMARY].stopped = config.stash.get(deadline.STOPPED, None)
     return config.stash[_SUMMARY]
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[_STARTED] = time.monotonic()
-    _arm_deadline(session.config)  # from here a stop still ends the session: its report is written
+    # from here a stop still ends the session: its report is written
+    stash = session.config.stash
+    deadline.arm(session.config, lambda: stash.get(TARGET, None) or stash.get(_OPENING, None))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -638,7 +603,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if intermittent and config.getoption("--klikit-strict", default=False) and session.exitstatus == 0:
         # an intermittent check passed on its rerun: only --strict counts it against the run
         session.exitstatus = exitstatus = pytest.ExitCode.TESTS_FAILED
-    stopped = config.stash.get(STOPPED, None)
+    stopped = config.stash.get(deadline.STOPPED, None)
     if stopped is not None and exitstatus not in (EXIT_UNREACHABLE, pytest.ExitCode.TESTS_FAILED):
         # the run deadline: 1 when a check already failed, else 3 (the target did not answer in time)
         failed = recorder is not None and bool(_summary(config).failures)
