@@ -679,7 +679,13 @@ def _kill_matrix(embedded: tuple[Any, list[Any]] | None, remote: tuple[Any, list
 
 
 @main.command("variants")
-@click.option("--profile", type=click.Choice(("smoke", "release")), default="smoke", show_default=True)
+@click.option(
+    "--profile",
+    type=click.Choice(("smoke", "release", "nightly")),
+    default="smoke",
+    show_default=True,
+    help="Budgets of the child runs; nightly also runs every generated variant alone.",
+)
 @click.option(
     "--variant",
     "names",
@@ -698,12 +704,24 @@ def _kill_matrix(embedded: tuple[Any, list[Any]] | None, remote: tuple[Any, list
     "--jobs", type=click.IntRange(1, 64), default=None, help="Variants at once (default: the number of cores)."
 )
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the variant matrix as JSON here.")
+@click.option(
+    "--sample",
+    type=click.IntRange(0),
+    default=None,
+    help="Generated variants run alone per run, drawn with --seed (default: 4; every one still runs in the "
+    "all-at-once run).",
+)
+@click.option("--seed", type=int, default=None, help="Seed of the sample (default: a fresh one, printed).")
+@click.option("--all-generated", is_flag=True, help="Run every generated variant alone (the nightly profile does).")
 def variants(
     profile: str,
     names: tuple[str, ...],
     suites: tuple[str, ...],
     jobs: int | None,
     json_path: Path | None,
+    sample: int | None,
+    seed: int | None,
+    all_generated: bool,
 ) -> None:
     """Prove the suites accept every legitimate variant of the stand-in; exit 0 only if each holds both ways.
 
@@ -711,8 +729,12 @@ def variants(
     exactly the `assumed` behaviours it changes — nothing else. The strict
     verdict needs its own run: the fuzz suite's documented view enforces the
     assumed constraints only under --strict, so it generates other requests.
+    Every hand-written variant runs alone; of the variants generated from the
+    contract a seeded sample does (all of them with --all-generated or the
+    nightly profile), and every variant runs in the all-at-once run.
     """
     import importlib
+    import random
     import tempfile
     import time
 
@@ -734,8 +756,16 @@ def variants(
     chosen_suites = suites or mutation.REMOTE_SUITES
     root, _ = _suite_paths(chosen_suites)
     console = Console(highlight=False, width=200)
-    chosen = list(names) or sorted(registry)
-    total = len(chosen) + (len(chosen) > 1)
+    seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    plan = mutation.plan_variants(
+        registry,
+        names,
+        sample=mutation.DEFAULT_SAMPLE if sample is None else sample,
+        seed=seed,
+        all_generated=all_generated or profile == "nightly",
+    )
+    chosen = plan.alone
+    total = len(chosen) + (len(plan.together) > 1)
     done = 0
     started = time.perf_counter()
 
@@ -756,20 +786,37 @@ def variants(
         suffix = f" — {'; '.join(detail)}" if detail else ""
         console.print(f"[{done}/{total}] {outcome.name}: {verdict}{suffix} ({outcome.wall_seconds:.0f} s)")
 
+    generated_line = (
+        f"{len(plan.generated)} generated, {len(plan.sampled)} of them alone"
+        + ("" if names or len(plan.sampled) == len(plan.generated) else f" (sampled with seed {plan.seed})")
+    )
+    at_once = f" + all {len(plan.together)} at once" if total > len(chosen) else ""
     console.print(
-        f"variants: {len(chosen)} variant(s){' + all at once' if len(chosen) > 1 else ''}, "
+        f"variants: {len(chosen)} variant(s) alone{at_once}; {generated_line}; "
         f"suites {', '.join(chosen_suites)}, profile {profile}; each non-strict then --strict"
     )
+    if plan.sampled and not names:
+        console.print(f"sampled: {', '.join(plan.sampled)}")
     with tempfile.TemporaryDirectory(prefix="klikit-variants-") as tmp:
         runner = mutation.pytest_variant_runner(root, chosen_suites, profile, Path(tmp))
-        outcomes = mutation.run_variants(registry, runner, names=chosen, jobs=jobs, on_result=progress)
+        outcomes = mutation.run_variants(
+            registry, runner, names=chosen, all_at_once=plan.together, jobs=jobs, on_result=progress
+        )
     wall = time.perf_counter() - started
     table = Table(title="variant matrix")
-    for column in ("variant", "non-strict", "strict: failed behaviours", "expected (assumed changes)", "verdict"):
+    columns = ("variant", "kind", "non-strict", "strict: failed behaviours", "expected (assumed changes)", "verdict")
+    for column in columns:
         table.add_column(column)
     for o in outcomes:
+        kind = (
+            "all at once" if o.name == mutation.ALL_VARIANTS
+            else "generated (sampled)" if o.name in plan.sampled
+            else "generated" if o.name in plan.generated
+            else "hand-written"
+        )
         table.add_row(
             o.name,
+            kind,
             "pass" if o.lenient_holds else f"[bold red]FAIL (exit {o.lenient_exit})[/] " + ", ".join(o.lenient_failed),
             ", ".join(o.strict_failed) or "—",
             ", ".join(o.expected) or "—",
@@ -778,9 +825,14 @@ def variants(
         )
     console.print(table)
     held = sum(o.holds for o in outcomes)
-    console.print(f"variants: {held}/{len(outcomes)} hold; total wall {wall:.0f} s")
+    walls = sorted(o.wall_seconds for o in outcomes if o.name != mutation.ALL_VARIANTS)
+    median = walls[len(walls) // 2] if walls else 0.0
+    console.print(
+        f"variants: {held}/{len(outcomes)} hold; {len(plan.generated)} generated ({len(plan.sampled)} run alone, "
+        f"seed {plan.seed}); total wall {wall:.0f} s, median per variant {median:.0f} s"
+    )
     if json_path is not None:
-        meta = {"profile": profile, "suites": list(chosen_suites)}
+        meta = {"profile": profile, "suites": list(chosen_suites), **plan.meta(), "wall_seconds": round(wall, 1)}
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(mutation.variants_json(outcomes, meta) + "\n", encoding="utf-8")
     sys.exit(EXIT_OK if held == len(outcomes) else EXIT_VIOLATIONS)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -508,6 +509,65 @@ class SuiteResult:
 SuiteRunner = Callable[[tuple[str, ...], bool], SuiteResult]
 
 ALL_VARIANTS = "(all at once)"
+#: generated variants run alone per run by default: with the hand-written ones, smoke stays within
+#: 10 minutes on 2 cores; ``--all-generated`` (and the nightly profile) runs every one
+DEFAULT_SAMPLE = 4
+
+
+def is_generated(variant: object) -> bool:
+    """Whether a registry entry was generated from the contract (it carries its departure)."""
+    return getattr(variant, "departure", None) is not None
+
+
+@dataclass
+class VariantPlan:
+    """What one ``variants`` run switches on: alone (the work list), then all at once."""
+
+    #: the work list: the variant names run one at a time, sorted (a shard is a slice of it)
+    alone: list[str]
+    #: the variants switched on together in the all-at-once run (every registered one by default)
+    together: list[str]
+    #: every generated variant, sorted; ``sampled`` are those in ``alone``
+    generated: list[str]
+    sampled: list[str]
+    seed: int
+    all_generated: bool
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "generated": len(self.generated),
+            "sampled": self.sampled,
+            "sample_seed": self.seed,
+            "all_generated": self.all_generated,
+            "hand_written": len(self.alone) - len(self.sampled),
+            "together": len(self.together),
+        }
+
+
+def plan_variants(
+    registry: Mapping[str, object],
+    names: Sequence[str] = (),
+    *,
+    sample: int = DEFAULT_SAMPLE,
+    seed: int = 0,
+    all_generated: bool = False,
+) -> VariantPlan:
+    """The work list: every hand-written variant and a seeded sample of the generated ones (or the ``names``)."""
+    unknown = sorted(set(names) - set(registry))
+    if unknown:
+        raise ValueError(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(sorted(registry))}")
+    if sample < 0:
+        raise ValueError(f"--sample must be 0 or more, got {sample}")
+    generated = sorted(n for n, v in registry.items() if is_generated(v))
+    if names:
+        alone = sorted(set(names))
+        return VariantPlan(alone, alone, generated, [n for n in alone if n in generated], seed, all_generated)
+    if all_generated or sample >= len(generated):
+        picked = generated
+    else:
+        picked = sorted(random.Random(seed).sample(generated, sample))
+    hand = sorted(set(registry) - set(generated))
+    return VariantPlan(sorted(hand + picked), sorted(registry), generated, picked, seed, all_generated)
 
 
 @dataclass
@@ -603,11 +663,16 @@ def run_variants(
     *,
     names: Sequence[str] | None = None,
     together: bool = True,
+    all_at_once: Sequence[str] | None = None,
     status_of: Callable[[str], str] | None = None,
     jobs: int | None = None,
     on_result: Callable[[VariantOutcome], None] = lambda _o: None,
 ) -> list[VariantOutcome]:
-    """Each variant alone (and, with ``together``, all of them at once), non-strict and strict."""
+    """Each variant alone (and, with ``together``, all of them at once), non-strict and strict.
+
+    ``names`` is the work list (default: every registered variant); the all-at-once run switches
+    on ``all_at_once`` (default: the work list) — a plan's ``together``, every registered variant.
+    """
     if status_of is None:
         from .. import contract
 
@@ -619,8 +684,17 @@ def run_variants(
     if unknown:
         raise ValueError(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(sorted(registry))}")
     entries: list[tuple[str, str, tuple[str, ...]]] = [(n, registry[n].description, (n,)) for n in chosen]
-    if together and len(chosen) > 1:
-        entries.append((ALL_VARIANTS, "every variant above switched on together", tuple(chosen)))
+    at_once = list(all_at_once) if all_at_once else chosen
+    unknown = sorted(set(at_once) - set(registry))
+    if unknown:
+        raise ValueError(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(sorted(registry))}")
+    if together and len(at_once) > 1:
+        described = (
+            "every variant above switched on together"
+            if at_once == chosen
+            else f"all {len(at_once)} variants switched on together (every generated one included)"
+        )
+        entries.append((ALL_VARIANTS, described, tuple(at_once)))
 
     def one(entry: tuple[str, str, tuple[str, ...]]) -> VariantOutcome:
         name, description, switched = entry
