@@ -196,6 +196,21 @@ GENERATED = {f"gen.{i:02d}": FakeGenerated(f"gen.{i:02d}", f"generated {i}", ("c
 WITH_GENERATED = {**REGISTRY, **GENERATED}
 
 
+@dataclass(frozen=True)
+class FakeTransport:
+    name: str
+    description: str
+    changes: tuple[str, ...]
+    sampled: bool = True
+
+
+def test_transport_variants_join_the_sampled_pool_but_are_not_counted_generated() -> None:
+    registry = {**WITH_GENERATED, "wire": FakeTransport("wire", "a transport variant", ("c.incidental",))}
+    plan = mutation.plan_variants(registry, sample=0, seed=1)
+    assert plan.generated == sorted(GENERATED) and plan.pool == sorted([*GENERATED, "wire"])
+    assert "wire" not in plan.alone and "wire" in plan.together
+
+
 def test_the_work_list_is_every_hand_written_variant_and_a_seeded_sample_of_the_generated() -> None:
     plan = mutation.plan_variants(WITH_GENERATED, sample=3, seed=7)
     assert plan.generated == sorted(GENERATED) and len(plan.sampled) == 3 and set(plan.sampled) <= set(GENERATED)
@@ -244,7 +259,7 @@ def test_the_command_reports_the_generated_count_the_sample_and_its_seed(
     code, output = _cli(monkeypatch, FakeSuites(HONEST), "--sample", "2", "--seed", "11", "--json", str(out))
     assert code == EXIT_OK, output
     expected = mutation.plan_variants(WITH_GENERATED, sample=2, seed=11).sampled
-    assert "10 generated, 2 of them alone (sampled with seed 11)" in output
+    assert "10 generated; 2 of 10 generated/transport alone (sampled with seed 11)" in output
     assert f"sampled: {', '.join(expected)}" in output and "generated (sampled)" in output
     meta = json.loads(out.read_text())["meta"]
     assert (meta["generated"], meta["sampled"], meta["sample_seed"]) == (10, expected, 11)
@@ -259,4 +274,4 @@ def test_the_nightly_profile_runs_every_generated_variant_alone(
     code, output = _cli(monkeypatch, suites, "--profile", "nightly", "--seed", "5")
     assert code == EXIT_OK, output
     assert {v[0] for v, _ in suites.calls if len(v) == 1} == set(WITH_GENERATED)
-    assert "10 generated, 10 of them alone" in output
+    assert "10 generated; 10 of 10 generated/transport alone" in output

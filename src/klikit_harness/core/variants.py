@@ -43,6 +43,11 @@ class Variant:
     def generated(self) -> bool:
         return self.departure is not None
 
+    @property
+    def sampled(self) -> bool:
+        """Whether ``klikit-harness variants`` runs it alone only when drawn (generated and transport variants)."""
+        return self.generated or self.name in TRANSPORT
+
 
 #: lowercase words joined by "-" (and "." between the parts of a generated name)
 _NAME = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
@@ -275,6 +280,8 @@ LATENCY = register(
     "every answer is sent after a 40 ms pause",
     changes=("transport.plain-responses",),
 )
+#: the transport variants: like the generated ones, run alone only when drawn (they change no rule)
+TRANSPORT = frozenset({GZIP, CONNECTION_CLOSE, CLOCK_SKEW, LATENCY})
 #: how far the clock-skew variant's clock is ahead, and the latency variant's pause
 CLOCK_SKEW_S = 90.0
 LATENCY_S = 0.04

@@ -708,11 +708,13 @@ def _kill_matrix(embedded: tuple[Any, list[Any]] | None, remote: tuple[Any, list
     "--sample",
     type=click.IntRange(0),
     default=None,
-    help="Generated variants run alone per run, drawn with --seed (default: 4; every one still runs in the "
-    "all-at-once run).",
+    help="Generated and transport variants run alone per run, drawn with --seed (default: 2; every one still "
+    "runs in the all-at-once run).",
 )
 @click.option("--seed", type=int, default=None, help="Seed of the sample (default: a fresh one, printed).")
-@click.option("--all-generated", is_flag=True, help="Run every generated variant alone (the nightly profile does).")
+@click.option(
+    "--all-generated", is_flag=True, help="Run every generated and transport variant alone (the nightly profile does)."
+)
 def variants(
     profile: str,
     names: tuple[str, ...],
@@ -787,8 +789,8 @@ def variants(
         console.print(f"[{done}/{total}] {outcome.name}: {verdict}{suffix} ({outcome.wall_seconds:.0f} s)")
 
     generated_line = (
-        f"{len(plan.generated)} generated, {len(plan.sampled)} of them alone"
-        + ("" if names or len(plan.sampled) == len(plan.generated) else f" (sampled with seed {plan.seed})")
+        f"{len(plan.generated)} generated; {len(plan.sampled)} of {len(plan.pool)} generated/transport alone"
+        + ("" if names or len(plan.sampled) == len(plan.pool) else f" (sampled with seed {plan.seed})")
     )
     at_once = f" + all {len(plan.together)} at once" if total > len(chosen) else ""
     console.print(
@@ -810,8 +812,8 @@ def variants(
     for o in outcomes:
         kind = (
             "all at once" if o.name == mutation.ALL_VARIANTS
-            else "generated (sampled)" if o.name in plan.sampled
-            else "generated" if o.name in plan.generated
+            else "generated (sampled)" if o.name in plan.sampled and o.name in plan.generated
+            else "transport (sampled)" if o.name in plan.sampled
             else "hand-written"
         )
         table.add_row(
@@ -828,8 +830,9 @@ def variants(
     walls = sorted(o.wall_seconds for o in outcomes if o.name != mutation.ALL_VARIANTS)
     median = walls[len(walls) // 2] if walls else 0.0
     console.print(
-        f"variants: {held}/{len(outcomes)} hold; {len(plan.generated)} generated ({len(plan.sampled)} run alone, "
-        f"seed {plan.seed}); total wall {wall:.0f} s, median per variant {median:.0f} s"
+        f"variants: {held}/{len(outcomes)} hold; {len(plan.generated)} generated ({len(plan.sampled)} of "
+        f"{len(plan.pool)} generated/transport run alone, seed {plan.seed}); total wall {wall:.0f} s, "
+        f"median per variant {median:.0f} s"
     )
     if json_path is not None:
         meta = {"profile": profile, "suites": list(chosen_suites), **plan.meta(), "wall_seconds": round(wall, 1)}

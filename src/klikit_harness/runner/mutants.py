@@ -509,14 +509,19 @@ class SuiteResult:
 SuiteRunner = Callable[[tuple[str, ...], bool], SuiteResult]
 
 ALL_VARIANTS = "(all at once)"
-#: generated variants run alone per run by default: with the hand-written ones, smoke stays within
-#: 10 minutes on 2 cores; ``--all-generated`` (and the nightly profile) runs every one
-DEFAULT_SAMPLE = 4
+#: sampled variants (generated and transport ones) run alone per run by default: with the hand-written
+#: ones, smoke stays within 10 minutes on 2 cores; ``--all-generated`` (and the nightly profile) runs every one
+DEFAULT_SAMPLE = 2
 
 
 def is_generated(variant: object) -> bool:
     """Whether a registry entry was generated from the contract (it carries its departure)."""
     return getattr(variant, "departure", None) is not None
+
+
+def is_sampled(variant: object) -> bool:
+    """Whether a registry entry runs alone only when drawn (generated, or flagged ``sampled``)."""
+    return is_generated(variant) or bool(getattr(variant, "sampled", False))
 
 
 @dataclass
@@ -527,8 +532,10 @@ class VariantPlan:
     alone: list[str]
     #: the variants switched on together in the all-at-once run (every registered one by default)
     together: list[str]
-    #: every generated variant, sorted; ``sampled`` are those in ``alone``
+    #: every generated variant, sorted
     generated: list[str]
+    #: the variants run alone only when drawn (generated and transport), sorted; ``sampled`` those in ``alone``
+    pool: list[str]
     sampled: list[str]
     seed: int
     all_generated: bool
@@ -536,6 +543,7 @@ class VariantPlan:
     def meta(self) -> dict[str, Any]:
         return {
             "generated": len(self.generated),
+            "pool": len(self.pool),
             "sampled": self.sampled,
             "sample_seed": self.seed,
             "all_generated": self.all_generated,
@@ -552,22 +560,20 @@ def plan_variants(
     seed: int = 0,
     all_generated: bool = False,
 ) -> VariantPlan:
-    """The work list: every hand-written variant and a seeded sample of the generated ones (or the ``names``)."""
+    """The work list: every hand-written rule variant and a seeded sample of the pool (or the ``names``)."""
     unknown = sorted(set(names) - set(registry))
     if unknown:
         raise ValueError(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(sorted(registry))}")
     if sample < 0:
         raise ValueError(f"--sample must be 0 or more, got {sample}")
     generated = sorted(n for n, v in registry.items() if is_generated(v))
+    pool = sorted(n for n, v in registry.items() if is_sampled(v))
     if names:
         alone = sorted(set(names))
-        return VariantPlan(alone, alone, generated, [n for n in alone if n in generated], seed, all_generated)
-    if all_generated or sample >= len(generated):
-        picked = generated
-    else:
-        picked = sorted(random.Random(seed).sample(generated, sample))
-    hand = sorted(set(registry) - set(generated))
-    return VariantPlan(sorted(hand + picked), sorted(registry), generated, picked, seed, all_generated)
+        return VariantPlan(alone, alone, generated, pool, [n for n in alone if n in pool], seed, all_generated)
+    picked = pool if all_generated or sample >= len(pool) else sorted(random.Random(seed).sample(pool, sample))
+    hand = sorted(set(registry) - set(pool))
+    return VariantPlan(sorted(hand + picked), sorted(registry), generated, pool, picked, seed, all_generated)
 
 
 @dataclass
