@@ -214,3 +214,9 @@ def test_the_registry_holds_every_generated_departure_the_stand_in_can_show():
     assert set(variants.hand_written()).isdisjoint(expected)
     for name in variants.GENERATED:
         assert variants.REGISTRY[name].departure is not None
+
+
+def test_a_departure_the_schema_cannot_fully_describe_also_changes_what_design_states():
+    details = variants.REGISTRY["drop-member.error.details"]
+    assert details.changes == (OPTIONAL_MEMBERS, *variants.ALSO_CHANGES["drop-member.error.details"])
+    assert set(variants.ALSO_CHANGES) <= {d.name for d in variants.generated_departures()}, "no stale entry"
