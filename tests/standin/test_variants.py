@@ -19,6 +19,7 @@ from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import httpx
 import pytest
 
 from klikit_harness import contract
@@ -621,3 +622,22 @@ def test_reference_query_and_path_id_forms(api):
     plain = api.get("/menus", params={"brand_id": key.brand_id, "branch_id": key.branch_id})
     assert padded.status_code == plain.status_code == 200
     assert padded.json()["data"] == plain.json()["data"]
+
+
+def test_a_replay_replays_the_reshaped_answer_and_the_simulator_answers_alike(seed, clock):
+    from klikit_harness.standin.simulator import Simulator
+
+    name = "extra-member.populate-menu-data"
+    api = InProcessApi(build_service(seed, clock=clock, variants=VariantSet([name])))
+    try:
+        body = push(FRESH[3], {LUNCH: {"sequence": 1}})
+        first = api.post("/menus/populate", body, key="replayed-key")
+        again = api.post("/menus/populate", body, key="replayed-key")
+        assert again.headers.get("idempotent-replayed") == "true"
+        assert again.content == first.content and first.json()["data"]["x_trace"] == {"k": 1}
+    finally:
+        api.close()
+    sim = Simulator(seed=seed, variants=VariantSet([name]))
+    with httpx.Client(transport=sim.transport(), base_url=sim.base_url) as client:
+        r = client.post("/menus/populate", json=body, headers={"Idempotency-Key": "k", **basic(*MAIN)})
+    assert r.json()["data"] == first.json()["data"]

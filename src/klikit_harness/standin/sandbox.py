@@ -35,7 +35,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..contract import Reading
 from ..core import variants as v
-from ..core.clock import Clock, SystemClock
+from ..core.clock import Clock
 from ..core.defects import DefectSet
 from ..core.errors import ServiceError
 from ..core.seed import Seed, load
@@ -55,6 +55,9 @@ class SandboxApp:
     def __init__(self, service: Service, *, write_delay: float = 0.0) -> None:
         self.service = service
         self.write_delay = write_delay
+        if service.variants.on(v.CLOCK_SKEW) and not isinstance(service.clock, AheadClock):
+            # a transport variant: the server this adapter fronts keeps its own time
+            service.clock = AheadClock(service.clock, v.CLOCK_SKEW_S)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -154,8 +157,6 @@ def build_service(
     """A fresh service over the seeded world (the packaged seed by default)."""
     seed = seed or load()
     world, credentials = seed.build()
-    if variants is not None and variants.on(v.CLOCK_SKEW):
-        clock = AheadClock(clock or SystemClock(), v.CLOCK_SKEW_S)
     return Service(
         world,
         credentials,
