@@ -99,7 +99,7 @@ DOC: dict[str, Any] = {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["request_id", "data"],
-                "properties": {"request_id": {"type": "string"}, "data": ref("ThingData"), "error": False},
+                "properties": {"request_id": {"type": "string"}, "data": ref("ThingData"), "error": {"not": {}}},
             },
             "ThingData": {
                 "x-behaviour": "doc.payload",

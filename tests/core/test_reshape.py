@@ -108,6 +108,7 @@ def test_matches_reads_type_required_and_forbidden_members():
     assert not matches(DOC, schema, {"c": 1})
     assert not matches(DOC, {"type": "integer"}, True)
     assert matches(DOC, {"type": ["string", "null"]}, None)
+    assert not matches(DOC, {"type": "object", "properties": {"b": {"not": {}}}}, {"b": 1})
 
 
 JSON = st.recursive(

@@ -115,6 +115,11 @@ def resolve(doc: Mapping[str, Any], ref: str) -> tuple[str, Mapping[str, Any]]:
     return "/".join(parts), node
 
 
+def forbidden(schema: Any) -> bool:
+    """Whether a member schema admits no value (``false`` or ``{not: {}}``): a member the answer must not carry."""
+    return schema is False or (isinstance(schema, Mapping) and schema.get("not") == {})
+
+
 def is_member_object(node: Mapping[str, Any]) -> bool:
     """A schema of an object with named members (not a map keyed by data such as ``Visibilities``)."""
     types = node.get("type")
@@ -229,7 +234,7 @@ def departures(doc: Mapping[str, Any], status_of: Callable[[str], str]) -> list[
                     add(Departure(f"extra-member.{label}", "extra-member", location, "", "", 0, (bid,)))
         required = set(node.get("required") or ())
         for member, schema in properties.items():
-            if not isinstance(schema, Mapping):  # ``false``: a member the answer must not carry
+            if not isinstance(schema, Mapping) or forbidden(schema):  # a member the answer must not carry
                 continue
             name = f"drop-member.{label}.{kebab(member)}"
             if member not in required:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .generated_variants import EXTRA_MEMBER, EXTRA_VALUE, Departure, resolve
+from .generated_variants import EXTRA_MEMBER, EXTRA_VALUE, Departure, forbidden, resolve
 
 Edits = Mapping[str, Sequence[Departure]]
 
@@ -52,7 +52,7 @@ def matches(doc: Mapping[str, Any], node: Mapping[str, Any], value: Any) -> bool
     if isinstance(value, dict):
         if not set(node.get("required") or ()) <= value.keys():
             return False
-        if any(sub is False and name in value for name, sub in (node.get("properties") or {}).items()):
+        if any(forbidden(sub) and name in value for name, sub in (node.get("properties") or {}).items()):
             return False
     return all(matches(doc, sub, value) for sub in node.get("allOf") or () if isinstance(sub, Mapping))
 
