@@ -2,7 +2,7 @@
 
 Records a mixed workload of N exchanges (default 2,000) sent with httpx to the
 respx ``Simulator`` (the domain core answers), then replays the cassette
-through ``Simulator.from_cassette`` with a fresh httpx client and checks every
+through ``cassettes.replay`` with a fresh httpx client and checks every
 answer is the recorded one. Prints:
 
 * record overhead per exchange (µs): the same workload through a
@@ -33,6 +33,7 @@ from pathlib import Path
 
 import httpx
 
+from klikit_harness.standin import cassettes
 from klikit_harness.standin.cassettes import Recorder, load
 from klikit_harness.standin.simulator import Simulator
 
@@ -140,14 +141,14 @@ def main() -> None:
 
     replay_transport_times, replay_patched_times = [], []
     for _ in range(args.repeat):
-        replay = Simulator.from_cassette(path)
+        replay = cassettes.replay(path)
         with httpx.Client(transport=replay.transport(), auth=("pk_other", "sk_other_secret")) as client:
             answers, took = timed(send_all, client, replay.base_url, requests)
         replay_transport_times.append(took)
         assert not replay.unmatched
         assert [a.content for a in answers] == [r.content for r in recorded], "a replayed answer differs"
 
-        with Simulator.from_cassette(path) as replay, httpx.Client(auth=("pk_other", "sk_other_secret")) as client:
+        with cassettes.replay(path) as replay, httpx.Client(auth=("pk_other", "sk_other_secret")) as client:
             _, took = timed(send_all, client, replay.base_url, requests)
         replay_patched_times.append(took)
         assert not replay.unmatched

@@ -177,8 +177,8 @@ def _where_the_time_goes(path: str, run: dict[str, Any]) -> list[str]:
     collection = cumulative("_pytest/main.py", "pytest_collection")
     call = cumulative("schemathesis/generation/case.py", "call")
     validate = cumulative("schemathesis/generation/case.py", "validate_response")
-    klikit = cumulative("klikit_harness/fuzz_hooks.py", "run") + cumulative("klikit_harness/fuzz_hooks.py",
-                                                                           "klikit_no_write_on_rejection")
+    klikit = cumulative("checking/fuzz_hooks.py", "run") + cumulative("checking/fuzz_hooks.py",
+                                                                      "klikit_no_write_on_rejection")
     standin = run["standin_s"]
     lines = [
         f"profile of the in-process run ({run['requests']:,} requests, {run['wall']:.1f} s wall, "

@@ -29,8 +29,9 @@ from collections.abc import Iterator
 
 import httpx
 
+from klikit_harness.core.build import build_service
 from klikit_harness.core.service import ApiRequest
-from klikit_harness.standin.sandbox import SandboxApp, build_service
+from klikit_harness.standin.sandbox import SandboxApp
 
 MAIN = ("pk_sandbox_main", "sk_sandbox_main_7f3a9c")
 AUTH = "Basic " + base64.b64encode(f"{MAIN[0]}:{MAIN[1]}".encode()).decode()

@@ -43,10 +43,10 @@ from .partner.errors import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .standin.simulator import FaultContext, Simulator, fault
+    from .simulator import FaultContext, Simulator, fault
 
 #: names served on first use, so importing the package does not import respx
-_LAZY = {"Simulator": "standin.simulator", "FaultContext": "standin.simulator", "fault": "standin.simulator"}
+_LAZY = {"Simulator": "simulator", "FaultContext": "simulator", "fault": "simulator"}
 
 
 def __getattr__(name: str) -> Any:

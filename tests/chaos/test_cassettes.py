@@ -13,6 +13,7 @@ import pytest
 
 from klikit_harness.partner.client import KlikitClient
 from klikit_harness.partner.errors import NotFoundError, RequestInvalidError
+from klikit_harness.standin import cassettes
 from klikit_harness.standin.cassettes import (
     MASK,
     CassetteError,
@@ -78,7 +79,7 @@ def test_a_recorded_session_replays_identically_through_a_fresh_client(tmp_path)
     assert [e.status for e in cassette] == [c.status for c in sim.calls]
 
     # a fresh client with other credentials, new Idempotency-Keys, served by the cassette alone
-    with Simulator.from_cassette(path) as replay:
+    with cassettes.replay(path) as replay:
         assert isinstance(replay, CassetteSimulator) and replay.base_url == BASE
         with KlikitClient(BASE, "pk_partner_team", "sk_partner_team_secret", sleep=replay.sleep) as fresh:
             replayed = session(fresh)
@@ -91,6 +92,17 @@ def test_a_recorded_session_replays_identically_through_a_fresh_client(tmp_path)
     assert seen(replay.calls) == seen(sim.calls)
     assert any(r[0] == "error" and r[1] == RequestInvalidError.__name__ for r in replayed)
     assert any(r[0] == "error" and r[1] == NotFoundError.__name__ for r in replayed)
+
+
+def test_the_package_face_keeps_simulator_from_cassette_as_the_documented_entry():
+    """``klikit_harness.Simulator.from_cassette`` (docs/chaos.md) is ``cassettes.replay`` behind the face."""
+    import klikit_harness
+    from klikit_harness import simulator as face
+
+    assert klikit_harness.Simulator is face.Simulator and issubclass(face.Simulator, Simulator)
+    with klikit_harness.Simulator.from_cassette(EXAMPLE, base_url=BASE) as replayed:
+        assert isinstance(replayed, CassetteSimulator) and replayed.cassette.path == EXAMPLE
+        assert replayed.base_url == BASE
 
 
 def test_the_cassette_is_har_1_2_with_the_run_and_test_ids(tmp_path):
@@ -247,7 +259,7 @@ def test_a_request_with_a_secret_in_its_body_still_matches(tmp_path):
         recorded = client.call("createSection", {"title": {"en": f"made with {sim.secret_key}"}})
         query = client.call("getMenu", params={"brand_id": 663, "branch_id": 1062, "token": sim.secret_key})
     recorder.close()
-    with Simulator.from_cassette(path) as replay:
+    with cassettes.replay(path) as replay:
         theirs = "sk_partner_team_other"
         with KlikitClient(replay.base_url, "pk_partner_team", theirs, sleep=replay.sleep) as fresh:
             answer = fresh.call("createSection", {"title": {"en": f"made with {theirs}"}})
@@ -273,7 +285,7 @@ def test_matching_ignores_key_order_query_order_and_authorization(tmp_path):
         tmp_path,
         ("POST", f"{BASE}/menus/sync?a=1&b=2&a=0", b'{"stores": [{"brandID": 1, "branchID": 2}], "sections": {}}', 200, b'{"request_id":"r1","data":{}}'),
     )
-    with Simulator.from_cassette(path) as replay:
+    with cassettes.replay(path) as replay:
         response = httpx.post(
             f"{BASE}/menus/sync?b=2&a=0&a=1",
             content=b'{"sections":{},"stores":[{"branchID":2,"brandID":1}]}',
@@ -285,7 +297,7 @@ def test_matching_ignores_key_order_query_order_and_authorization(tmp_path):
 
 def test_a_different_body_value_does_not_match(tmp_path):
     path = tiny_cassette(tmp_path, ("POST", f"{BASE}/menus/sync", b'{"a": 1}', 200, b'{"request_id":"r1","data":{}}'))
-    with Simulator.from_cassette(path) as replay, pytest.raises(CassetteMiss):
+    with cassettes.replay(path) as replay, pytest.raises(CassetteMiss):
         httpx.post(f"{BASE}/menus/sync", content=b'{"a": 1.0}')
     assert len(replay.unmatched) == 1
 
@@ -299,7 +311,7 @@ def test_identical_requests_get_the_recorded_answers_in_order_then_the_last_agai
         ("POST", url, body, 502, b'{"request_id":"r2","error":{"code":"downstream_unavailable"}}'),
         ("POST", url, body, 200, b'{"request_id":"r3","data":{}}'),
     )
-    with Simulator.from_cassette(path):
+    with cassettes.replay(path):
         statuses = [httpx.post(url, content=body).status_code for _ in range(5)]
     assert statuses == [429, 502, 200, 200, 200]
 
@@ -307,7 +319,7 @@ def test_identical_requests_get_the_recorded_answers_in_order_then_the_last_agai
 def test_a_staging_cassette_replays_against_any_base_url(tmp_path):
     path = tiny_cassette(tmp_path, ("GET", f"{BASE}/menus?brand_id=1", b"", 200, b'{"request_id":"r1","data":{}}'))
     elsewhere = "http://127.0.0.1:9/api/partner-v1"
-    with Simulator.from_cassette(path, base_url=elsewhere) as replay:
+    with cassettes.replay(path, base_url=elsewhere) as replay:
         assert httpx.get(f"{elsewhere}/menus", params={"brand_id": 1}).json()["request_id"] == "r1"
         with pytest.raises(CassetteMiss):  # the recorded base path itself is not served any more
             httpx.get(f"{elsewhere}/v1/partner/menus", params={"brand_id": 1})
@@ -321,7 +333,7 @@ def test_replay_answers_with_the_recorded_status_headers_and_body(tmp_path):
         [("content-type", "application/json"), ("idempotent-replayed", "true"), ("content-length", "999")],
         b'{"request_id":"r9","data":{"success":1,"failed":0}}', nodeid="n",
     )
-    with Simulator.from_cassette(recorder.close()):
+    with cassettes.replay(recorder.close()):
         response = httpx.post(f"{BASE}/menus/publish", content=b"{}")
     assert response.status_code == 200
     assert response.headers["idempotent-replayed"] == "true"
@@ -331,7 +343,7 @@ def test_replay_answers_with_the_recorded_status_headers_and_body(tmp_path):
 
 def test_chaos_steps_still_apply_on_top_of_a_cassette(tmp_path):
     path = tiny_cassette(tmp_path, ("GET", f"{BASE}/menus", b"", 200, b'{"request_id":"r1","data":{}}'))
-    replay = Simulator.from_cassette(path)
+    replay = cassettes.replay(path)
     replay.fail("getMenu", "internal")
     with KlikitClient(BASE, "pk", "sk_whatever", transport=replay.transport(), sleep=replay.sleep) as client:
         assert client.call("getMenu").request_id == "r1"
@@ -348,7 +360,7 @@ def test_a_miss_names_the_request_and_the_nearest_recorded_candidates(tmp_path):
         ("GET", f"{BASE}/menus?brand_id=663&branch_id=1062", b"", 200, b'{"request_id":"r2","data":{}}'),
         ("POST", f"{BASE}/menus/publish", b'{"providerIDs":[1]}', 200, b'{"request_id":"r3","data":{}}'),
     )
-    with Simulator.from_cassette(path) as replay, pytest.raises(CassetteMiss) as missed:
+    with cassettes.replay(path) as replay, pytest.raises(CassetteMiss) as missed:
         httpx.post(f"{BASE}/menus/sync?dry=1", content=b'{"stores":[{"brandID":663,"branchID":1063}]}')
     text = str(missed.value)
     assert "no recorded answer for POST /menus/sync?dry=1" in text
@@ -368,7 +380,7 @@ def test_a_near_miss_is_answered_from_the_nearest_recording_when_not_strict(tmp_
         ("POST", f"{BASE}/menus/sync", b'{"n":1}', 200, b'{"request_id":"r1","data":{}}'),
         ("POST", f"{BASE}/menus/sync", b'{"n":2,"x":[1,2,3]}', 200, b'{"request_id":"r2","data":{}}'),
     )
-    with Simulator.from_cassette(path, strict=False) as replay:
+    with cassettes.replay(path, strict=False) as replay:
         assert httpx.post(f"{BASE}/menus/sync", content=b'{"n":2,"x":[1,2,4]}').json()["request_id"] == "r2"
         with pytest.raises(CassetteMiss):  # no recording with that method and path at all
             httpx.get(f"{BASE}/menus/sections")
@@ -379,7 +391,7 @@ def test_a_near_miss_is_answered_from_the_nearest_recording_when_not_strict(tmp_
 def test_a_miss_never_shows_a_secret(tmp_path):
     path = tiny_cassette(tmp_path, ("POST", f"{BASE}/menus/sync", b"{}", 200, b'{"request_id":"r1","data":{}}'))
     secret = "sk_partner_team_private"
-    with Simulator.from_cassette(path), pytest.raises(CassetteMiss) as missed:
+    with cassettes.replay(path), pytest.raises(CassetteMiss) as missed:
         httpx.post(f"{BASE}/menus/sync", content=json.dumps({"note": secret}).encode(), auth=("pk", secret))
     assert secret not in str(missed.value) and MASK in str(missed.value)
 
@@ -408,7 +420,7 @@ def test_a_file_that_is_not_har_1_2_says_what_was_expected(tmp_path, content, me
     with pytest.raises(CassetteError, match=message):
         load(path)
     with pytest.raises(CassetteError, match=message):
-        Simulator.from_cassette(path)
+        cassettes.replay(path)
 
 
 def test_a_missing_cassette_says_how_to_record_one(tmp_path):
@@ -438,7 +450,7 @@ def test_a_har_from_another_tool_replays_with_an_inferred_base_url(tmp_path):
     path.write_text(json.dumps(document))
     cassette = load(path)
     assert cassette.base_url == "https://api.example.test/v1/partner" and cassette.run_id is None
-    with Simulator.from_cassette(path, base_url=DEFAULT_BASE_URL):
+    with cassettes.replay(path, base_url=DEFAULT_BASE_URL):
         assert httpx.get(f"{DEFAULT_BASE_URL}/menus?branch_id=2&brand_id=1").json()["request_id"] == "r"
 
 

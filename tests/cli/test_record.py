@@ -12,8 +12,8 @@ import pytest
 
 from klikit_harness.partner.redact import forms
 from klikit_harness.runner.exits import EXIT_USAGE
+from klikit_harness.standin import cassettes
 from klikit_harness.standin.cassettes import load
-from klikit_harness.standin.simulator import Simulator
 
 from .conftest import harness, sandbox_server
 
@@ -87,7 +87,7 @@ def test_canary_no_configured_secret_in_any_spelling_in_the_cassette(recorded):
 def test_the_recorded_run_replays_against_the_simulator_with_nothing_unmatched(recorded):
     cassette_path, _, _, _ = recorded
     cassette = load(cassette_path)
-    replay = Simulator.from_cassette(cassette_path)
+    replay = cassettes.replay(cassette_path)
     statuses = []
     with replay, httpx.Client(transport=replay.transport(), base_url=cassette.base_url) as client:
         for entry in cassette:

@@ -13,10 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
+from klikit_harness.partner import envelope
 from klikit_harness.runner import reproduce as repro
 from klikit_harness.runner.exits import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
+from klikit_harness.runner.reproduce import standalone, template
 
 from .conftest import child_env, harness, read_env_file, sandbox_server, seeded_secrets
 
@@ -165,3 +168,47 @@ def test_remap_follows_created_sections_only_where_a_section_id_stands():
     assert body["sections"] == {"9001": {"sequence": 2003}}  # an id-keyed map's key, not its entries' numbers
     assert body["sectionIDs"] == [9001, 7]
     assert repro.remap(step, {})["body"] == step["body"]
+
+
+# ------------------------------------------------------------------ the standalone file's template
+
+RETRY_AFTER = ["²", "٣", "1.5", "-1", "0", "1", "60", " 60 ", "", None, "Wed, 21 Oct 2026 07:28:00 GMT", "1e3", "+5"]
+
+
+@pytest.mark.parametrize("value", RETRY_AFTER)
+def test_the_templates_retry_after_rule_is_the_envelopes(value: str | None) -> None:
+    assert template.retry_after_seconds(value) == envelope.retry_after_seconds(value)
+
+
+@pytest.mark.parametrize("value", ["²", "1.5", "-1", "0", "Wed, 21 Oct 2026 07:28:00 GMT"])
+def test_the_templates_429_check_fails_clearly_on_an_undocumented_retry_after(value: str) -> None:
+    answer = httpx.Response(
+        429, headers=[(b"Retry-After", value.encode())],  # as it comes off the wire: UTF-8 bytes
+        json={"request_id": "req_1", "error": {"code": "rate_limit_exceeded", "message": "slow down"}},
+    )
+    assert answer.headers["retry-after"] == value
+    with pytest.raises(AssertionError, match="429 with Retry-After"):
+        template._check("rate_limited_answer", answer, [answer])
+    fine = httpx.Response(429, headers={"Retry-After": "60"}, json=answer.json())
+    template._check("rate_limited_answer", fine, [fine])
+
+
+def test_the_written_file_is_the_template_with_only_its_data_docstring_and_name_replaced(tmp_path: Path) -> None:
+    step = {"method": "GET", "path": "/menus", "query": [["brand_id", "663"], ["branch_id", "1062"]], "headers": {},
+            "body": None, "body_base64": False, "credential": "KLIKIT_PARTNER_KEY:KLIKIT_SECRET_KEY",
+            "authorization": None, "status": 429, "request_id": "req_1"}
+    failure = repro.Selected(id="F3", behaviour="ratelimit.retry-after-seconds", title="429 with Retry-After '²'",
+                             test="tests/contract/test_x.py::t", expected={"check": "rate_limited_answer"},
+                             steps=[step], documented="Retry-After: <integer seconds >= 1>")
+    written = repro.write_test(failure, tmp_path / "test_f3.py", reading="reference", run_id="kh-1").read_text()
+    source = standalone.template_source()
+    assert "klikit_harness" not in written and "def test_f3_ratelimit_retry_after_seconds(" in written
+    code = written.split(standalone.DATA_END, 1)[1]
+    assert code.replace("def test_f3_ratelimit_retry_after_seconds(", standalone.TEST_NAME) == source.split(
+        standalone.DATA_END, 1)[1]
+    namespace: dict[str, object] = {}
+    exec(compile(written, "test_f3.py", "exec"), namespace)  # the written file is valid Python, its data literal
+    assert namespace["STEPS"] == [step] and namespace["EXPECTED"] == failure.expected
+    assert namespace["CATALOGUE"]["rate_limit_exceeded"] == 429  # type: ignore[index]
+    assert namespace["SECRET_VARIABLES"] == ["KLIKIT_PARTNER_KEY", "KLIKIT_SECRET_KEY"]
+    assert written.startswith('"""F3: 429 with Retry-After')

@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from klikit_harness.runner import cli
-from klikit_harness.runner import mutants as mutation
 from klikit_harness.runner import report as reporting
+from klikit_harness.runner import variant_runs as mutation
 from klikit_harness.runner.exits import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
 
 from .conftest import ROOT
@@ -118,6 +118,7 @@ def test_an_unknown_variant_is_named() -> None:
 
 def test_failed_behaviours_come_from_the_behaviour_rows_of_results_json(tmp_path: Path) -> None:
     from klikit_harness import contract
+    from klikit_harness.runner import results
 
     ids = list(contract.behaviours())
     recorder = reporting.Recorder()
@@ -127,7 +128,7 @@ def test_failed_behaviours_come_from_the_behaviour_rows_of_results_json(tmp_path
     recorder.add(reporting.TestRecord("tests/contract/test_x.py::b", "contract", "observed", [ids[2]], broken=[ids[2]], faults=[seen]))
     recorder.add(reporting.TestRecord("tests/contract/test_x.py::c", "contract", "passed", [ids[3]]))
     reporting.write(tmp_path, recorder, {"target": "embedded stand-in"}, recorder.summary())
-    data = json.loads((tmp_path / "results.json").read_text())
+    data = results.read(tmp_path)
     assert mutation.failed_behaviours(data) == [ids[0]], "a failure counts against the behaviour it breaks only"
 
 

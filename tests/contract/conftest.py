@@ -212,7 +212,11 @@ def create_section(api: TargetClient, name: str = "section", **fields: Any) -> i
     """Create a business-level section named with the run id (always with a title); returns its id."""
     body = {"title": {"en": f"{api.target.run_id} {name}"}, **fields}
     data = expect.ok(api, api.call("createSection", body), "section.create-returns-id")
-    return int(data["id"])
+    sid = expect.members(data, "id")["id"]
+    if not isinstance(sid, int) or isinstance(sid, bool) or sid < 1:
+        raise expect.mismatch(api, "createSection answered no positive integer data.id", "section.create-returns-id",
+                              data, {"id": "<positive integer>"})
+    return sid
 
 
 @pytest.fixture
@@ -243,7 +247,22 @@ def publish(api: TargetClient, *stores: Store) -> dict[str, Any]:
 
 
 def section_in(menu: list[dict[str, Any]], sid: int) -> dict[str, Any] | None:
-    return next((s for s in menu if s.get("id") == sid), None)
+    return next((s for s in menu if isinstance(s, dict) and s.get("id") == sid), None)
+
+
+#: the members of a section node a write sets: what "the store's menu changed" is judged by (a target
+#: may serve further members, timestamps among them, and leave out members no docs page states)
+WRITTEN = ("sequence", "title", "description", "enabled", "visibilities", "availableTimes", "blackoutDates")
+
+
+def node(section: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A served section node as the writes see it: only the members they set (None: no such section)."""
+    return None if section is None else {k: section.get(k) for k in WRITTEN}
+
+
+def snapshot(menu: list[dict[str, Any]]) -> dict[Any, dict[str, Any] | None]:
+    """A served menu as the writes see it, keyed by section id."""
+    return {s.get("id"): node(s) for s in menu if isinstance(s, dict)}
 
 
 def week(start: int, end: int) -> dict[str, Any]:
@@ -347,7 +366,7 @@ def menu_a(api: TargetClient, fresh_pool: FreshStorePool) -> Planned:
     planned.scheduled = api.call("publishMenu", later)
     planned.after_scheduled = freshstores.menu_sections(expect.ok(api, api.get_menu(store), "getmenu.store-mode"))
     zero = api.call("publishMenu", {**later, "scheduledAt": "0001-01-01T00:00:00Z"})
-    if 200 <= zero.status_code < 300:
+    if expect.success(zero):
         planned.after_zero = freshstores.menu_sections(expect.ok(api, api.get_menu(store), "getmenu.store-mode"))
     _publish_and_read(api, planned)
     return planned

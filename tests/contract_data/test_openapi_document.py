@@ -208,7 +208,9 @@ def test_every_operation_documents_success_and_error_statuses(openapi):
         envelope = _resolve(openapi, schema)
         assert envelope["required"] == ["request_id", "data"], op_id
         assert envelope["additionalProperties"] is False, op_id
-        assert set(envelope["properties"]) == {"request_id", "data"}, op_id
+        assert envelope["x-behaviours"]["additionalProperties"] == "response.closed-objects", op_id
+        assert set(envelope["properties"]) == {"request_id", "data", "error"}, op_id
+        assert envelope["properties"]["error"]["not"] == {}, op_id  # "2xx: no error" is stated
         replayed = success.get("headers", {}).get("Idempotent-Replayed")
         if method in WRITE_METHODS:
             header = _resolve(openapi, replayed)
@@ -679,3 +681,127 @@ def test_parameters_and_headers_are_annotated(openapi):
             assert "x-behaviour" in _resolve(openapi, param), (op_id, param)
     for name, header in openapi["components"]["headers"].items():
         assert "x-behaviour" in header, name
+
+
+# --------------------------------------------------------------------------- answers: only what is stated
+
+
+def _response_side(doc: dict) -> set[str]:
+    """Component schemas an answer is validated against (reachable from responses, never from a request)."""
+    from klikit_harness.contract import view as schema_view
+
+    starts = [doc["components"]["responses"]] + [op["responses"] for _, _, op in _operations(doc).values()]
+    return schema_view._reachable(doc, starts) - schema_view._request_side(doc)
+
+
+def _response_chains(doc: dict):
+    from klikit_harness.contract import view as schema_view
+
+    side = _response_side(doc)
+    assert {"ErrorEnvelope", "Error", "GetMenuResponse", "BusinessInfo", "MenuSection"} <= side
+    for location, chain in schema_view._chains(doc):
+        if location.startswith("components/schemas/") and location.split("/")[2] in side:
+            yield location, chain
+
+
+def test_every_closed_answer_object_names_the_behaviour_that_closes_it(openapi):
+    """No docs page and no DESIGN.md sentence says an answer carries "nothing else": every closed
+    answer object is closed by the incidental response.closed-objects, named on the object itself."""
+    closed = [(where, chain[-1]) for where, chain in _response_chains(openapi)
+              if chain[-1].get("additionalProperties") is False]
+    assert len(closed) >= 12
+    for where, node in closed:
+        assert (node.get("x-behaviours") or {}).get("additionalProperties") == "response.closed-objects", where
+
+
+def test_every_required_answer_member_names_the_sentence_that_states_it(openapi, behaviours):
+    """A required member of an answer carries the behaviour whose statement names it, else the
+    incidental response.required-members (e.g. businessInfo.brandIDs, which no docs page gives)."""
+    from klikit_harness.contract import view as schema_view
+
+    statements = {b["id"]: b["statement"] for b in behaviours}
+    seen = set()
+    for where, chain in _response_chains(openapi):
+        for name in chain[-1].get("required") or ():
+            bid = schema_view.behaviour_in(chain, "required", name)
+            seen.add((where.split("/")[2], name, bid))
+            if bid == "response.required-members":
+                continue
+            assert re.search(rf"\b{re.escape(name)}\b", statements[bid]), (where, name, bid)
+    assert ("BusinessInfo", "brandIDs", "response.required-members") in seen
+    assert ("MenuSection", "enabled", "getmenu.enabled-read-name") in seen
+    assert ("BranchInfo", "providerIDs", "getmenu.provider-ids-string") in seen
+    assert ("Error", "code", "envelope.error-shape") in seen
+    assert ("PublishMenuData", "failed", "publish.counts") in seen
+
+
+def test_every_success_status_names_the_behaviour_that_fixes_it(openapi, behaviours):
+    """DESIGN.md and the envelope page state only "2xx" for a success (200, 201, 204); DESIGN.md's
+    "never published: 200 with sections []" is the one sentence fixing a status (getMenu's)."""
+    from klikit_harness.contract import view as schema_view
+
+    status = {b["id"]: b["status"] for b in behaviours}
+    for op_id, (_, _, op) in _operations(openapi).items():
+        assert schema_view.success_key(op["responses"]) == "200", op_id
+        bid = op["responses"]["200"]["x-behaviours"]["status"]
+        assert bid == schema_view.success_status_behaviour(op_id)
+        assert schema_view.listed_success_status(op_id) == 200
+        expected = "getmenu.never-published-empty" if op_id == "getMenu" else "response.success-status"
+        assert bid == expected, op_id
+    assert status["response.success-status"] == "incidental"
+
+
+#: success payloads holding only what the docs state (further members, no undocumented ones)
+STATED_DATA = {
+    "createSection": {"id": 1022, "etag": "x"},
+    "publishMenu": {"success": 1, "failed": 0, "queued": True},
+    "getMenu": {"menu": {"businessInfo": {"businessID": 398}, "sections": [{"id": 1, "enabled": True}]}},
+}
+
+
+def _as_real_target(behaviours: list[dict]):
+    """A real target's judgement: documented and contested enforced, the rest observed."""
+    status = {b["id"]: b["status"] for b in behaviours}
+
+    def judge(bid: str) -> str:
+        return "enforced" if status[bid] in {"documented", "contested"} else "observed"
+
+    return judge
+
+
+def test_stated_envelope_exclusions_survive_every_view(openapi, behaviours):
+    """"2xx: no error" and "non-2xx: no data" are stated: they hold even where closedness is only observed."""
+    from klikit_harness.contract import view as schema_view
+
+    view = schema_view.documented_view(openapi, _as_real_target(behaviours))
+    schemas = view["components"]["schemas"]
+    assert "additionalProperties" not in schemas["ErrorEnvelope"]
+    assert "not" in schemas["ErrorEnvelope"]["properties"]["data"]
+    for op_id, (_, _, op) in _operations(openapi).items():
+        envelope = _resolve(openapi, op["responses"]["200"]["content"]["application/json"]["schema"])
+        name = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        assert "not" in envelope["properties"]["error"], op_id
+        relaxed = schemas[name]
+        assert "additionalProperties" not in relaxed and "not" in relaxed["properties"]["error"], op_id
+        validator = _schema_validator(view, name)
+        data = STATED_DATA.get(op_id)
+        assert validator.is_valid({"request_id": "r", "data": data, "trace": "t"}), op_id  # another member: observed
+        assert not validator.is_valid({"request_id": "r", "data": None, "error": {"code": "x", "message": "m"}}), op_id
+
+
+def test_the_documented_view_of_an_observed_status_uses_2XX(openapi, behaviours):
+    from klikit_harness.contract import view as schema_view
+
+    observed = _as_real_target(behaviours)
+
+    def enforced(bid: str) -> str:
+        return "enforced"
+
+    view = schema_view.documented_view(openapi, observed)
+    for op_id, (method, path, _) in _operations(openapi).items():
+        responses = view["paths"][path][method]["responses"]
+        assert "200" not in responses and next(iter(responses)) == "2XX", op_id
+        assert schema_view.response_key(responses, 201) == "2XX"
+        assert schema_view.response_key(responses, 404) == "404"
+    assert "2XX" not in str(list(schema_view.documented_view(openapi, enforced)["paths"]["/menus"]["get"]["responses"]))
+    assert schema_view.response_key(openapi["paths"]["/menus/sections"]["post"]["responses"], 201) == "200"

@@ -321,3 +321,127 @@ def test_validation_never_raises_and_never_changes_what_it_was_given(body):
             outcome = check(request(method, op_path, raw=raw), **readings)
             assert isinstance(outcome, Accepted | Rejected)
             assert outcome.parsed == json.loads(raw)
+
+
+# ------------------------------------------------------------- every fault
+
+
+def faults_of(req: ApiRequest, **kw: Any) -> list[tuple[str, str, str]]:
+    """(stage, first behaviour, first field) of each fault."""
+    found = val.faults(req, ROUTES, **kw)
+    assert all(isinstance(f, Rejected) for f in found)
+    return [(f.stage, f.behaviour, f.fields[0] if f.fields else "") for f in found if isinstance(f, Rejected)]
+
+
+VIS = "/menus/sections/{}/visibilities"
+
+
+@pytest.mark.behaviour("idempotency.key-required-on-writes", "input.malformed-json", "input.wrong-types",
+                       "input.missing-required", "getmenu.one-param-400", "schedule.start-before-end",
+                       "input.query-id-leading-zeros")
+@pytest.mark.parametrize(("req", "kw", "expected"), [
+    # a key fault does not stop the body; an unparseable body does not stop the path id
+    (request("PATCH", VIS.format("abc"), raw=b"{oops", key=None), {},
+     [("key", "idempotency.key-required-on-writes", "Idempotency-Key"), ("body", "input.malformed-json", "body"),
+      ("input", "input.wrong-types", "sectionID")]),
+    # a schema fault does not stop the path id
+    (request("PATCH", VIS.format("0"), {"zoneStores": [STORE]}), {},
+     [("input", "input.missing-required", "visibilities"), ("input", "input.query-id-zero-invalid", "sectionID")]),
+    # leading zeros: a fault only under the reading that refuses them
+    (request("PATCH", VIS.format("0663"), {"zoneStores": [STORE]}), {},
+     [("input", "input.missing-required", "visibilities")]),
+    (request("PATCH", VIS.format("0663"), {"zoneStores": [STORE]}), {"variants": VariantSet([v.LEADING_ZERO_IDS_400])},
+     [("input", "input.missing-required", "visibilities"), ("input", "input.query-id-leading-zeros", "sectionID")]),
+    # each bad query id, and the pair rule on what was sent
+    (request("GET", "/menus", key=None, query=(("brand_id", "x"), ("branch_id", "0"))), {},
+     [("query", "input.wrong-types", "brand_id"), ("query", "input.query-id-zero-invalid", "branch_id")]),
+    (request("GET", "/menus", key=None, query=(("brand_id", "x"),)), {},
+     [("query", "input.wrong-types", "brand_id"), ("query", "getmenu.one-param-400", "branch_id")]),
+    # a schema-valid body with a broken rule, and a key fault before it
+    (request("POST", "/menus/sections", {"title": {"en": "x"}, "availableTimes": {"0": {"disabled": False, "slots": [
+        {"startTime": 1200, "endTime": 900}]}}}, key="k" * 65), {},
+     [("key", "idempotency.key-over-64-invalid", "Idempotency-Key"),
+      ("rules", "schedule.start-before-end", "availableTimes.0.slots[0]")]),
+    # a schema-invalid body stops the business rules (they read a valid body)
+    (request("POST", "/menus/sections", {"title": 5, "availableTimes": {"0": {"disabled": False, "slots": [
+        {"startTime": 1200, "endTime": 900}]}}}), {},
+     [("input", "input.wrong-types", "title")]),
+    (request("POST", "/menus/publish", PUBLISH), {}, []),
+], ids=["key-body-path", "schema-path", "leading-zero-reference", "leading-zero-variant", "two-query-ids",
+        "bad-id-and-pair", "key-and-rule", "schema-stops-rules", "valid"])
+def test_every_fault_is_found(req, kw, expected):
+    assert faults_of(req, **kw) == expected
+
+
+@pytest.mark.behaviour("input.null-means-absent", "populate.times-optional")
+def test_the_readings_of_variants_add_their_faults_and_keep_the_others():
+    body = {"stores": [STORE], "sections": {"1022": {"sequence": 1.0, "availableTimes": None}}, "fieldIncludeOnSync": None}
+    assert faults_of(request("POST", "/menus/populate", body)) == [
+        ("input", "input.strict-integers", "sections.1022.sequence")]
+    assert faults_of(request("POST", "/menus/populate", body), variants=VariantSet([v.NULL_REJECTED])) == [
+        ("input", "input.null-means-absent", "fieldIncludeOnSync"), ("input", "input.strict-integers", "sections.1022.sequence")]
+    accepted_floats = VariantSet([v.FLOAT_INTEGERS_ACCEPTED, v.TIMES_REQUIRED])
+    assert faults_of(request("POST", "/menus/populate", body), variants=accepted_floats) == [
+        ("input", "populate.times-optional", "sections.1022.availableTimes")]
+
+
+@pytest.mark.behaviour("routing.unknown-path-404", "routing.method-not-allowed-405")
+def test_a_route_fault_is_the_only_one():
+    assert faults_of(request("POST", "/menus/nowhere", raw=b"{oops", key=None)) == [
+        ("route", "routing.unknown-path-404", "path")]
+    assert [f.stage for f in val.faults(request("DELETE", "/menus/publish", raw=b"{", key=None), ROUTES)] == ["route"]
+
+
+@pytest.mark.behaviour("input.malformed-json", "idempotency.key-required-on-writes")
+def test_a_crash_ends_the_walk_and_is_answered_only_when_first():
+    crashing = DefectSet([d.HTML_500_MALFORMED])
+    no_key = request("PATCH", VIS.format("abc"), raw=b"{oops", key=None)
+    found = val.faults(no_key, ROUTES, defects=crashing)
+    assert [type(f).__name__ for f in found] == ["Rejected", "Crashed"]  # the path id is never read
+    assert check(no_key, defects=crashing) == found[0]
+    assert isinstance(check(request("PATCH", VIS.format("abc"), raw=b"{oops"), defects=crashing), Crashed)
+
+
+READINGS: list[dict[str, Any]] = [{}, {"reading": "concepts"}, *({"variants": VariantSet([name])}
+                                                               for name in val.READING_VARIANTS)]
+PATHS = ["/menus/sections", "/menus/populate", "/menus/publish", "/menus/sections/enable", VIS.format("0663"),
+         VIS.format("x"), VIS.format("1022"), "/menus"]
+
+
+@pytest.mark.behaviour("envelope.check-order")
+@given(st.sampled_from(PATHS), st.sampled_from(["POST", "PATCH", "GET"]),
+       st.one_of(st.none(), st.just(b"{oops"), st.dictionaries(
+           st.sampled_from(["title", "stores", "sections", "visibilities", "ids", "isEnabled", "zoneStores",
+                            "providerIDs", "scheduledAt", "colour"]),
+           st.none() | st.integers(-1, 3) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=3)
+           | st.just([STORE]) | st.just({"1022": {"sequence": 1}}),
+           max_size=4).map(lambda body: json.dumps(body).encode())),
+       st.sampled_from([None, "k-1", "k" * 65]),
+       st.lists(st.tuples(st.sampled_from(["brand_id", "branch_id", "colour"]), st.sampled_from(["663", "0663", "0", "x"])),
+                max_size=3),
+       st.sampled_from(range(len(READINGS))))
+def test_validate_answers_the_first_fault_and_last_fault_first_the_last(path, method, raw, key, query, which):
+    req = request(method, path, raw=raw if raw is not None else b"", key=key, query=tuple(query))
+    readings = READINGS[which]
+    found = val.faults(req, ROUTES, **readings)
+    outcome = check(req, **readings)
+    if not found:
+        assert isinstance(outcome, Accepted)
+        return
+    assert outcome == found[0]
+    stages = [f.stage for f in found]
+    order = ["route", "key", "body", "query", "input", "rules"]
+    assert stages == sorted(stages, key=order.index)  # the reference order
+    variants = VariantSet([*readings.get("variants", VariantSet()), v.LAST_FAULT_FIRST])
+    last = check(req, **{**readings, "variants": variants})
+    assert last == val.faults(req, ROUTES, **{**readings, "variants": variants})[-1]
+
+
+def test_the_reading_variants_are_every_variant_validation_reads():
+    import inspect
+    import re
+
+    source = inspect.getsource(val)
+    read = {getattr(v, name) for name in re.findall(r"\bv\.([A-Z][A-Z0-9_]+)\b", source)}
+    assert read - {v.LAST_FAULT_FIRST} == set(val.READING_VARIANTS), (
+        "list every variant core/validation.py reads in READING_VARIANTS (the oracle walks each reading)")

@@ -96,7 +96,7 @@ def test_a_reading_holds_the_code_to_its_vocabulary_and_none_accepts_either():
         (answer(200, {"data": {}}), "envelope.request-id"),
         (answer(200, {"request_id": "r"}), "envelope.success-has-data"),
         (answer(404, {"request_id": "r", "error": {"code": "resource_not_found"}}), "envelope.error-shape"),
-        (answer(404, {"request_id": "r", "error": {"code": "resource_not_found", "message": "m", "x": 1}}),
+        (answer(404, {"request_id": "r", "error": {"code": "resource_not_found", "message": "m"}, "data": {}}),
          "envelope.error-shape"),
         (answer(404, {"request_id": "r", "error": {"code": "nope", "message": "m"}}), "envelope.code-status-catalogue"),
         (answer(418, {"request_id": "r", "error": {"code": "resource_not_found", "message": "m"}}),
@@ -238,3 +238,13 @@ def test_every_answer_takes_a_code_of_either_vocabulary_and_leaves_the_reading_t
         with pytest.raises(Violation) as info:
             expect.every_answer(api, api.call("getMenu"))
     assert info.value.behaviour == "envelope.code-status-catalogue"
+
+
+@pytest.mark.behaviour("envelope.error-shape", "envelope.success-has-data", "response.closed-objects")
+def test_members_beyond_the_stated_ones_break_no_envelope_rule():
+    """The envelope page and DESIGN.md say what must be present, never "nothing else"."""
+    extra_error = {"request_id": "r", "error": {"code": "resource_not_found", "message": "m", "hint": "see docs"},
+                   "served_by": "edge-1"}
+    assert envelope.first_breach(answer(404, extra_error), "reference") is None
+    assert envelope.first_breach(answer(200, {"request_id": "r", "data": {"id": 1, "etag": "x"}, "took_ms": 3}),
+                                 "reference") is None

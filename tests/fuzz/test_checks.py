@@ -18,9 +18,11 @@ from schemathesis import checks as schemathesis_checks
 from schemathesis.core.failures import AcceptedNegativeData, ServerError
 from schemathesis.openapi.checks import RejectedPositiveData
 
-from klikit_harness.checking import checks, fuzz_hooks
+from klikit_harness import contract
+from klikit_harness.checking import checks, fuzz_hooks, fuzz_session
 from klikit_harness.checking.checks import HttpExchange
 from klikit_harness.checking.failures import Violation
+from klikit_harness.core import variants as v
 
 MAIN = ("pk_test", "sk_test_secret_1234")
 BASE = "http://target.test/v1/partner"
@@ -62,6 +64,7 @@ def exchange(
     headers: dict[str, str] | None = None,
     key: str | None = "k-1",
     content_type: str = "application/json",
+    raw: bytes | None = None,
 ) -> HttpExchange:
     request_headers = {"authorization": AUTH}
     if method in {"POST", "PATCH"}:
@@ -75,7 +78,7 @@ def exchange(
         headers={"content-type": content_type, **(headers or {})},
         body=body,
         request_headers=request_headers,
-        request_body=json.dumps(request).encode() if request is not None else None,
+        request_body=raw if raw is not None else json.dumps(request).encode() if request is not None else None,
     )
 
 
@@ -149,9 +152,12 @@ def test_error_envelope():
         b'{"request_id": "r", "error": "bad"}',
         b'{"request_id": "r", "error": {"code": 400, "message": "m"}}',
         b'{"request_id": "r", "error": {"code": "request_invalid", "message": "m"}, "data": null}',
-        b'{"request_id": "r", "error": {"code": "request_invalid", "message": "m", "trace": "..."}}',
     ):
         fails("error_envelope", exchange("GET", "/menus", 400, body), checks.EnvelopeViolation)
+    # further members are stated nowhere as forbidden: the error object's closedness is response.closed-objects
+    run("error_envelope", exchange("GET", "/menus", 400,
+                                   b'{"request_id": "r", "error": {"code": "request_invalid", "message": "m", '
+                                   b'"trace": "..."}, "served_by": "edge-1"}'))
 
 
 @pytest.mark.behaviour("envelope.code-status-catalogue")
@@ -306,17 +312,17 @@ def st_response(ex: HttpExchange) -> schemathesis.Response:
         ex.method, ex.url, headers=dict(ex.request_headers), data=ex.request_body
     ).prepare()
     return schemathesis.Response(
-        status_code=ex.status, headers={k: [v] for k, v in ex.headers.items()}, content=ex.body,
+        status_code=ex.status, headers={k: [val] for k, val in ex.headers.items()}, content=ex.body,
         request=prepared, elapsed=0.01, verify=True,
     )
 
 
 @pytest.fixture
 def hooks_for_test_context():
-    saved = fuzz_hooks._SETTINGS
+    saved = fuzz_session._SETTINGS
     fuzz_hooks.configure(fuzz_hooks.FuzzSettings(ctx=ctx()))
     yield
-    fuzz_hooks._SETTINGS = saved
+    fuzz_session._SETTINGS = saved
 
 
 def rejected(ex: HttpExchange) -> RejectedPositiveData:
@@ -371,7 +377,7 @@ def test_no_write_on_rejection(hooks_for_test_context):
                                            envelope_error("request_invalid", "stores.0.brandID"), request=floats))
 
     def check(after: int, response: schemathesis.Response) -> None:
-        fuzz_hooks._WRITES_BEFORE[case.id] = 5
+        fuzz_session._WRITES_BEFORE[case.id] = 5
         writes["count"] = after
         fuzz_hooks.klikit_no_write_on_rejection(None, response, case)  # type: ignore[arg-type]
 
@@ -440,3 +446,135 @@ def test_a_rejection_naming_a_nested_null_departs_from_the_null_permission():
     body = {"": [None]}
     nested = exchange("PATCH", "/menus/sections/enable", 400, envelope_error("request_invalid", "[0]"), request=body)
     assert fails("input_answer", nested, checks.InputAnswerViolation).behaviour == "input.null-means-absent"
+
+
+# ------------------------------------------------------ requests with several faults
+
+
+def real_target(behaviour: str) -> Any:
+    """The judgement of a real target or a variant of the stand-in (not strict)."""
+    return contract.judgement(contract.behaviour(behaviour).status, reference_target=False, strict=False)
+
+
+def anonymous(ex: HttpExchange) -> HttpExchange:
+    return HttpExchange(ex.method, ex.url, ex.status, ex.headers, ex.body,
+                        {k: val for k, val in ex.request_headers.items() if k != "authorization"}, ex.request_body)
+
+
+@pytest.mark.behaviour("input.missing-required", "input.query-id-leading-zeros")
+def test_a_request_with_two_faults_may_be_answered_for_either_of_them():
+    # The exchange, as a server reading leading zeros as invalid (the leading-zero-ids-400 variant) answered it:
+    #
+    #   PATCH /v1/partner/menus/sections/0663/visibilities
+    #   Content-Type: application/json
+    #   Idempotency-Key: k-1
+    #
+    #   {"zoneStores": [{"brandID": 663, "branchID": 1062}]}
+    #
+    #   HTTP 400
+    #   {"request_id": "req_1", "error": {"code": "request_invalid", "message": "sectionID: rejected",
+    #                                     "details": {"field": "sectionID"}}}
+    #
+    # Two faults: the body misses `visibilities`, and the path id 0663 is invalid under that server's
+    # reading of leading zeros (an incidental rule: the reference reads it as 663). Either may be named.
+    path, body = "/menus/sections/0663/visibilities", {"zoneStores": [OWN_STORE]}
+    for_the_id = exchange("PATCH", path, 400, envelope_error("request_invalid", "sectionID"), request=body)
+    assert json.loads(for_the_id.request_body or b"") == {"zoneStores": [{"brandID": 663, "branchID": 1062}]}
+    run("input_answer", for_the_id, ctx(judgement=real_target))
+    for_the_body = exchange("PATCH", path, 400, envelope_error("request_invalid", "visibilities"), request=body)
+    run("input_answer", for_the_body, ctx(judgement=real_target))
+    run("input_answer", for_the_body)
+    # A field that is no fault of the request still fails, blamed on the fault the answer contradicts.
+    neither = exchange("PATCH", path, 400, envelope_error("request_invalid", "zoneStores"), request=body)
+    assert fails("input_answer", neither, checks.InputAnswerViolation,
+                 ctx(judgement=real_target)).behaviour == "input.missing-required"
+    accepted = exchange("PATCH", path, 200, envelope_ok({"id": 663}), request=body)
+    assert fails("input_answer", accepted, checks.InputAnswerViolation,
+                 ctx(judgement=real_target)).behaviour == "input.missing-required"
+    # The embedded stand-in enforces its own reading (0663 is 663): naming sectionID departs from it.
+    assert fails("input_answer", for_the_id, checks.InputAnswerViolation).behaviour == "input.query-id-leading-zeros"
+
+
+@pytest.mark.behaviour("input.missing-required", "input.wrong-types", "idempotency.key-required-on-writes")
+def test_every_fault_of_a_request_is_in_the_verdict():
+    body = {"zoneStores": [OWN_STORE]}
+    verdict = checks.expected_answer(exchange("PATCH", "/menus/sections/abc/visibilities", 400, b"", request=body,
+                                              key=None), ctx())
+    assert isinstance(verdict, checks.Reject)
+    assert [(f.stage, f.fields[0], f.behaviours[0]) for f in verdict.faults] == [
+        ("key", "Idempotency-Key", "idempotency.key-required-on-writes"),
+        ("input", "visibilities", "input.missing-required"),
+        ("input", "sectionID", "input.wrong-types"),
+    ]
+    # Three faults, two of them in the same step (validation): DESIGN's order does not decide which is
+    # answered, so the answer for any one passes.
+    for code, field in (("request_missing_idempotency_key", "Idempotency-Key"), ("request_invalid", "visibilities"),
+                        ("request_invalid", "sectionID")):
+        run("input_answer", exchange("PATCH", "/menus/sections/abc/visibilities", 400, envelope_error(code, field),
+                                     request=body, key=None))
+
+
+@pytest.mark.behaviour("envelope.check-order", "idempotency.key-required-on-writes", "input.malformed-json")
+def test_faults_each_in_its_own_step_are_judged_by_the_order_of_checks():
+    # No Idempotency-Key and a malformed body, nothing else: DESIGN checks the key before parsing the body.
+    broken = exchange("POST", "/menus/publish", 400, envelope_error("request_invalid", "body"), key=None, raw=b"{oops")
+    failure = fails("input_answer", broken, checks.InputAnswerViolation, ctx(judgement=real_target))
+    assert failure.behaviour == "envelope.check-order"  # assumed: observed on a real target unless --strict
+    key_first = exchange("POST", "/menus/publish", 400,
+                         envelope_error("request_missing_idempotency_key", "Idempotency-Key"), key=None, raw=b"{oops")
+    run("input_answer", key_first)
+    # A field that neither fault names is blamed on the key, the strongest behaviour the request breaks.
+    other = exchange("POST", "/menus/publish", 400, envelope_error("request_invalid", "stores"), key=None, raw=b"{oops")
+    assert fails("input_answer", other, checks.InputAnswerViolation).behaviour == "idempotency.key-required-on-writes"
+
+
+@pytest.mark.behaviour("envelope.routing-before-auth", "routing.unknown-path-404", "auth.missing")
+def test_an_unknown_path_without_credentials_is_judged_by_routing_before_auth():
+    lost = anonymous(exchange("GET", "/menus/nowhere", 404, envelope_error("resource_not_found", "path")))
+    run("input_answer", lost)
+    auth_first = anonymous(exchange("GET", "/menus/nowhere", 401, envelope_error("auth_missing")))
+    assert fails("input_answer", auth_first, checks.InputAnswerViolation,
+                 ctx(judgement=real_target)).behaviour == "envelope.routing-before-auth"
+    # With the run's own credential the path is the only fault: a 401 answers none.
+    signed = exchange("GET", "/menus/nowhere", 401, envelope_error("auth_missing"))
+    assert fails("input_answer", signed, checks.InputAnswerViolation).behaviour == "routing.unknown-path-404"
+
+
+@pytest.mark.behaviour("input.null-means-absent", "input.missing-required")
+def test_a_reading_the_run_does_not_accept_is_blamed_on_the_behaviour_it_changes():
+    # null-rejected reads a null as a fault: accepted on a real target, but --strict enforces
+    # input.null-means-absent (assumed), so naming the null then departs from it.
+    body = {"zoneStores": None}
+    null_named = exchange("PATCH", "/menus/sections/1022/visibilities", 400,
+                          envelope_error("request_invalid", "zoneStores"), request=body)
+    run("input_answer", null_named, ctx(judgement=real_target))
+
+    def strict(behaviour: str) -> Any:
+        return contract.judgement(contract.behaviour(behaviour).status, reference_target=False, strict=True)
+
+    failure = fails("input_answer", null_named, checks.InputAnswerViolation, ctx(judgement=strict))
+    assert failure.behaviour in {"input.null-means-absent", "section.empty-zone-stores-business"}
+
+
+@pytest.mark.behaviour("input.missing-required", "input.query-id-leading-zeros")
+@pytest.mark.parametrize(("names", "named"), [
+    ((v.LEADING_ZERO_IDS_400,), "visibilities"),
+    ((v.LEADING_ZERO_IDS_400, v.LAST_FAULT_FIRST), "sectionID"),
+], ids=["schema-first", "path-first"])
+def test_the_two_fault_request_passes_against_a_stand_in_reading_leading_zeros_as_invalid(names, named):
+    from klikit_harness.core.clock import ManualClock
+    from klikit_harness.core.seed import load
+    from klikit_harness.standin.sandbox import build_service
+    from tests.support import standin
+
+    api = standin.InProcessApi(build_service(load(), clock=ManualClock(), variants=v.VariantSet(names)))
+    try:
+        answer = api.patch(f"/menus/sections/0{standin.LUNCH}/visibilities",
+                           {"zoneStores": [standin.store(standin.POPULATED[0])]})
+    finally:
+        api.close()
+    standin.assert_error(answer, 400, "request_invalid", named)
+    as_judged = ctx(main=standin.MAIN, credentials=(standin.MAIN,), judgement=real_target,
+                    own_stores=frozenset({(k.brand_id, k.branch_id) for k in standin.POPULATED}),
+                    own_sections=frozenset({standin.LUNCH}))
+    run("input_answer", HttpExchange.from_httpx(answer), as_judged)

@@ -17,7 +17,7 @@ import pytest
 import schemathesis
 from jsonschema import Draft202012Validator
 from schemathesis.core.failures import AcceptedNegativeData
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from klikit_harness import contract
 from klikit_harness.checking import checks, fuzz_hooks
@@ -73,9 +73,13 @@ def test_a_non_reference_judgement_relaxes_the_schema_and_the_reference_keeps_it
     assert validator(view, "PushRequest").is_valid({**no_times, "sections": {"1": {"availableTimes": {}}}})
     assert not validator(view, "PushRequest").is_valid({**no_times, "sections": {"1": {"availableTimes": None}}})
     assert set(schemas["PopulateMenuData"]) == {"x-behaviour", "description"}  # any payload shape
-    assert schemas["PublishMenuData"] == raw["components"]["schemas"]["PublishMenuData"]  # documented: kept
-    assert "links" not in view["paths"]["/menus/sections/{sectionID}/visibilities"]["patch"]["responses"]["200"]
-    assert "links" in view["paths"]["/menus/sections"]["post"]["responses"]["200"]
+    published = raw["components"]["schemas"]["PublishMenuData"]
+    assert schemas["PublishMenuData"] == {k: v for k, v in published.items() if k != "additionalProperties"}
+    # documented members kept; closedness is response.closed-objects, observed
+    assert validator(view, "PublishMenuData").is_valid({"success": 1, "failed": 0, "queued": True})
+    assert not validator(view, "PublishMenuData").is_valid({"success": 1})
+    assert "links" not in view["paths"]["/menus/sections/{sectionID}/visibilities"]["patch"]["responses"]["2XX"]
+    assert "links" in view["paths"]["/menus/sections"]["post"]["responses"]["2XX"]  # any 2xx: only success is stated
     assert not validator(view, "PublishRequest").is_valid({"providerIDs": [1]})  # documented: still required
 
 
@@ -158,6 +162,118 @@ def test_an_accepted_schema_violating_request_fails_only_for_an_enforced_constra
     failure = AcceptedNegativeData(operation="op", message="m", status_code=200, expected_statuses=["400"])
     assert fuzz_hooks.filter_failure(schemathesis.HookContext(), failure, None, st_response(no_stores))
     assert getattr(failure, fuzz_hooks.VIOLATION).behaviour == "publish.requires-stores-and-providers"
+
+
+# ------------------------------------------------------------------ answers: only what is stated
+
+#: case (a), written out: GET /menus (business mode) answered by a server that gives businessInfo the
+#: members the docs leave open its own way (no brandIDs: no docs page and no DESIGN.md sentence names it)
+BUSINESS_MENU_WITHOUT_BRAND_IDS = {
+    "request_id": "0af0f90815518ac157c838fd0e07ed5a",
+    "data": {"menu": {
+        "businessInfo": {"businessID": 398, "name": "Cimol Bojot"},
+        "sections": [{"id": 1022, "sequence": 1, "title": {"en": "Lunch"}, "description": {}, "enabled": True,
+                      "image": "", "isMealForOne": False, "visibilities": {"1": True}, "availableTimes": {}}],
+    }},
+}
+
+
+def business_menu_answer(body: dict[str, Any], status: int = 200) -> tuple[Any, schemathesis.Response]:
+    ex = exchange("GET", "/menus", status, json.dumps(body).encode())
+    case = load(None)["/menus"]["GET"].Case(query={})
+    return case, st_response(ex)
+
+
+def raw_errors(schema: str, instance: Any) -> list[str]:
+    validator = contract.body_validator(schema)
+    root = validator.schema
+    return [b for error in validator.iter_errors(instance) for b in schema_view.error_behaviours(error, root)]
+
+
+@pytest.mark.behaviour("response.required-members", "getmenu.business-mode")
+def test_a_oneof_failure_is_blamed_on_the_best_matching_branch_never_on_the_container():
+    # the store-mode branch fails at data.menu itself (no branchInfo, businessInfo unexpected); the
+    # business-mode branch only inside businessInfo: that branch is the one the answer means
+    assert raw_errors("GetMenuResponse", BUSINESS_MENU_WITHOUT_BRAND_IDS) == ["response.required-members"]
+    store_menu = {"request_id": "r", "data": {"menu": {"branchInfo": {"providerIDs": [1, 6]}, "sections": []}}}
+    assert "getmenu.provider-ids-string" in raw_errors("GetMenuResponse", store_menu)
+    assert "getmenu.business-mode" not in raw_errors("GetMenuResponse", store_menu)
+
+
+@pytest.mark.behaviour("response.required-members")
+def test_the_best_branch_is_the_deepest_then_the_one_of_the_value_s_type():
+    root = {"components": {"schemas": {"X": {"oneOf": [
+        {"x-behaviour": "object-branch", "type": "object", "required": ["a"]},
+        {"x-behaviour": "string-branch", "type": "string", "minLength": 5},
+        {"x-behaviour": "list-branch", "type": "array", "items": {"type": "integer"}},
+    ]}}}, "$ref": "#/components/schemas/X"}
+    validator = Draft202012Validator(root)
+
+    def blamed_on(instance: Any) -> list[str]:
+        return [b for e in validator.iter_errors(instance) for b in schema_view.error_behaviours(e, root)]
+
+    assert blamed_on("ab") == ["string-branch"]  # same depth: the branch whose type the value has
+    assert blamed_on([1, "x"]) == ["list-branch"]  # deeper: it matched more of the value
+    assert blamed_on({}) == ["object-branch"]
+
+
+@pytest.mark.behaviour("section.create-title-required", "input.standin-bounds", "input.wrong-types")
+def test_allof_and_ref_failures_are_blamed_on_the_inner_keyword():
+    # title: allOf [$ref LocaleMap, minProperties: 1]
+    assert raw_errors("CreateSectionRequest", {"title": {}}) == ["section.create-title-required"]
+    assert raw_errors("CreateSectionRequest", {"title": {"english": "x"}}) == ["input.standin-bounds"]
+    assert raw_errors("CreateSectionRequest", {"title": "Lunch"}) == ["input.wrong-types"]
+
+
+@pytest.mark.behaviour("response.required-members", "getmenu.business-mode")
+def test_case_a_a_business_menu_without_brand_ids_is_only_observed_on_a_real_target(settings_as):
+    """GET /menus (business mode) -> 200 {request_id, data: {menu: {businessInfo: {businessID, name},
+    sections: [...]}}}: brandIDs is the stand-in's member, so the stand-in's run fails it on
+    response.required-members and a run judged as a real target records it and passes."""
+    case, response = business_menu_answer(BUSINESS_MENU_WITHOUT_BRAND_IDS)
+    settings_as(checks.everything_enforced)
+    assert blamed(case, response) == "response.required-members"
+    assert contract.behaviour("response.required-members").status == "incidental"
+    log = settings_as(REAL)
+    with fuzz_hooks.judged():  # the raw schema, judged as a real target: recorded, not failed
+        case.validate_response(response, checks=[response_schema_conformance, *fuzz_hooks.HARNESS_CHECKS])
+    assert log.behaviours() == ["response.required-members"]
+    viewed = load(REAL)["/menus"]["GET"].Case(query={})
+    log = settings_as(REAL)
+    with fuzz_hooks.judged():  # the documented view: nothing to record
+        viewed.validate_response(response, checks=[response_schema_conformance, *fuzz_hooks.HARNESS_CHECKS])
+    assert log.behaviours() == []
+
+
+@pytest.mark.behaviour("response.success-status", "response.closed-objects", "section.create-returns-id")
+def test_another_2xx_and_further_members_are_the_stand_ins_choices(settings_as):
+    """POST /menus/sections -> 201 {request_id, data: {id: 9, etag}, served_by}: fails the stand-in's
+    run on the incidental behaviour it departs from; a real target's run passes."""
+    request = {"title": {"en": "x"}}
+    body = json.dumps({"request_id": "r", "data": {"id": 9, "etag": "x"}, "served_by": "edge-1"}).encode()
+    for status, behaviour in ((201, "response.success-status"), (200, "response.closed-objects")):
+        ex = exchange("POST", "/menus/sections", status, body, request=request)
+        case = load(None)["/menus/sections"]["POST"].Case(body=request, headers={"Idempotency-Key": "k"},
+                                                           media_type="application/json")
+        settings_as(checks.everything_enforced)
+        with pytest.raises(Violation) as info, fuzz_hooks.judged():
+            case.validate_response(st_response(ex), checks=[status_code_conformance, response_schema_conformance,
+                                                            *fuzz_hooks.HARNESS_CHECKS])
+        assert info.value.behaviour == behaviour
+        viewed = load(REAL)["/menus/sections"]["POST"].Case(body=request, headers={"Idempotency-Key": "k"},
+                                                              media_type="application/json")
+        log = settings_as(REAL)
+        with fuzz_hooks.judged():
+            viewed.validate_response(st_response(ex), checks=[status_code_conformance, response_schema_conformance,
+                                                               *fuzz_hooks.HARNESS_CHECKS])
+        assert log.behaviours() == []
+    # what is stated still fails everywhere: data.id missing
+    ex = exchange("POST", "/menus/sections", 201, envelope_ok({"etag": "x"}), request=request)
+    settings_as(REAL)
+    with pytest.raises(Violation) as info, fuzz_hooks.judged():
+        viewed.validate_response(st_response(ex), checks=[status_code_conformance, response_schema_conformance,
+                                                           *fuzz_hooks.HARNESS_CHECKS])
+    assert info.value.behaviour == "section.create-returns-id"
 
 
 # ------------------------------------------------------------------ the oracle's verdicts

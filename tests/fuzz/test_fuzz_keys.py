@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
 from klikit_harness import contract
-from klikit_harness.checking import fuzz_hooks
+from klikit_harness.checking import checks, fuzz_hooks
 from tests.fuzz import support
 
 # A failure is raised as the Violation of the behaviour it breaks, so Hypothesis prints the failing
@@ -36,6 +36,13 @@ def _answer(fuzz, case):
     return response, before
 
 
+def _other_faults(fuzz, response) -> bool:
+    """Does the request break more than its key (a body the documented view generates may break a rule the
+    target applies)? A server may then answer another fault: ``klikit_input_answer`` has judged which."""
+    verdict = checks.expected_answer(fuzz_hooks.exchange_of(response), fuzz.settings.ctx)
+    return isinstance(verdict, checks.Reject) and len(verdict.faults) > 1
+
+
 @pytest.mark.behaviour("idempotency.key-required-on-writes", "codes.vocabulary")
 @writes.parametrize()
 def test_write_without_key(case, fuzz):
@@ -44,7 +51,8 @@ def test_write_without_key(case, fuzz):
     code = response.json().get("error", {}).get("code") if response.status_code >= 400 else None
     missing = contract.errors().code_for("request_missing_idempotency_key", fuzz.target.reading)
     if fuzz.target.reading == "reference":
-        assert (response.status_code, code) == (missing.status, missing.code)
+        if not _other_faults(fuzz, response):
+            assert (response.status_code, code) == (missing.status, missing.code)
         assert before is None or fuzz.writes() == before
     else:
         assert code != missing.code
@@ -58,7 +66,7 @@ def test_write_with_key_over_64_characters(case, length, fuzz):
     response, before = _answer(fuzz, case)
     invalid = contract.errors().code_for("request_invalid", fuzz.target.reading)
     code = response.json().get("error", {}).get("code") if response.status_code >= 400 else None
-    fuzz.expect((response.status_code, code) == (invalid.status, invalid.code),
+    fuzz.expect((response.status_code, code) == (invalid.status, invalid.code) or _other_faults(fuzz, response),
                 f"Idempotency-Key of {length} characters", "idempotency.key-over-64-invalid", response=response,
                 documented=f"{invalid.status} {invalid.code}")
     assert before is None or fuzz.writes() == before

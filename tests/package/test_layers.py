@@ -8,6 +8,7 @@ Function-level (lazy) imports count like the others.
 from __future__ import annotations
 
 import ast
+import graphlib
 import re
 from pathlib import Path
 
@@ -77,3 +78,58 @@ def test_the_check_sees_a_lazy_upward_import() -> None:
     imported = imports_in("def f():\n    from ..runner import cli\n", ["klikit_harness", "core"])
     assert upward("core", imported) == ["klikit_harness.runner", "klikit_harness.runner.cli"]
     assert upward("runner", imported) == []
+
+
+def runtime_imports_in(source: str, package: list[str]) -> set[str]:
+    """``imports_in``, less the imports under ``if TYPE_CHECKING:`` (never executed, so never a circle)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test) in {"TYPE_CHECKING", "typing.TYPE_CHECKING"}:
+            node.body = [ast.Pass()]
+    return imports_in(ast.unparse(tree), package)
+
+
+def circles(sources: dict[str, tuple[str, list[str]]]) -> list[str]:
+    """The import circles among modules (dotted name → (source, package parts)); each as ``a → b → a``."""
+    graph = {
+        name: {t for t in runtime_imports_in(source, package) if t in sources and not name.startswith(t + ".")} - {name}
+        for name, (source, package) in sources.items()
+    }
+    try:
+        list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as exc:
+        return [" → ".join(reversed(exc.args[1]))]
+    return []
+
+
+def modules_of(layer: str) -> dict[str, tuple[str, list[str]]]:
+    found = {}
+    for path in sorted((PACKAGE / layer).rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = (path.read_text(encoding="utf-8"), list(parts[:-1]))
+    return found
+
+
+@pytest.mark.parametrize("layer", ["contract", "core", "partner", "standin", "checking", "runner"])
+def test_no_import_circle_inside_a_layer(layer: str) -> None:
+    found = circles(modules_of(layer))
+    assert not found, f"src/klikit_harness/{layer}/ imports in a circle (lazy imports count): {found}"
+
+
+def test_the_circle_check_sees_a_lazy_circle_and_not_a_type_only_one() -> None:
+    """The rule can fail: a module importing its importer inside a function is a circle; a type-only import is not."""
+    lazy = {
+        "klikit_harness.standin.a": ("from .b import B\n", ["klikit_harness", "standin"]),
+        "klikit_harness.standin.b": ("def f():\n    from .a import A\n", ["klikit_harness", "standin"]),
+    }
+    assert circles(lazy) in (
+        ["klikit_harness.standin.a → klikit_harness.standin.b → klikit_harness.standin.a"],
+        ["klikit_harness.standin.b → klikit_harness.standin.a → klikit_harness.standin.b"],
+    )
+    typed = dict(lazy)
+    typed["klikit_harness.standin.b"] = (
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .a import A\n",
+        ["klikit_harness", "standin"],
+    )
+    assert circles(typed) == []

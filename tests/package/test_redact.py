@@ -36,3 +36,17 @@ def test_every_spelling_of_a_secret_is_masked(spelling):
 def test_short_values_are_not_treated_as_secrets():
     redact = Redactor(["abc"])
     assert redact("abc abc") == "abc abc"
+
+
+def test_a_learnt_basic_header_masks_its_secret_and_token_everywhere():
+    redact = Redactor(replacement="[scrubbed]")
+    header = "Basic " + base64.b64encode(b"pk_main:sk_learnt_9").decode()
+    redact.learn(header)
+    out = redact(f"{header} sk_learnt_9 {quote('sk_learnt_9')}")
+    assert "sk_learnt_9" not in out and header.split()[1] not in out and out.count("[scrubbed]") == 3
+    assert redact.bytes(b"x sk_learnt_9 y") == b"x [scrubbed] y"
+
+
+def test_a_masker_that_refuses_short_secrets_says_what_to_configure():
+    with pytest.raises(ValueError, match="KLIKIT_SECRET_KEY"):
+        Redactor(["abc"], short="refuse")

@@ -26,9 +26,10 @@ from klikit_harness.checking import profiles
 from klikit_harness.checking.config import load_settings
 from klikit_harness.checking.safety import GuardedSession
 from klikit_harness.checking.target import Target
+from klikit_harness.core.build import build_service
 from klikit_harness.core.seed import load
 from klikit_harness.core.world import StoreKey
-from klikit_harness.standin.sandbox import SandboxApp, bind, build_service
+from klikit_harness.standin.sandbox import SandboxApp, bind
 from tests.cli.conftest import child_env
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -24,10 +24,10 @@ import pytest
 
 from klikit_harness import contract
 from klikit_harness.core import variants as v
+from klikit_harness.core.build import build_service
 from klikit_harness.core.reshape import reshape, success_schema
 from klikit_harness.core.service import MAX_DEPTH, VARIANT_MAX_DEPTH, VARIANT_RETRY_AFTER
 from klikit_harness.core.variants import REGISTRY, VariantSet
-from klikit_harness.standin.sandbox import build_service
 from tests.support.standin import (
     BURST,
     FOREIGN_SECTION,
@@ -372,6 +372,21 @@ def check_publish_empty_counts_success(p: Pair) -> None:
     assert p.var.post("/menus/publish", body).json()["data"] == {"success": 2, "failed": 0}
 
 
+def check_last_fault_first(p: Pair) -> None:
+    # no Idempotency-Key and a malformed body: the reference answers the key (DESIGN's order), the variant the body
+    for api, code, field in ((p.ref, "request_missing_idempotency_key", "Idempotency-Key"),
+                             (p.var, "request_invalid", "body")):
+        assert_error(api.post("/menus/sync", content=b"{", key=None, headers=JSON), 400, code, field)
+    # a body missing its visibilities and a path id that is no id: the schema first, or the path id
+    for api, field in ((p.ref, "visibilities"), (p.var, "sectionID")):
+        assert_error(api.patch("/menus/sections/abc/visibilities", {"zoneStores": [store(POPULATED[0])]}), 400,
+                     "request_invalid", field)
+    # a request with one fault gets the same answer from both
+    for api in p.both():
+        assert_error(api.patch(f"/menus/sections/{LUNCH}/visibilities", {}), 400, "request_invalid", "visibilities")
+        assert api.patch(f"/menus/sections/{LUNCH}/visibilities", {"visibilities": {"1": True}}).status_code == 200
+
+
 CHECKS: dict[str, Callable[[Pair], None]] = {
     "success-data-empty": check_success_data_empty,
     "create-nothing-required": check_create_nothing_required,
@@ -396,6 +411,7 @@ CHECKS: dict[str, Callable[[Pair], None]] = {
     "writes-take-tokens": check_writes_take_tokens,
     "retry-after-60": check_retry_after_60,
     "publish-empty-counts-success": check_publish_empty_counts_success,
+    "last-fault-first": check_last_fault_first,
 }
 WRITE_DELAY = {"in-flight-waits": 0.3}
 

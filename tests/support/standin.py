@@ -17,12 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
+from klikit_harness.core.build import build_service
 from klikit_harness.core.clock import ManualClock
 from klikit_harness.core.defects import DefectSet
 from klikit_harness.core.seed import Seed, load
 from klikit_harness.core.service import Service
 from klikit_harness.core.world import StoreKey
-from klikit_harness.standin.sandbox import SandboxApp, build_service
+from klikit_harness.standin.sandbox import SandboxApp
 
 BASE = "http://standin.test/v1/partner"
 MAIN = ("pk_sandbox_main", "sk_sandbox_main_7f3a9c")

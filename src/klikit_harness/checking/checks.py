@@ -33,6 +33,7 @@ from .. import contract
 from ..contract import Judgement, Reading
 from ..contract import view as schema_view
 from ..core import validation
+from ..core import variants as v
 from ..core.credentials import parse_basic
 from ..core.service import (
     BASE_PATH,
@@ -320,26 +321,75 @@ _OPERATION_BEHAVIOUR = {
 
 
 @dataclass(frozen=True)
-class Reject:
-    """The request must be rejected: the error ``meaning`` (a reference code) with its catalogue status,
-    ``details`` naming one of ``fields``.
+class Fault:
+    """One thing wrong with a request, as the rejection that says so: the error ``meaning`` (a reference
+    code) with its catalogue status, ``details`` naming one of ``fields``."""
 
-    A rejection of the ``rules`` stage (what schemas cannot express) may instead be 404 when the
+    meaning: str
+    fields: tuple[str, ...]
+    #: every behaviour the fault breaks (the first is the one broken first)
+    behaviours: tuple[str, ...]
+    #: a stage of ``core.validation`` or ``auth`` (the credential, looked at after the route)
+    stage: str
+    reason: str
+
+    @property
+    def step(self) -> str | None:
+        """The step of DESIGN's order of checks the fault belongs to (None: routing, before them all)."""
+        return "auth" if self.stage == "auth" else validation.CHECK_STEP.get(self.stage)
+
+
+def _fault(found: validation.Fault) -> Fault:
+    assert isinstance(found, validation.Rejected)  # only a defect crashes, and the oracle passes none
+    return Fault(found.meaning, found.fields, found.behaviours, found.stage, found.message)
+
+
+_NO_CREDENTIAL = Fault("auth_missing", (), ("auth.missing",), "auth", "no usable Basic credential")
+
+
+@dataclass(frozen=True)
+class Reject:
+    """The request must be rejected for one of its ``faults`` (reference order; the reference semantics
+    answer the first, and an answer for any other is accepted unless an order-of-checks behaviour is
+    about exactly these faults).
+
+    A fault of the ``rules`` stage (what schemas cannot express) may instead be answered 404 when the
     request names ids not known to be the caller's: the contract does not order ownership before
     business rules.
     """
 
     operation_id: str | None
-    meaning: str
-    fields: tuple[str, ...]
-    #: the behaviour blamed first; ``behaviours`` lists every one the request breaks
+    faults: tuple[Fault, ...]
+    #: the behaviour blamed when the answer answers none of the faults (an enforced one first)
     behaviour: str
-    reason: str
-    stage: validation.Stage = "route"
     ids_outside: bool = False
-    behaviours: tuple[str, ...] = ()
     body_schema: str | None = None
     body: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def first(self) -> Fault:
+        return self.faults[0]
+
+    @property
+    def meaning(self) -> str:
+        return self.first.meaning
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.first.fields
+
+    @property
+    def reason(self) -> str:
+        return self.first.reason
+
+    @property
+    def stage(self) -> str:
+        return self.first.stage
+
+    @property
+    def behaviours(self) -> tuple[str, ...]:
+        """Every behaviour the request breaks, fault by fault."""
+        return tuple(dict.fromkeys(b for f in self.faults for b in f.behaviours))
 
 
 @dataclass(frozen=True)
@@ -422,31 +472,34 @@ def _ids_outside(op_id: str, body: Mapping[str, Any] | None, params: Mapping[str
 def expected_answer(ex: HttpExchange, ctx: Context) -> Verdict:
     """The answer the reference semantics give this request, decided from the request alone.
 
-    ``core.validation`` applies the checks in the documented order (route, Idempotency-Key, body
-    parsing, query, validation: schema, then the rules schemas cannot express); the credential is
-    looked at after the route, as the stand-in does.
+    ``core.validation`` finds every fault of the request in the documented order (route,
+    Idempotency-Key, body parsing, query, validation: schema, path ids, then the rules schemas cannot
+    express); the credential is looked at after the route, as the stand-in does.
     """
-    outcome = validation.validate(_api_request(ex), _routes(ctx), reading=ctx.reading)
+    walked = validation.walk(_api_request(ex), _routes(ctx), reading=ctx.reading)
+    found = tuple(_fault(f) for f in walked.faults)
+    outcome = walked.outcome
     assert not isinstance(outcome, validation.Crashed)  # only a defect crashes
+    credential = parse_basic(ex.request_headers.get("authorization"))
     op = outcome.operation
     if op is None:
-        assert isinstance(outcome, validation.Rejected)
-        return Reject(None, outcome.meaning, outcome.fields, outcome.behaviour, outcome.message)
+        faults = (*found, _NO_CREDENTIAL) if credential is None else found
+        return Reject(None, faults, found[0].behaviours[0])
     op_id = op.operation_id
-    credential = parse_basic(ex.request_headers.get("authorization"))
     if credential is None:
-        return Reject(op_id, "auth_missing", (), "auth.missing", "no usable Basic credential")
-    if ctx.main is None or credential != ctx.main:
+        found = (_NO_CREDENTIAL, *found)
+    elif ctx.main is None or credential != ctx.main:
         return Unknown(op_id, "not the run's main credential")
     query: dict[str, list[str]] = {}
     for name, value in ex.query:
         query.setdefault(name, []).append(value)
     body = outcome.parsed
-    if isinstance(outcome, validation.Rejected):
+    if found:
         outside = _ids_outside_safely(op_id, body, outcome.params, _first(query), ctx)
-        behaviour = schema_view.strongest(outcome.behaviours, ctx.judgement) or outcome.behaviour
-        return Reject(op_id, outcome.meaning, outcome.fields, behaviour, outcome.message, outcome.stage,
-                      ids_outside=outside, behaviours=outcome.behaviours, body_schema=op.body_schema, body=body)
+        broken = [b for f in found for b in f.behaviours]
+        behaviour = schema_view.strongest(broken, ctx.judgement) or broken[0]
+        return Reject(op_id, found, behaviour, ids_outside=outside, body_schema=op.body_schema, body=body)
+    assert isinstance(outcome, validation.Accepted)
     outside = _ids_outside(op_id, body, outcome.params, _first(query), ctx)
     explicit = op_id in {"populateMenu", "syncMenuToStores"} and any(
         isinstance(e, Mapping) and bool(e.get("availableTimes")) for e in ((body or {}).get("sections") or {}).values()
@@ -504,16 +557,77 @@ def _names_field(err: Mapping[str, Any], fields: Iterable[str]) -> bool:
     return False
 
 
-def matches_rejection(ex: HttpExchange, verdict: Reject, ctx: Context) -> bool:
-    """Is the answer exactly the rejection the verdict documents?"""
-    entry = contract.errors().code_for(verdict.meaning, ctx.reading)
+def answers_fault(ex: HttpExchange, fault: Fault, ctx: Context, *, ids_outside: bool = False) -> bool:
+    """Is the answer the rejection that says ``fault``: its code with the catalogue's status, details naming
+    one of its fields (or, for a business rule, 404 when the request names ids not known to be the caller's)?"""
+    entry = contract.errors().code_for(fault.meaning, ctx.reading)
     err = ex.error
     if ex.status == entry.status and err is not None and err.get("code") == entry.code:
-        return not verdict.fields or _names_field(err, verdict.fields)
-    if verdict.stage == "rules" and verdict.ids_outside:
+        return not fault.fields or _names_field(err, fault.fields)
+    if fault.stage == "rules" and ids_outside:
         nf = contract.errors().code_for("resource_not_found", ctx.reading)
         return ex.status == nf.status and err is not None and err.get("code") == nf.code
     return False
+
+
+def answered_fault(ex: HttpExchange, faults: Iterable[Fault], ctx: Context, *, ids_outside: bool = False) -> int | None:
+    """The position of the first fault the answer is the rejection of (None: it answers none of them)."""
+    return next((i for i, f in enumerate(faults) if answers_fault(ex, f, ctx, ids_outside=ids_outside)), None)
+
+
+def matches_rejection(ex: HttpExchange, verdict: Reject, ctx: Context) -> bool:
+    """Is the answer the rejection of one of the request's faults (whichever check a server runs first)?"""
+    return answered_fault(ex, verdict.faults, ctx, ids_outside=verdict.ids_outside) is not None
+
+
+def order_departed(faults: tuple[Fault, ...], answered: int) -> str | None:
+    """The order-of-checks behaviour an answer for ``faults[answered]`` departs from, if one is about
+    exactly these faults: an unknown path or unserved method with no credential and nothing else
+    (``envelope.routing-before-auth``), or faults each in its own step of DESIGN's order of checks
+    (``envelope.check-order``). Faults sharing a step (a schema fault and a bad path id are both
+    validation) may be answered in any order."""
+    if answered == 0:
+        return None
+    steps = [f.step for f in faults]
+    if steps == [None, "auth"]:
+        return "envelope.routing-before-auth"
+    if None not in steps and len(set(steps)) == len(steps):
+        return "envelope.check-order"
+    return None
+
+
+@dataclass(frozen=True)
+class _OtherReading:
+    """What a reading the run may accept makes of an answer no reference fault explains."""
+
+    accepted: bool
+    #: the behaviour the answer departs from (the order of checks within an accepted reading, else the
+    #: behaviour of the reading it follows)
+    behaviour: str | None
+
+
+def _other_reading(ex: HttpExchange, verdict: Reject, ctx: Context) -> _OtherReading | None:
+    """The readings of ``core.validation``'s variants: an answer for a fault one of them finds is
+    accepted when the run accepts that reading (every behaviour it changes is only observed), and is
+    blamed on the behaviour that reading changes when not. None: no reading explains the answer."""
+    request, routes = _api_request(ex), _routes(ctx)
+    blamed: list[str] = []
+    for name in validation.READING_VARIANTS:
+        found = tuple(_fault(f) for f in validation.faults(request, routes, reading=ctx.reading,
+                                                             variants=v.VariantSet([name])))
+        if _NO_CREDENTIAL in verdict.faults:  # after the route, before everything else
+            found = (*found, _NO_CREDENTIAL) if verdict.operation_id is None else (_NO_CREDENTIAL, *found)
+        answered = answered_fault(ex, found, ctx, ids_outside=verdict.ids_outside)
+        if answered is None:
+            continue
+        changes = v.REGISTRY[name].changes
+        if all(ctx.judgement(b) == "observed" for b in changes):
+            return _OtherReading(True, order_departed(found, answered))
+        own = [b for b in found[answered].behaviours if b in changes]
+        blamed.append(schema_view.strongest(own or changes, ctx.judgement) or changes[0])
+    if blamed:
+        return _OtherReading(False, schema_view.strongest(blamed, ctx.judgement))
+    return None
 
 
 def matches_acceptance(ex: HttpExchange, verdict: Valid | Either, ctx: Context) -> bool:
@@ -550,14 +664,8 @@ def input_answer(ex: HttpExchange, ctx: Context) -> None:
     if isinstance(verdict, Unknown):
         return
     if isinstance(verdict, Reject):
-        if matches_rejection(ex, verdict, ctx):
-            return
-        entry = contract.errors().code_for(verdict.meaning, ctx.reading)
-        named = f" whose details name {', '.join(verdict.fields[:3])}" if verdict.fields else ""
-        also = " (or 404 resource_not_found: the request names ids not known to be the caller's)" \
-            if verdict.stage == "rules" and verdict.ids_outside else ""
-        raise _fail(InputAnswerViolation, ex, ctx, f"{verdict.operation_id or ex.path}: {verdict.reason}",
-                    _blame_rejection(ex, verdict, ctx), f"{entry.status} {entry.code}{named}{also}")
+        _judge_rejection(ex, verdict, ctx)
+        return
     if isinstance(verdict, Either) and (_is_success(ex.status) or ex.status == _status_of("request_invalid", ctx)):
         return
     if matches_acceptance(ex, verdict, ctx):
@@ -571,11 +679,52 @@ def input_answer(ex: HttpExchange, ctx: Context) -> None:
                 "2xx (404 only for ids outside the caller's business; unknown query parameters are ignored)")
 
 
-def _blame_rejection(ex: HttpExchange, verdict: Reject, ctx: Context) -> str:
-    """The behaviour an answer other than the documented rejection departs from."""
+def _judge_rejection(ex: HttpExchange, verdict: Reject, ctx: Context) -> None:
+    """Raise unless the answer is the rejection of one of the request's faults, under the reference
+    reading or one the run accepts (and in an order no order-of-checks behaviour about exactly these
+    faults forbids)."""
+    answered = answered_fault(ex, verdict.faults, ctx, ids_outside=verdict.ids_outside)
+    if answered is not None:
+        order, named = order_departed(verdict.faults, answered), verdict.faults[answered].reason
+        other = None
+    else:
+        other = _other_reading(ex, verdict, ctx)
+        if other is None or not other.accepted:
+            order, named = None, ""
+        else:
+            order, named = other.behaviour, "a fault of another reading the run accepts"
+    if order is not None:
+        raise _fail(InputAnswerViolation, ex, ctx,
+                    f"{verdict.operation_id or ex.path}: answered for a later check ({named}) before "
+                    f"{verdict.first.reason}", order, _documented(verdict.faults[:1], verdict, ctx))
+    if answered is not None or (other is not None and other.accepted):
+        return
+    more = f" (and {len(verdict.faults) - 1} other fault(s))" if len(verdict.faults) > 1 else ""
+    raise _fail(InputAnswerViolation, ex, ctx, f"{verdict.operation_id or ex.path}: {verdict.reason}{more}",
+                _blame_rejection(ex, verdict, ctx, other.behaviour if other is not None else None),
+                _documented(verdict.faults, verdict, ctx))
+
+
+def _documented(faults: Iterable[Fault], verdict: Reject, ctx: Context) -> str:
+    """The answers that would pass, one per fault."""
+    said: list[str] = []
+    for f in faults:
+        entry = contract.errors().code_for(f.meaning, ctx.reading)
+        named = f" whose details name {', '.join(f.fields[:3])}" if f.fields else ""
+        also = " (or 404 resource_not_found: the request names ids not known to be the caller's)" \
+            if f.stage == "rules" and verdict.ids_outside else ""
+        said.append(f"{entry.status} {entry.code}{named}{also}")
+    return "; or ".join(dict.fromkeys(said))
+
+
+def _blame_rejection(ex: HttpExchange, verdict: Reject, ctx: Context, reading: str | None = None) -> str:
+    """The behaviour an answer that answers none of the request's faults departs from: the order of
+    ownership and validation, a permission the request relied on, the behaviour of the reading the
+    answer follows (``reading``), else the strongest behaviour the request breaks."""
     err = ex.error or {}
     not_found = contract.errors().code_for("resource_not_found", ctx.reading)
-    about_the_ids = bool(verdict.fields) and set(verdict.fields) <= {"sectionID", "brand_id", "branch_id"}
+    ids = {"sectionID", "brand_id", "branch_id"}
+    about_the_ids = any(f.fields and set(f.fields) <= ids for f in verdict.faults)
     if ex.status == not_found.status and err.get("code") == not_found.code and verdict.ids_outside \
             and verdict.meaning == "request_invalid" and not about_the_ids:
         # Ownership checked before validation: which check wins is the stand-in's own choice.
@@ -585,13 +734,14 @@ def _blame_rejection(ex: HttpExchange, verdict: Reject, ctx: Context) -> str:
         refused = _refused_null(err, verdict)
         if refused is not None:
             return refused
-    return verdict.behaviour
+    return reading or verdict.behaviour
 
 
 def _refused_null(err: Mapping[str, Any], verdict: Reject) -> str | None:
     """The permission an answer departs from when it names a field the request sent as ``null`` (a field
     the reference semantics read as absent) instead of one of the fields that break the contract."""
-    if verdict.body_schema is None or not isinstance(verdict.body, Mapping) or _names_field(err, verdict.fields):
+    every = [name for f in verdict.faults for name in f.fields]
+    if verdict.body_schema is None or not isinstance(verdict.body, Mapping) or _names_field(err, every):
         return None
     for path in validation.paths_where(verdict.body, lambda value: value is None):
         if _names_field(err, [".".join(path)]):

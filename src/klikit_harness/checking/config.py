@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ..core.world import StoreKey as Store
 from ..partner.exchange import MAIN_CREDENTIAL
+from ..partner.redact import MASK
 
 __all__ = [
     "MAIN_CREDENTIAL",
@@ -75,7 +76,7 @@ class Credential:
         return (self.key, self.secret)
 
     def __str__(self) -> str:
-        return f"{self.key}:***"
+        return f"{self.key}:{MASK}"
 
 
 def parse_store(value: str, variable: str) -> Store:

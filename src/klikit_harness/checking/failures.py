@@ -3,7 +3,8 @@
 Owns: ``Violation`` — an ``AssertionError`` with keyword fields (behaviour id,
 what was received, what the contract documents, the ``request_id``, a
 copy-paste reproduction and, where the rule is about one answer, the
-machine-readable ``expected`` answer) and one message shape. Must not: hold secrets; the
+machine-readable ``expected`` answer), one message shape, and the one builder
+of a failure from an answered exchange (``Violation.of``). Must not: hold secrets; the
 reproduction names ``$KLIKIT_*`` variables instead of credentials.
 """
 
@@ -11,8 +12,12 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from ..partner.exchange import HttpExchange
 
 
 class Violation(AssertionError):
@@ -40,6 +45,30 @@ class Violation(AssertionError):
         #: or ``{"check": <a checks.CHECKS name>}``; None for a semantic check (the test is re-run)
         self.expected = expected
         super().__init__(self.render())
+
+    @classmethod
+    def of(
+        cls,
+        ex: HttpExchange,
+        title: str,
+        *,
+        behaviour: str | None,
+        documented: Any,
+        redact: Callable[[str], str] = str,
+        origin: str | None = None,
+        expected: dict[str, Any] | None = None,
+    ) -> Self:
+        """The failure an answered exchange stands for: what was received (through ``redact``), its
+        ``request_id`` and its curl reproduction (``origin`` replaces an in-process URL's host)."""
+        return cls(
+            title,
+            behaviour=behaviour,
+            received=ex.received(redact),
+            documented=documented,
+            request_id=ex.request_id,
+            reproduction=ex.curl(redact, origin),
+            expected=expected,
+        )
 
     def render(self) -> str:
         lines = [self.title]

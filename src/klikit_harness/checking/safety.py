@@ -20,8 +20,6 @@ and passes. getMenu's ``brand_id`` / ``branch_id`` are a read: never refused.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 import os
@@ -37,6 +35,7 @@ import httpx
 import requests
 
 from ..contract import WRITE_METHODS
+from ..partner.basic import parse_basic
 
 __all__ = [
     "WRITE_METHODS",
@@ -163,13 +162,8 @@ def _parse_body(body: bytes | str | None) -> Any:
 
 def _basic_key(authorization: str | None) -> str | None:
     """The partner key of a Basic header (the secret is never kept)."""
-    if not authorization or authorization[:6].lower() != "basic ":
-        return None
-    try:
-        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8", "replace")
-    except (binascii.Error, ValueError):
-        return None
-    return decoded.partition(":")[0]
+    pair = parse_basic(authorization)
+    return pair[0] if pair is not None else None
 
 
 # ------------------------------------------------------------------ pacing

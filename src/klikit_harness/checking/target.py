@@ -37,6 +37,8 @@ from .safety import Blocked, Guard, GuardedASGI, NotSent
 
 AUTO: Any = object()
 USER_AGENT = "klikit-harness"
+#: ``httpx.Response.extensions`` key: the operationId ``TargetClient.call`` sent the request as
+OPERATION = "klikit_operation"
 
 
 class _Ahead:
@@ -252,7 +254,9 @@ class TargetClient:
         if payload is None and body is not AUTO:
             payload = json.dumps(body).encode()
             hdrs.setdefault("Content-Type", JSON_TYPE)
-        return self.send(verb, url_path, params=params, headers=hdrs, content=payload)
+        response = self.send(verb, url_path, params=params, headers=hdrs, content=payload)
+        response.extensions[OPERATION] = operation_id  # whose success status expect.ok judges
+        return response
 
     def send(
         self,

@@ -38,14 +38,21 @@ __all__ = [
     "ANNOTATION",
     "CONSTRAINT_KEYWORDS",
     "KEYWORDS",
+    "STATUS",
+    "SUCCESS_RANGE",
     "annotated",
     "behaviour_in",
+    "best_branch",
     "constraints",
     "documented_view",
     "error_behaviours",
+    "listed_success_status",
     "permissions_used",
+    "response_key",
     "response_schema_name",
     "strongest",
+    "success_key",
+    "success_status_behaviour",
 ]
 
 ANNOTATION = "x-behaviour"
@@ -161,13 +168,18 @@ def _chains(doc: Mapping[str, Any]) -> Iterator[tuple[str, tuple[Mapping[str, An
 
 
 def annotated(doc: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """(location, behaviour id) of every annotation in ``doc``."""
+    """(location, behaviour id) of every annotation in ``doc``, success statuses included."""
     for location, chain in _chains(doc):
         node = chain[-1]
         if ANNOTATION in node:
             yield location, str(node[ANNOTATION])
         for key, bid in (node.get(KEYWORDS) or {}).items():
             yield f"{location} {key}", str(bid)
+    for path, item in (doc.get("paths") or {}).items():
+        for method, op in item.items():
+            for code, response in ((op.get("responses") or {}).items() if isinstance(op, Mapping) else ()):
+                for key, bid in ((response.get(KEYWORDS) or {}).items() if isinstance(response, Mapping) else ()):
+                    yield f"paths/{path}/{method}/responses/{code} {key}", str(bid)
 
 
 def constraints(doc: Mapping[str, Any]) -> Iterator[tuple[str, str, str | None]]:
@@ -206,17 +218,47 @@ def _chain_of(root: Mapping[str, Any], node: Any) -> tuple[Mapping[str, Any], ..
     return entry[1].get(id(node))
 
 
+def best_branch(error: Any) -> list[Any]:
+    """The errors of the branch a failed ``anyOf`` / ``oneOf`` value matches best.
+
+    The branch whose errors sit deepest in the value matched the most of it (a
+    business-mode menu fails the store-mode branch at ``menu`` itself, the
+    business-mode branch only inside ``businessInfo``), as ``jsonschema``'s
+    ``relevance`` ranks deeper errors as more specific; among equals, a branch
+    whose type the value has, then the one with the fewest errors, then the
+    first. A ``null`` branch is never the best match of a value that is not
+    null. A ``oneOf`` value matching several branches has no failing branch: ``[]``.
+    """
+    branches: dict[int, list[Any]] = {}
+    for sub in error.context or ():
+        if sub.validator == "type" and sub.validator_value == "null":
+            continue
+        index = sub.relative_schema_path[0] if sub.relative_schema_path else 0
+        branches.setdefault(int(index), []).append(sub)
+    if not branches:
+        return []
+
+    def score(item: tuple[int, list[Any]]) -> tuple[int, bool, int, int]:
+        index, errors = item
+        depth = min(len(e.absolute_path) for e in errors)
+        typed = not any(e.validator == "type" and len(e.absolute_path) == depth for e in errors)
+        return depth, typed, -len(errors), -index
+
+    return max(branches.items(), key=score)[1]
+
+
 def error_behaviours(error: Any, root: Mapping[str, Any]) -> list[str]:
     """The behaviours one ``jsonschema`` error breaks; ``root`` is the validator's document.
 
-    A failed ``anyOf`` / ``oneOf`` is blamed on the constraints its branches broke
-    (a ``null`` branch never names one).
+    A failure is blamed on the innermost constraint that broke, never on a
+    container's annotation while an inner constraint names a behaviour: a failed
+    ``anyOf`` / ``oneOf`` on the constraints its best-matching branch broke
+    (``best_branch``); ``allOf`` and ``$ref`` need nothing here, as ``jsonschema``
+    reports their errors at the inner keyword itself.
     """
     if error.validator in {"anyOf", "oneOf"} and error.context:
         found: list[str] = []
-        for sub in error.context:
-            if sub.validator == "type" and sub.validator_value == "null":
-                continue
+        for sub in best_branch(error):
             found += error_behaviours(sub, root)
         if found:
             return found
@@ -414,7 +456,74 @@ def documented_view(doc: Mapping[str, Any], judge: Judge) -> dict[str, Any]:
         _relax_node(chain, judge)
     if replaced:
         _drop_links_from(view, replaced)
+    _relax_statuses(view, judge)
     return view
+
+
+STATUS = "status"
+SUCCESS_RANGE = "2XX"
+
+
+def _operations(doc: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    for item in (doc.get("paths") or {}).values():
+        for op in item.values() if isinstance(item, Mapping) else ():
+            if isinstance(op, Mapping) and "responses" in op:
+                yield op
+
+
+def success_key(responses: Mapping[str, Any]) -> str | None:
+    """The key of an operation's success response (``200``, another 2xx, or ``2XX``)."""
+    return next((str(k) for k in responses if str(k).startswith("2")), None)
+
+
+def success_status_behaviour(operation_id: str, doc: Mapping[str, Any] | None = None) -> str | None:
+    """The behaviour that fixes the status of ``operation_id``'s success (its ``x-behaviours: {status}``)."""
+    for op in _operations(doc if doc is not None else contract.openapi()):
+        if op.get("operationId") == operation_id:
+            key = success_key(op["responses"])
+            response = op["responses"][key] if key else None
+            named = response.get(KEYWORDS) if isinstance(response, Mapping) else None
+            return str(named[STATUS]) if isinstance(named, Mapping) and STATUS in named else None
+    return None
+
+
+def listed_success_status(operation_id: str, doc: Mapping[str, Any] | None = None) -> int | None:
+    """The success status openapi.yaml lists for ``operation_id`` (None: a range such as ``2XX``)."""
+    for op in _operations(doc if doc is not None else contract.openapi()):
+        if op.get("operationId") == operation_id:
+            key = success_key(op["responses"])
+            return int(key) if key is not None and key.isdigit() else None
+    return None
+
+
+def response_key(responses: Mapping[str, Any], status: int) -> str | None:
+    """The key of ``responses`` an answer with ``status`` is judged by: the exact status, its
+    range (``2XX``), the success response for any 2xx (its status is settled by its own
+    behaviour), else ``default``."""
+    exact, ranged = str(status), f"{str(status)[0]}XX"
+    for key in (exact, ranged):
+        if key in responses:
+            return key
+    success = success_key(responses) if 200 <= status < 300 else None
+    if success is not None:
+        return success
+    return "default" if "default" in responses else None
+
+
+def _relax_statuses(view: dict[str, Any], judge: Judge) -> None:
+    """A success response whose status behaviour is observed is keyed ``2XX``: any 2xx is judged by it."""
+    for op in _operations(view):
+        responses: dict[str, Any] = op["responses"]
+        key = success_key(responses)
+        response = responses.get(key) if key else None
+        named = response.get(KEYWORDS) if isinstance(response, Mapping) else None
+        if key is None or key == SUCCESS_RANGE or not isinstance(named, Mapping) or STATUS not in named:
+            continue
+        if judge(str(named[STATUS])) == "observed":
+            # same position: Schemathesis reads the responses in order
+            items = [(SUCCESS_RANGE if k == key else k, v) for k, v in responses.items()]
+            responses.clear()
+            responses.update(items)
 
 
 def _drop_links_from(view: dict[str, Any], replaced: set[str]) -> None:
@@ -445,7 +554,8 @@ def response_schema_name(operation_id: str, status: int) -> str | None:
             if not isinstance(op, Mapping) or op.get("operationId") != operation_id:
                 continue
             responses = op.get("responses") or {}
-            response = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX") or responses.get("default")
+            key = response_key(responses, status)
+            response = responses.get(key) if key else None
             if not isinstance(response, Mapping):
                 return None
             response = _resolve(doc, response)

@@ -2,5 +2,6 @@
 
 Modules: ``schedules`` and ``menus`` (the oracle), ``world`` (state and the
 eight operations), ``credentials``, ``idempotency``, ``ratelimit``,
-``defects``, ``seed`` and ``service`` (the API as a pure function).
+``defects``, ``seed``, ``service`` (the API as a pure function) and
+``build`` (a service over a seeded world).
 """

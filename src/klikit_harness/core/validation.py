@@ -7,12 +7,15 @@ numbers, non-object), schema validation against ``contracts/openapi.yaml``
 (the offending field paths and the ``x-behaviour`` ids they break), query
 and path ids (int32, positive, leading zeros), ``scheduledAt`` and
 ``blackoutDates`` parsing, the business rules that need no state (schedule
-validity, int32 section keys) and the ORDER of all of these: ``validate``
-returns ``Accepted`` or the first ``Rejected`` (or ``Crashed``), each
-rejection tagged with the stage it belongs to. The stand-in
-(``core.service``) and the fuzz oracle (``checks.expected_answer``) both call
-it; a variant or defect that changes validation is passed in (none: the
-reference semantics). Must not: read state (stores, sections, credentials,
+validity, int32 section keys) and the ORDER of all of these: one walk
+(``walk``) finds every fault of a request in that order (``faults``), going
+on past a fault wherever a later rule can still be read; ``validate``
+returns ``Accepted`` or the first fault, a ``Rejected`` (or ``Crashed``),
+each rejection tagged with the stage it belongs to. The stand-in
+(``core.service``) calls ``validate``, the fuzz oracle
+(``checks.expected_answer``) ``walk``; a variant or defect that changes
+validation is passed in (none: the reference semantics; ``READING_VARIANTS``
+lists the variants read here). Must not: read state (stores, sections, credentials,
 idempotency entries), do I/O, render an answer, or judge one.
 
 Stages, in order: ``route``, ``key``, ``body``, ``query``, ``input`` (nulls,
@@ -31,7 +34,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 from .. import contract
 from ..contract import Reading
@@ -104,12 +107,13 @@ class Accepted:
 
 @dataclass(frozen=True)
 class Rejected:
-    """The first rule a request breaks, as the answer that says so."""
+    """One fault of a request (a rule it breaks), as the answer that says so; ``validate`` answers the
+    first of ``faults``."""
 
     stage: Stage
     meaning: str
     message: str
-    #: the behaviour broken first; ``behaviours`` lists every one the request breaks
+    #: the behaviour broken first; ``behaviours`` lists every one this fault breaks
     behaviour: str
     behaviours: tuple[str, ...]
     #: the offending fields (details name the first)
@@ -244,6 +248,34 @@ def _invalid(stage: Stage, fields: Sequence[str], reason: str, behaviours: Itera
     return _Stop(_rejected(stage, invalid(fields[0], reason, **extra), behaviours, fields))
 
 
+#: one thing wrong with a request: the rejection that says so (or the crash a defect makes of it)
+Fault = Rejected | Crashed
+
+#: DESIGN's order of checks (``envelope.check-order``), with the stateful steps the stand-in interleaves
+CHECK_ORDER = ("auth", "rate limit", "scope", "Idempotency-Key", "body parsing", "replay/conflict", "validation")
+#: the step of ``CHECK_ORDER`` each stage belongs to (``route`` comes before all: ``envelope.routing-before-auth``)
+CHECK_STEP: Mapping[str, str] = {
+    "key": "Idempotency-Key", "body": "body parsing", "query": "validation", "input": "validation",
+    "rules": "validation",
+}
+#: the variants whose readings change what this module finds wrong with a request (the readings of a
+#: request the oracle may have to accept); ``last-fault-first`` changes only which fault is answered
+READING_VARIANTS = (
+    v.NO_405, v.DEPTH_64, v.UNKNOWN_QUERY_400, v.LEADING_ZERO_IDS_400, v.ZERO_IDS_404, v.NULL_REJECTED,
+    v.FLOAT_INTEGERS_ACCEPTED, v.TIMES_REQUIRED, v.UNKNOWN_FIELDS_IGNORED, v.CREATE_NOTHING_REQUIRED,
+    v.SEQUENCE_OPTIONAL,
+)
+
+
+@dataclass(frozen=True)
+class Walked:
+    """Every stateless rule applied to a request: each fault found, in the reference order, and the answer
+    a server gives (the first fault, or the last under the ``last-fault-first`` variant; else ``Accepted``)."""
+
+    faults: tuple[Fault, ...]
+    outcome: Outcome
+
+
 def validate(
     request: ApiRequest,
     routes: RouteTable,
@@ -256,32 +288,67 @@ def validate(
 
     ``request.path`` is read percent-decoded, as servers route it.
     """
+    return walk(request, routes, reading=reading, variants=variants, defects=defects).outcome
+
+
+def faults(
+    request: ApiRequest,
+    routes: RouteTable,
+    *,
+    reading: Reading = "reference",
+    variants: VariantSet = _NO_VARIANTS,
+    defects: DefectSet = _NO_DEFECTS,
+) -> tuple[Fault, ...]:
+    """Every fault of a request, in the reference order (the first is what ``validate`` answers).
+
+    The walk goes on past a fault wherever a later rule can still be read: a key fault does not stop
+    the body, a body fault does not stop the query or the path ids. What cannot be read stops only what
+    depends on it: an unknown path or an unserved method stops everything, an unparseable body its
+    schema and business rules, a schema-invalid body its business rules, a crash (a defect) the walk.
+    """
+    return walk(request, routes, reading=reading, variants=variants, defects=defects).faults
+
+
+def walk(
+    request: ApiRequest,
+    routes: RouteTable,
+    *,
+    reading: Reading = "reference",
+    variants: VariantSet = _NO_VARIANTS,
+    defects: DefectSet = _NO_DEFECTS,
+) -> Walked:
+    """``faults`` and ``validate`` at once (one walk)."""
     routed = routes.match(request.method, request.path)
     if isinstance(routed, UnknownPath):
-        return _rejected("route", ServiceError("resource_not_found", f"no operation at {request.path}",
-                                           {"path": request.path}), ["routing.unknown-path-404"], ["path"])
+        lost = _rejected("route", ServiceError("resource_not_found", f"no operation at {request.path}",
+                                               {"path": request.path}), ["routing.unknown-path-404"], ["path"])
+        return Walked((lost,), lost)
     if isinstance(routed, MethodNotAllowed):
         if variants.on(v.NO_405):
             unserved = ServiceError("resource_not_found", f"no operation at {request.method} {request.path}",
                                     {"path": request.path})
-            return _rejected("route", unserved, ["routing.method-not-allowed-405"], ["path"])
+            lost = _rejected("route", unserved, ["routing.method-not-allowed-405"], ["path"])
+            return Walked((lost,), lost)
         allow = ", ".join(routed.allowed)
         dropped = "GET" not in routed.allowed and defects.on(d.ALLOW_MISSING_ON_WRITE_PATHS)
-        return _rejected("route", ServiceError("method_not_allowed", f"{request.method} is not allowed on "
-                                           f"{routed.template}; use {allow}", {"allowed": list(routed.allowed)},
-                                           headers={} if dropped else {"allow": allow}),
+        lost = _rejected("route", ServiceError("method_not_allowed", f"{request.method} is not allowed on "
+                                               f"{routed.template}; use {allow}", {"allowed": list(routed.allowed)},
+                                               headers={} if dropped else {"allow": allow}),
                          ["routing.method-not-allowed-405"])
+        return Walked((lost,), lost)
     op, params = routed.operation, routed.params
     state = _State()
-    try:
-        return _validate(request, op, params, state, reading, variants, defects)
-    except _Stop as stop:
-        out = stop.outcome
-        if isinstance(out, Rejected):
-            out = Rejected(out.stage, out.meaning, out.message, out.behaviour, out.behaviours, out.fields,
-                           out.details, out.headers, op, params, state.key, state.parsed, state.body,
-                           dict(state.ids))
-        return out
+    found = _walk(request, op, params, state, reading, variants, defects)
+    ids = dict(state.ids)
+    placed = tuple(
+        Rejected(f.stage, f.meaning, f.message, f.behaviour, f.behaviours, f.fields, f.details, f.headers, op,
+                 params, state.key, state.parsed, state.body, ids) if isinstance(f, Rejected) else f
+        for f in found
+    )
+    if placed:
+        return Walked(placed, placed[-1] if variants.on(v.LAST_FAULT_FIRST) else placed[0])
+    relies = tuple(dict.fromkeys(state.relies))
+    return Walked((), Accepted(op, params, state.key, state.parsed, state.body, ids, relies))
 
 
 @dataclass
@@ -290,25 +357,65 @@ class _State:
     parsed: Any = None
     body: Any = None
     ids: dict[str, int] = field(default_factory=dict)
+    #: behaviours of the reference semantics' permissions the request relies on
+    relies: list[str] = field(default_factory=list)
+    found: list[Fault] = field(default_factory=list)
+
+    def attempt(self, step: Callable[..., _T], *args: Any) -> _T | None:
+        """``step(*args)``, or None with its fault recorded."""
+        try:
+            return step(*args)
+        except _Stop as stop:
+            self.found.append(stop.outcome)
+            return None
+
+    def passes(self, step: Callable[[], None]) -> bool:
+        """Does ``step()`` find nothing wrong? (Its fault is recorded when it does.)"""
+        try:
+            step()
+        except _Stop as stop:
+            self.found.append(stop.outcome)
+            return False
+        return True
+
+    @property
+    def crashed(self) -> bool:
+        return any(isinstance(f, Crashed) for f in self.found)
 
 
-def _validate(request: ApiRequest, op: contract.Operation, params: Mapping[str, str], state: _State,
-              reading: Reading, variants: VariantSet, defects: DefectSet) -> Accepted:
-    relies: list[str] = []
+_T = TypeVar("_T")
+
+
+def _walk(request: ApiRequest, op: contract.Operation, params: Mapping[str, str], state: _State,
+          reading: Reading, variants: VariantSet, defects: DefectSet) -> list[Fault]:
+    """The faults of a routed request, in the reference order; ``state`` holds what was read."""
+    decoded: dict[str, Any] | None = None
     if op.is_write:
-        state.key = _key(request.header("idempotency-key"), reading, defects)
-        state.parsed = _decode(request, op, variants, defects)
-        state.body = copy.deepcopy(state.parsed)
-    unknown = _query(request, op, state, relies, variants)
+        state.key = state.attempt(_key, request.header("idempotency-key"), reading, defects)
+        decoded = state.attempt(_decode, request, op, variants, defects)
+        if state.crashed:
+            return state.found
+        if decoded is not None:
+            state.parsed = decoded
+            state.body = copy.deepcopy(decoded)
+    unknown = _query(request, op, state, variants)
     if op.is_write:
         assert op.body_schema is not None
-        state.body = _read_body(op.operation_id, op.body_schema, state.body, variants, defects)
+        schema_name = op.body_schema
+        read = None
+        if decoded is not None:
+            read = _read_body(op.operation_id, schema_name, state.body, state, variants, defects)
+            if read is not None:
+                state.body = read
         if "sectionID" in params:
-            state.ids["sectionID"] = _id("sectionID", params["sectionID"], relies, "input", variants)
-        _business_rules(op.operation_id, state.body)
+            section_id = state.attempt(_id, "sectionID", params["sectionID"], state.relies, "input", variants)
+            if section_id is not None:
+                state.ids["sectionID"] = section_id
+        if read is not None:
+            state.passes(lambda: _business_rules(op.operation_id, read))
     if unknown:
-        relies.append("routing.unknown-query-ignored")
-    return Accepted(op, params, state.key, state.parsed, state.body, dict(state.ids), tuple(dict.fromkeys(relies)))
+        state.relies.append("routing.unknown-query-ignored")
+    return state.found
 
 
 # ------------------------------------------------------------- Idempotency-Key
@@ -402,25 +509,28 @@ def _decode(request: ApiRequest, op: contract.Operation, variants: VariantSet, d
 # ---------------------------------------------------------------- query, ids
 
 
-def _query(request: ApiRequest, op: contract.Operation, state: _State, relies: list[str],
-           variants: VariantSet) -> bool:
-    """Reads the query (ids into ``state``); True when it carries a parameter the operation does not define."""
+def _query(request: ApiRequest, op: contract.Operation, state: _State, variants: VariantSet) -> bool:
+    """Reads the query (ids into ``state``, faults recorded); True when it carries a parameter the
+    operation does not define."""
     known = query_parameters(op.operation_id)
     unknown = [name for name, _ in request.query if name not in known]
     if unknown and variants.on(v.UNKNOWN_QUERY_400):
         allowed = ", ".join(sorted(known)) or "none"
-        raise _invalid("query", [unknown[0]], f"unknown query parameter; this operation takes: {allowed}",
-                       ["routing.unknown-query-ignored"])
+        state.found.append(_invalid("query", [unknown[0]], f"unknown query parameter; this operation takes: {allowed}",
+                                    ["routing.unknown-query-ignored"]).outcome)
     if op.operation_id != "getMenu":
         return bool(unknown)
     for name in ("brand_id", "branch_id"):
         raw = request.param(name)
         if raw is not None:
-            state.ids[name] = _id(name, raw, relies, "query", variants)
-    if ("brand_id" in state.ids) != ("branch_id" in state.ids):
-        missing = "brand_id" if "brand_id" not in state.ids else "branch_id"
+            value = state.attempt(_id, name, raw, state.relies, "query", variants)
+            if value is not None:
+                state.ids[name] = value
+    sent = {name for name in ("brand_id", "branch_id") if request.param(name) is not None}
+    if len(sent) == 1:
+        missing = "brand_id" if "brand_id" not in sent else "branch_id"
         other = "branch_id" if missing == "brand_id" else "brand_id"
-        raise _Stop(_rejected("query", ServiceError(
+        state.found.append(_rejected("query", ServiceError(
             "request_invalid", "brand_id and branch_id must be passed together or omitted together", {"field": missing}
         ), ["getmenu.one-param-400"], [missing, other]))
     return bool(unknown)
@@ -468,20 +578,24 @@ def _id(name: str, raw: str, relies: list[str], stage: Stage, variants: VariantS
 # -------------------------------------------------------------- body fields
 
 
-def _read_body(op_id: str, schema_name: str, body: dict[str, Any], variants: VariantSet,
-               defects: DefectSet) -> dict[str, Any]:
-    """The body after the variants' and defects' readings of it, if the schema accepts it."""
+def _read_body(op_id: str, schema_name: str, body: dict[str, Any], state: _State, variants: VariantSet,
+               defects: DefectSet) -> dict[str, Any] | None:
+    """The body after the variants' and defects' readings of it, if the schema accepts it (None when it
+    does not: the business rules cannot be read then); each fault recorded in ``state``."""
     if variants.on(v.NULL_REJECTED):
-        _reject_nulls(op_id, body)
-    _misread(defects, body)
+        state.passes(lambda: _reject_nulls(op_id, body))
+    state.passes(lambda: _misread(defects, body))
     if defects.on(d.LOOSE_INTEGERS) or variants.on(v.FLOAT_INTEGERS_ACCEPTED):
         body = as_integers(body)
-    _check_schema(schema_name, body, variants)
+    read = body
+    if not state.passes(lambda: _check_schema(schema_name, read, variants)):
+        return None
     if variants.on(v.TIMES_REQUIRED) and op_id in {"populateMenu", "syncMenuToStores"}:
-        for raw_id, entry in body["sections"].items():
-            if entry.get("availableTimes") is None:
-                raise _invalid("input", [f"sections.{raw_id}.availableTimes"],
-                               "is required; send {} to use the business-level schedule", ["populate.times-optional"])
+        untimed = [f"sections.{raw_id}.availableTimes" for raw_id, entry in body["sections"].items()
+                   if entry.get("availableTimes") is None]
+        if untimed:
+            state.found.append(_invalid("input", untimed, "is required; send {} to use the business-level schedule",
+                                        ["populate.times-optional"]).outcome)
     return body
 
 
@@ -490,21 +604,23 @@ _NULL_ALLOWED = {"enableSections": {"isEnabled"}}
 
 
 def _reject_nulls(operation_id: str, body: dict[str, Any]) -> None:
-    """The null-rejected variant: an optional field sent as null is a 400."""
+    """The null-rejected variant: an optional field sent as null is a 400 (details name the first found)."""
     if operation_id == "resetStoreOverrides":  # a passthrough body: only stores is ours
         body = {"stores": body.get("stores")} if body.get("stores") is not None else {}
     stack: list[tuple[str, Any]] = [
         (k, val) for k, val in body.items() if k not in _NULL_ALLOWED.get(operation_id, set())
     ]
+    nulls: list[str] = []
     while stack:
         where, value = stack.pop()
         if value is None:
-            raise _invalid("input", [where], "null is not accepted; leave the field out instead",
-                           ["input.null-means-absent"])
-        if isinstance(value, dict):
+            nulls.append(where)
+        elif isinstance(value, dict):
             stack.extend((f"{where}.{k}", val) for k, val in value.items())
         elif isinstance(value, list):
             stack.extend((f"{where}[{i}]", val) for i, val in enumerate(value))
+    if nulls:
+        raise _invalid("input", nulls, "null is not accepted; leave the field out instead", ["input.null-means-absent"])
 
 
 def _misread(defects: DefectSet, body: Any) -> None:

@@ -329,3 +329,13 @@ def _register_generated() -> tuple[str, ...]:
 
 
 GENERATED = _register_generated()
+
+
+# --- multi-fault
+LAST_FAULT_FIRST = register(
+    "last-fault-first",
+    "a request with several faults is answered for the last one in the reference order (Idempotency-Key, body "
+    "parsing, query, body schema, path ids, business rules) instead of the first: a missing key with a malformed "
+    "body gets the malformed-body 400",
+    changes=("envelope.check-order",),
+)

@@ -34,7 +34,6 @@ towards ``max_attempts``.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import time
@@ -49,6 +48,7 @@ import tenacity
 
 from .. import contract
 from . import envelope
+from .basic import basic_header
 from .errors import (
     ApiError,
     ConnectFailed,
@@ -142,8 +142,7 @@ class _Credentials:
         self.secret_key = secret_key
 
     def header(self) -> str:
-        token = base64.b64encode(f"{self.partner_key}:{self.secret_key}".encode()).decode("ascii")
-        return f"Basic {token}"
+        return basic_header(self.partner_key, self.secret_key)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, _Credentials):

@@ -107,7 +107,8 @@ def sandbox(
     like: Path | None,
 ) -> None:
     """Serve the embedded stand-in and print the KLIKIT_* block that describes it."""
-    from ..standin.sandbox import PortInUse, SandboxApp, bind, build_service, serve_forever, write_env_file
+    from ..core.build import build_service
+    from ..standin.sandbox import PortInUse, SandboxApp, bind, serve_forever, write_env_file
 
     reading, variants, like_note = _like_options(like, reading, variants)
     try:
@@ -398,13 +399,12 @@ def reproduce(
         chosen = repro.select(report, failure)
     except repro.ReportError as exc:
         fail(str(exc))
-    meta = report.get("meta") or {}
     if write_path is not None:
         if len(chosen) != 1:
             fail(f"--write-test writes one failure's test: name it (one of {', '.join(f.id for f in chosen)})")
         try:
             written = repro.write_test(
-                chosen[0], write_path, reading=str(meta.get("reading") or "reference"), run_id=meta.get("run_id")
+                chosen[0], write_path, reading=report.reading, run_id=report.run_id
             )
         except repro.ReportError as exc:
             fail(str(exc))
@@ -413,7 +413,7 @@ def reproduce(
     if not chosen:
         click.echo(f"{report_dir}: the run found no failure; nothing to reproduce")
         sys.exit(EXIT_OK)
-    recorded = meta.get("base_url") if meta.get("target") != "embedded stand-in" else None
+    recorded = report.base_url if report.target != "embedded stand-in" else None
     if target is None and env_file is None and recorded is None:
         fail(
             "the report's run used the embedded stand-in, which stopped with it: serve one "
@@ -435,8 +435,8 @@ def reproduce(
         chosen,
         settings,
         env_file=env_file,
-        reading=str(meta.get("reading") or "reference"),
-        strict=bool(meta.get("strict")),
+        reading=report.reading,
+        strict=report.strict,
         same_keys=same_keys,
         echo=click.echo,
     )
@@ -743,7 +743,8 @@ def variants(
     from rich.console import Console
     from rich.table import Table
 
-    from . import mutants as mutation
+    from . import mutants
+    from . import variant_runs as mutation
 
     try:
         catalogue = importlib.import_module("klikit_harness.core.variants")
@@ -755,7 +756,7 @@ def variants(
         fail(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(sorted(registry))}")
     if not registry:
         fail("no variant is registered in klikit_harness.core.variants")
-    chosen_suites = suites or mutation.REMOTE_SUITES
+    chosen_suites = suites or mutants.REMOTE_SUITES
     root, _ = _suite_paths(chosen_suites)
     console = Console(highlight=False, width=200)
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)

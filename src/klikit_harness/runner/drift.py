@@ -13,16 +13,15 @@ Must not: run anything, or judge the target again: it compares two verdicts.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..checking.failures import normalise
 from .exits import EXIT_OK, EXIT_VIOLATIONS
+from .results import DistinctFailure, Results, ResultsError
+from .results import read as read_results
 
-RESULTS_FILE = "results.json"
 DEFAULT_THRESHOLD = 20.0
 JUDGED = ("pass", "observed", "fail")
 UNJUDGED = ("skipped", "not run", "error")
@@ -41,73 +40,15 @@ KINDS = {
 }
 
 
-class DriftInputError(ValueError):
-    """A report that cannot be compared; the message names the file and what is wrong."""
-
-
-@dataclass
-class Report:
-    path: Path
-    meta: dict[str, Any]
-    verdict: str
-    behaviours: dict[str, dict[str, Any]]
-    readings: dict[str, dict[str, Any]]
-    failures: list[dict[str, Any]]
-    observations: list[dict[str, Any]]
-    tests: list[dict[str, Any]]
-
-    def wall_seconds(self) -> float | None:
-        value = self.meta.get("wall_seconds")
-        if isinstance(value, int | float):
-            return float(value)
-        durations = [float(t["duration"]) for t in self.tests if isinstance(t.get("duration"), int | float)]
-        return float(sum(durations)) if durations else None
-
-    def requests(self) -> float | None:
-        value = self.meta.get("requests")
-        return float(value) if isinstance(value, int | float) else None
+#: a report that cannot be compared; the message names the file and what is wrong
+DriftInputError = ResultsError
+#: a run's report, read back
+Report = Results
 
 
 def load(path: Path) -> Report:
     """A report's ``results.json`` (``path`` is the file or its directory); DriftInputError says what is wrong."""
-    path = Path(path)
-    file = path / RESULTS_FILE if path.is_dir() else path
-    if not file.exists():
-        where = f"{path} has no {RESULTS_FILE}" if path.is_dir() else f"{file} does not exist"
-        raise DriftInputError(f"{where}: give a report directory written by klikit-harness run (or its results.json)")
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DriftInputError(f"cannot read {file}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise DriftInputError(f"{file} is not JSON (line {exc.lineno}: {exc.msg}); is it a results.json?") from None
-    if not isinstance(data, dict) or not isinstance(data.get("behaviours"), list):
-        raise DriftInputError(f"{file} is not a klikit-harness results.json: it has no 'behaviours' list")
-    behaviours: dict[str, dict[str, Any]] = {}
-    for n, row in enumerate(data["behaviours"]):
-        if not isinstance(row, dict) or not isinstance(row.get("id"), str) or not isinstance(row.get("result"), str):
-            raise DriftInputError(f"{file}: behaviours[{n}] has no 'id' and 'result'")
-        behaviours[row["id"]] = row
-    lists = {}
-    for key in ("failures", "observations", "tests"):
-        value = data.get(key) or []
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise DriftInputError(f"{file}: {key!r} is not a list of records")
-        lists[key] = value
-    readings = data.get("readings") or {}
-    meta = data.get("meta") or {}
-    if not isinstance(readings, dict) or not isinstance(meta, dict):
-        raise DriftInputError(f"{file}: 'readings' and 'meta' must be mappings")
-    return Report(
-        path=file,
-        meta=meta,
-        verdict=str(data.get("verdict") or "?"),
-        behaviours=behaviours,
-        readings={k: v for k, v in readings.items() if isinstance(v, dict)},
-        failures=lists["failures"],
-        observations=lists["observations"],
-        tests=lists["tests"],
-    )
+    return read_results(path)
 
 
 @dataclass
@@ -143,10 +84,10 @@ class Drift:
     new: Report
     threshold: float
     changes: list[Change] = field(default_factory=list)
-    new_failures: list[dict[str, Any]] = field(default_factory=list)
-    vanished_failures: list[dict[str, Any]] = field(default_factory=list)
-    new_observations: list[dict[str, Any]] = field(default_factory=list)
-    vanished_observations: list[dict[str, Any]] = field(default_factory=list)
+    new_failures: list[DistinctFailure] = field(default_factory=list)
+    vanished_failures: list[DistinctFailure] = field(default_factory=list)
+    new_observations: list[DistinctFailure] = field(default_factory=list)
+    vanished_observations: list[DistinctFailure] = field(default_factory=list)
     metrics: list[Metric] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -212,7 +153,7 @@ class Drift:
 
         return [run("old", self.old), run("new", self.new)]
 
-    def _groups(self) -> list[tuple[str, list[dict[str, Any]]]]:
+    def _groups(self) -> list[tuple[str, list[DistinctFailure]]]:
         return [
             ("New distinct failures", self.new_failures),
             ("Vanished distinct failures", self.vanished_failures),
@@ -225,11 +166,11 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _group_line(g: Mapping[str, Any]) -> str:
-    where = f" {g['operation']}" if g.get("operation") else ""
-    rid = f" request_id={g['request_id']}" if g.get("request_id") else ""
-    behaviour = g.get("behaviour") or "(untagged)"
-    return f"{g.get('id', '?')} {behaviour}: {g.get('title', '')}{where} ×{g.get('count', 1)}{rid}"
+def _group_line(g: DistinctFailure) -> str:
+    where = f" {g.operation}" if g.operation else ""
+    rid = f" request_id={g.request_id}" if g.request_id else ""
+    behaviour = g.behaviour or "(untagged)"
+    return f"{g.id} {behaviour}: {g.title}{where} ×{g.count}{rid}"
 
 
 def _kind(old: str, new: str) -> str:
@@ -247,32 +188,34 @@ def _kind(old: str, new: str) -> str:
 
 
 def _reading(report: Report, bid: str) -> str | None:
-    value = report.readings.get(bid, {}).get("reading")
-    return value if isinstance(value, str) else None
+    found = report.readings.get(bid)
+    return found.reading if found is not None else None
 
 
-def _key(group: Mapping[str, Any]) -> tuple[Any, Any, Any]:
-    return (group.get("behaviour"), group.get("kind"), group.get("operation"))
+def _key(group: DistinctFailure) -> tuple[str | None, str, str | None]:
+    return (group.behaviour, group.kind, group.operation)
 
 
 def _diff_groups(
-    old: list[dict[str, Any]], new: list[dict[str, Any]]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    old: Sequence[DistinctFailure], new: Sequence[DistinctFailure]
+) -> tuple[list[DistinctFailure], list[DistinctFailure]]:
     old_keys, new_keys = {_key(g) for g in old}, {_key(g) for g in new}
     return [g for g in new if _key(g) not in old_keys], [g for g in old if _key(g) not in new_keys]
 
 
 def compare(old: Report, new: Report, *, threshold: float = DEFAULT_THRESHOLD) -> Drift:
     drift = Drift(old, new, threshold)
-    for bid in [*old.behaviours, *(b for b in new.behaviours if b not in old.behaviours)]:
-        before, after = old.behaviours.get(bid), new.behaviours.get(bid)
-        status = str((after or before or {}).get("status", ""))
+    for bid in [*old.by_id, *(b for b in new.by_id if b not in old.by_id)]:
+        before, after = old.by_id.get(bid), new.by_id.get(bid)
+        either = after or before
+        assert either is not None
+        status = either.status
         if before is None or after is None:
             kind = "added" if before is None else "removed"
-            result = str((after or before or {}).get("result"))
+            result = either.result
             drift.changes.append(Change(kind, bid, "—" if before is None else result, result if after else "—", status))
             continue
-        was, now = str(before["result"]), str(after["result"])
+        was, now = before.result, after.result
         old_reading, new_reading = _reading(old, bid), _reading(new, bid)
         reading_moved = (
             old_reading is not None
@@ -283,8 +226,8 @@ def compare(old: Report, new: Report, *, threshold: float = DEFAULT_THRESHOLD) -
         if was != now:
             kind = _kind(was, now)
             detail = ""
-            if now in UNJUDGED and after.get("reason"):
-                detail = str(after["reason"])
+            if now in UNJUDGED and after.reason:
+                detail = after.reason
             elif old_reading and new_reading and normalise(old_reading) != normalise(new_reading):
                 detail = f"reading: {old_reading} → {new_reading}"
             drift.changes.append(Change(kind, bid, was, now, status, detail))
@@ -294,8 +237,7 @@ def compare(old: Report, new: Report, *, threshold: float = DEFAULT_THRESHOLD) -
             )
     drift.new_failures, drift.vanished_failures = _diff_groups(old.failures, new.failures)
     drift.new_observations, drift.vanished_observations = _diff_groups(old.observations, new.observations)
-    for name, get in (("requests", Report.requests), ("wall time", Report.wall_seconds)):
-        a, b = get(old), get(new)
+    for name, a, b in (("requests", old.requests, new.requests), ("wall time", old.wall_seconds, new.wall_seconds)):
         if a is not None and b is not None:
             metric = Metric(name, a, b)
             if abs(metric.percent) > threshold:

@@ -2,17 +2,18 @@
 
 Owns: the ``behaviour`` marker (every check names the contracts/behaviours.yaml
 ids it proves; unknown ids stop collection with a message saying where to add
-them), the ``--klikit-*`` options and the ``klikit_target`` fixture (the
+them), the ``--klikit-*`` options, the hooks, the ``klikit_target`` fixture (the
 embedded stand-in started for the session, or the configured environment), the
 behaviour report, and the fixtures partner teams get with ``pip install
-klikit-harness``. Must not: change anything for a project that uses none of it:
+klikit-harness``. The machinery lives beside it: ``session`` (the target:
+opened, watched, closed) and ``outcomes`` (a test's faults and record).
+Must not: change anything for a project that uses none of it:
 the stand-in starts only when a test asks for ``klikit_target``, and reports
 are written only with ``--klikit-report``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Generator, Iterator
@@ -24,17 +25,23 @@ import pytest
 
 from .. import contract
 from ..checking import profiles
-from ..checking.config import ConfigError, Settings, guard_production, load_settings
-from ..checking.failures import Transient, Violation, kind_of, leaves, normalise, operation_of, title_of
+from ..checking.failures import Transient
 from ..checking.safety import NotSent
-from ..core.defects import DefectSet
 from ..core.variants import VariantSet
 from ..standin import twin
 from . import report as reporting
-from .exits import EXIT_UNREACHABLE, EXIT_USAGE
+from .outcomes import OBSERVATIONS_SEEN, SENT, faults_of, new_observations, record_of
+from .session import (
+    CAPTURE,
+    CASSETTE,
+    CURRENT,
+    TARGET,
+    close_cassette,
+    open_target,
+    settings_of,
+)
 
 RECORDER = pytest.StashKey["reporting.Recorder"]()
-TARGET = pytest.StashKey["Any"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -139,7 +146,7 @@ def _mark_reruns(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config.pluginmanager.hasplugin("rerunfailures"):
         return
     talking = [item for item in items if "klikit_target" in getattr(item, "fixturenames", ())]
-    if not talking or _settings(config).base_url is None:
+    if not talking or settings_of(config).base_url is None:
         return
     marker = pytest.mark.flaky(
         reruns=1, reruns_delay=profiles.rerun_delay(), only_rerun=list(TRANSIENT), rerun_except=[AssertionError]
@@ -152,81 +159,6 @@ def _mark_reruns(config: pytest.Config, items: list[pytest.Item]) -> None:
 # --------------------------------------------------------------------- target
 
 
-def _settings(config: pytest.Config) -> Settings:
-    target = config.getoption("--klikit-target")
-    overrides: dict[str, Any] = {}
-    if target and target != "sandbox":
-        overrides["base_url"] = target
-    try:
-        settings = load_settings(config.getoption("--klikit-env-file"), **overrides)
-    except ConfigError as exc:
-        raise pytest.UsageError(f"klikit-harness configuration: {exc}") from None
-    if target == "sandbox":
-        settings.base_url = None
-    return settings
-
-
-@contextlib.contextmanager
-def open_target(config: pytest.Config) -> Iterator[Any]:
-    """The configured target for a session; the embedded stand-in is stopped afterwards."""
-    from ..checking.target import Target
-    from ..standin.sandbox import serve_in_thread
-
-    settings = _settings(config)
-    reading = config.getoption("--klikit-contract")
-    strict = bool(config.getoption("--klikit-strict"))
-    profile = profiles.current()
-    if settings.base_url is None:
-        try:
-            defects = DefectSet(config.getoption("--klikit-defect"))
-            variants = VariantSet(config.getoption("--klikit-variant"))
-        except ValueError as exc:
-            raise pytest.UsageError(str(exc)) from None
-        with serve_in_thread(reading=reading, defects=defects, variants=variants) as sandbox:
-            standin_settings = load_settings(
-                None, **{k.removeprefix("KLIKIT_").lower(): v for k, v in sandbox.env().items()}
-            )
-            yield _observe(
-                config,
-                Target(
-                    sandbox.base_url,
-                    standin_settings,
-                    reading=reading,
-                    strict=strict,
-                    profile=profile,
-                    service=sandbox.service,
-                    app=_app_of(sandbox),
-                    variants=tuple(variants),
-                ),
-            )
-        return
-    if config.getoption("--klikit-variant"):
-        raise pytest.UsageError(
-            "--klikit-variant switches the embedded stand-in; drop it or drop the remote target"
-        )
-    try:
-        read_only = guard_production(settings)
-    except ConfigError as exc:  # before any request; exit 2 like the CLI
-        pytest.exit(f"klikit-harness: error: {exc}", returncode=EXIT_USAGE)
-    target = Target(settings.base_url, settings, reading=reading, strict=strict, profile=profile, read_only=read_only)
-    _observe(config, target)
-    try:
-        with target.client() as client:
-            client.call("getMenu")
-    except httpx.TransportError as exc:
-        pytest.exit(
-            f"target {settings.base_url} is unreachable: {type(exc).__name__}: {target.redactor(str(exc))}",
-            returncode=EXIT_UNREACHABLE,
-        )
-    yield target
-
-
-def _app_of(sandbox: Any) -> Any:
-    from ..standin.sandbox import SandboxApp
-
-    return SandboxApp(sandbox.service)
-
-
 @pytest.fixture(scope="session")
 def klikit_target(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The target under test (``klikit_harness.checking.target.Target``) for the whole session."""
@@ -237,61 +169,14 @@ def klikit_target(request: pytest.FixtureRequest) -> Iterator[Any]:
         try:
             yield target
         finally:
-            cassette = config.stash.get(_CASSETTE_RECORDER, None)
-            if cassette is not None:
-                config.stash[_CASSETTE] = (cassette.close(), len(cassette))
-
-
-def _observe(config: pytest.Config, target: Any) -> Any:
-    """Watch every request of ``target`` as it leaves (any transport): the running test's requests are
-    captured for its failures' reproduction, and with --klikit-record every exchange of the run goes
-    into one HAR cassette (closed when the session target is). Returns ``target``."""
-    from urllib.parse import urlsplit
-
-    from .reproduce import Capture
-
-    capture = Capture(base_path=urlsplit(target.base_url).path, settings=target.settings, redact=target.redactor)
-    config.stash[_CAPTURE] = capture
-    target.guard.observers.append(capture)
-    directory = config.getoption("--klikit-record", default=None)
-    if not directory:
-        return target
-    from ..checking.safety import Sent, current_test
-    from ..standin.cassettes import Recorder
-
-    secrets = [(key, secret) if key else secret for key, secret in target.settings.secrets()]
-    cassette = Recorder(
-        Path(directory) / f"run-{target.run_id}.har", run_id=target.run_id, secrets=secrets, base_url=target.base_url
-    )
-
-    def record(sent: Sent) -> None:
-        nodeid = current_test()
-        item = config.stash.get(_CURRENT, None)
-        behaviours = item[1] if item is not None and item[0] == nodeid else ()
-        cassette.add(
-            sent.method,
-            sent.url,
-            sent.request_headers,
-            sent.request_body,
-            sent.status,
-            sent.response_headers,
-            sent.response_body,
-            nodeid=nodeid if nodeid != "(no test)" else "",
-            behaviours=behaviours,
-            elapsed_ms=sent.elapsed_ms,
-            http_version=sent.http_version,
-        )
-
-    target.guard.observers.append(record)
-    config.stash[_CASSETTE_RECORDER] = cassette
-    return target
+            close_cassette(config)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A new test: its requests are captured from here (fixtures included) for its failures' reproduction."""
-    item.config.stash[_CURRENT] = (item.nodeid, tuple(behaviour_ids(item)))
-    capture = item.config.stash.get(_CAPTURE, None)
+    item.config.stash[CURRENT] = (item.nodeid, tuple(behaviour_ids(item)))
+    capture = item.config.stash.get(CAPTURE, None)
     if capture is not None:
         capture.reset()
 
@@ -307,12 +192,13 @@ def klikit_simulator(request: pytest.FixtureRequest) -> Iterator[Any]:
     when a test asks for this fixture.
 
     With ``@pytest.mark.klikit_cassette("path.har", base_url=None, strict=True)``
-    it replays that cassette instead (``Simulator.from_cassette``; a relative
+    it replays that cassette instead (``standin.cassettes.replay``; a relative
     path is taken from the test file's directory), served at the recorded base
     URL unless ``base_url`` is given, and the test fails at teardown if any
     request matched nothing in it.
     """
-    from ..standin.simulator import Simulator
+    from ..simulator import Simulator
+    from ..standin.cassettes import replay
 
     marker = request.node.get_closest_marker("klikit_cassette")
     if marker is None:
@@ -327,18 +213,13 @@ def klikit_simulator(request: pytest.FixtureRequest) -> Iterator[Any]:
     path = Path(marker.args[0])
     if not path.is_absolute():
         path = request.path.parent / path
-    replay = Simulator.from_cassette(path, **marker.kwargs)
-    with replay:
-        yield replay
-    replay.assert_all_matched()
+    replayed = replay(path, **marker.kwargs)
+    with replayed:
+        yield replayed
+    replayed.assert_all_matched()
 
 
 # -------------------------------------------------------------------- reports
-
-
-def _suite_of(nodeid: str) -> str:
-    parts = nodeid.split("/")
-    return parts[1] if len(parts) > 2 and parts[0] == "tests" else parts[0]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -362,9 +243,9 @@ def pytest_runtest_makereport(
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {exc}")
     if report.when == "setup" and report.passed:
-        item.stash[_SENT] = target.requests_sent if target is not None else 0
+        item.stash[SENT] = target.requests_sent if target is not None else 0
     if report.when == "call" or not report.passed:
-        faults = _faults(call, report, ids, target) if report.failed else []
+        faults = faults_of(call, report, ids, target) if report.failed else []
         if report.failed and not faults:
             # setup/teardown trouble or a transport error: the test could not judge its behaviours
             outcome = "error"
@@ -375,15 +256,15 @@ def pytest_runtest_makereport(
             outcome = "observed"
         else:
             outcome = "failed" if report.failed else "skipped" if report.skipped else "passed"
-        capture = item.config.stash.get(_CAPTURE, None)
+        capture = item.config.stash.get(CAPTURE, None)
         if capture is not None and report.when != "teardown":
             for fault in faults:
                 if not fault.unattributed:
                     fault.exchanges, fault.exchanges_omitted = capture.steps(fault.request_id)
-        record = _record(item, report, outcome, ids, faults, target)
+        record = record_of(item, report, outcome, ids, faults, target)
         _note_rerun(item, record)
         if report.when != "teardown":
-            record.faults += _new_observations(item.config, target, item.nodeid)
+            record.faults += new_observations(item.config, target, item.nodeid)
             record.broken = list(dict.fromkeys(f.behaviour for f in record.faults if f.behaviour))
         item.config.stash[RECORDER].add(record)
     return report
@@ -401,151 +282,8 @@ def _note_rerun(item: pytest.Item, record: reporting.TestRecord) -> None:
 
 
 _RERUN_SEEN = pytest.StashKey[bool]()
-_SENT = pytest.StashKey[int]()
-_CAPTURE = pytest.StashKey[Any]()
-_CURRENT = pytest.StashKey[tuple[str, tuple[str, ...]]]()
-_CASSETTE = pytest.StashKey[tuple[Path, int]]()
-_CASSETTE_RECORDER = pytest.StashKey[Any]()
-_OBSERVATIONS_SEEN = pytest.StashKey[int]()
 _SUMMARY = pytest.StashKey["reporting.Summary"]()
 _STARTED = pytest.StashKey[float]()
-
-
-def _faults(call: Any, report: Any, ids: list[str], target: Any) -> list[reporting.Fault]:
-    """What went wrong, one fault per behaviour and kind; [] when the test errored instead.
-
-    A Violation (or the client's ContractViolation) counts against the
-    behaviour it names. Anything else (a plain
-    assert, an exception, a Schemathesis built-in check) counts against the
-    test's first behaviour id only, flagged unattributed. Outside the call
-    phase only Violations are failures; so is a call that died of transport
-    errors alone: those are test errors.
-    """
-    exc = call.excinfo.value if call.excinfo is not None else None
-    known = contract.behaviours()
-    found = leaves(exc)
-    violations = [x for x in found if _named(x) in known]
-    others = [x for x in found if _named(x) not in known]
-    if not violations and (report.when != "call" or (others and all(_is_transport(x) for x in others))):
-        return []
-    faults: list[reporting.Fault] = []
-    for v in violations:
-        bid = _named(v)
-        assert bid is not None
-        received = getattr(v, "received", None)
-        if received is None and not isinstance(v, Violation):  # the client's ContractViolation
-            received = getattr(v, "body_excerpt", None) or str(v).splitlines()[0]
-        documented = getattr(v, "documented", None)
-        faults.append(
-            reporting.Fault(
-                behaviour=bid,
-                kind=kind_of(v),
-                title=title_of(v),
-                operation=operation_of(getattr(v, "reproduction", None)),
-                received=None if received is None else str(received),
-                documented=str(documented) if documented else None,
-                request_id=getattr(v, "request_id", None),
-                reproduction=getattr(v, "reproduction", None),
-                observed=target is not None and target.judgement(bid) == "observed",
-                expected=getattr(v, "expected", None),
-            )
-        )
-    if others or not found:
-        # only when every id of the test is observed can an unnamed failure be let go
-        observed = target is not None and bool(ids) and all(target.judgement(b) == "observed" for b in ids)
-        candidates: list[BaseException | None] = [*others] or [None]
-        for x in candidates:
-            title = title_of(x) if x is not None else str(report.longrepr).strip().splitlines()[-1][:200]
-            label = getattr(x, "operation", None)
-            faults.append(
-                reporting.Fault(
-                    behaviour=ids[0] if ids else None,
-                    kind=kind_of(x) if x is not None else f"failed: {normalise(title)}",
-                    title=title,
-                    operation=operation_of(label) if isinstance(label, str) else None,
-                    unattributed=True,
-                    observed=observed,
-                )
-            )
-    unique: dict[tuple[str | None, str, str | None], reporting.Fault] = {}
-    for fault in faults:
-        unique.setdefault((fault.behaviour, fault.kind, fault.operation), fault)
-    return list(unique.values())
-
-
-def _named(exc: BaseException) -> str | None:
-    """The behaviour id a failure names: a Violation's, or the client's ContractViolation's."""
-    bid = getattr(exc, "behaviour", None)
-    return bid if isinstance(bid, str) and bid else None
-
-
-def _is_transport(exc: BaseException) -> bool:
-    return isinstance(exc, httpx.TransportError | Transient)
-
-
-def _new_observations(config: pytest.Config, target: Any, nodeid: str | None) -> list[reporting.Fault]:
-    """The observations the target logged since the last look, as faults of the test that made them."""
-    if target is None:
-        return []
-    logged = list(target.observations)
-    seen = config.stash.get(_OBSERVATIONS_SEEN, 0)
-    config.stash[_OBSERVATIONS_SEEN] = len(logged)
-    return [
-        reporting.Fault.observation(obs)
-        for obs in logged[seen:]
-        if nodeid is not None and (not obs.source or obs.source == nodeid)
-    ]
-
-
-def _record(
-    item: pytest.Item, report: Any, outcome: str, ids: list[str], faults: list[reporting.Fault], target: Any
-) -> reporting.TestRecord:
-    rec = reporting.TestRecord(
-        nodeid=item.nodeid,
-        suite=_suite_of(item.nodeid),
-        outcome=outcome,
-        behaviours=ids,
-        duration=round(report.duration, 3),
-        requests=target.requests_sent if target is not None else 0,
-        faults=faults,
-        unattributed=any(f.unattributed for f in faults),
-    )
-    if outcome == "skipped" and isinstance(report.longrepr, tuple):
-        rec.message = str(report.longrepr[2]).removeprefix("Skipped: ")
-        return rec
-    if outcome not in {"failed", "observed", "error"}:
-        return rec
-    text = str(report.longrepr)
-    rec.message = text[-4000:]
-    if outcome == "error":
-        return rec
-    rec.hypothesis = reporting.hypothesis_reproduction(text)
-    primary = next((f for f in faults if not f.observed), faults[0])
-    rec.request_id, rec.reproduction = primary.request_id, primary.reproduction
-    rec.received, rec.documented = primary.received, primary.documented
-    sent_before = item.stash.get(_SENT, 0)
-    if target is not None and target.requests_sent > sent_before and target.exchanges:
-        last = target.exchanges[-1]
-        rec.request_id = rec.request_id or last.request_id
-        rec.reproduction = _scenario(target, target.requests_sent - sent_before, rec.reproduction)
-        rec.received = rec.received or last.received(target.redactor)
-        primary.request_id, primary.reproduction, primary.received = rec.request_id, rec.reproduction, rec.received
-        for fault in faults:
-            fault.operation = fault.operation or operation_of(f"{last.method} {last.url}")
-    return rec
-
-
-MAX_SCENARIO_STEPS = 12
-
-
-def _scenario(target: Any, sent: int, failing: str | None) -> str:
-    """The test's own requests as a curl script (the last few), ending with the failing one."""
-    steps = list(target.exchanges)[-min(sent, MAX_SCENARIO_STEPS) :]
-    lines = [f"# {sent - len(steps)} earlier request(s) of this test omitted"] if sent > len(steps) else []
-    lines += [f"{step.curl()}  # -> {step.status}" for step in steps]
-    if failing and (not steps or failing != steps[-1].curl()):
-        lines.append(failing)
-    return "\n".join(lines)
 
 
 def _summary(config: pytest.Config) -> reporting.Summary:
@@ -556,7 +294,7 @@ def _summary(config: pytest.Config) -> reporting.Summary:
         leftover: list[Any] = []
         if target is not None:
             recorder.redact = target.redactor
-            seen = config.stash.get(_OBSERVATIONS_SEEN, 0)
+            seen = config.stash.get(OBSERVATIONS_SEEN, 0)
             leftover = list(target.observations)[seen:]
         config.stash[_SUMMARY] = recorder.summary(
             observations=leftover,
@@ -677,6 +415,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if directory:
         tr.write_line(f"reports: {directory}/report.html, {directory}/report.md, {directory}/results.json")
         tr.write_line(f"staging twin: klikit-harness sandbox --like {directory}/{twin.PROFILE_FILE}")
-    cassette = config.stash.get(_CASSETTE, None)
+    cassette = config.stash.get(CASSETTE, None)
     if cassette is not None:
         tr.write_line(f"cassette: {cassette[0]} ({cassette[1]} exchanges, secrets scrubbed)")

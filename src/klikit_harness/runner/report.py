@@ -6,24 +6,24 @@ unattributed — the test's first id), folding them into a behaviour-by-behaviou
 verdict (fail / observed / error / pass / skipped with reason / not run), the
 distinct failures and observations (identical faults of many tests shown once),
 the reading the target follows for every contested, assumed and incidental
-behaviour, and writing ``results.json``, ``report.md`` (fit for a CI job
-summary) and ``report.html``. Must not: run tests, or write a secret — every text goes
+behaviour, and writing them: ``results.json`` (through ``results.write``),
+``report.md`` (fit for a CI job summary) and ``report.html``. Must not: run tests, or write a secret — every text goes
 through the target's redactor before it is stored.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import contract
 from ..checking.failures import normalise, operation_of
+from . import results
 
 RESULT_ORDER = ("fail", "observed", "error", "pass", "skipped", "not run")
 #: statuses whose reading the target chooses (the Target profile section)
@@ -52,7 +52,7 @@ class Fault:
     observed: bool = False
     #: the answer the rule demands, machine-readable (``failures.Violation.expected``); None: a semantic check
     expected: dict[str, Any] | None = None
-    #: the test's own requests up to the failing one, as replayable steps (``reproduce.step_of``)
+    #: the test's own requests up to the failing one, as replayable steps (``reproduce.capture.step_of``)
     exchanges: list[dict[str, Any]] | None = None
     #: earlier requests of the test not kept in ``exchanges``
     exchanges_omitted: int = 0
@@ -423,20 +423,22 @@ def _fresh_line(meta: Mapping[str, Any]) -> str:
 def write(directory: Path, recorder: Recorder, meta: dict[str, Any], summary: Summary) -> list[Path]:
     """Write results.json, report.md and report.html into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
-    results = {
-        "meta": meta,
-        "verdict": summary.verdict,
-        "counts": summary.counts,
-        "failures": [asdict(g) for g in summary.failures],
-        "observations": [asdict(g) for g in summary.observations],
-        "readings": {
-            bid: {k: v for k, v in asdict(r).items() if v is not None} for bid, r in summary.readings.items()
-        },
-        "behaviours": [asdict(r) for r in summary.rows],
-        "tests": [asdict(r) for r in recorder.records],
-    }
-    paths = [directory / "results.json", directory / "report.md", directory / "report.html"]
-    paths[0].write_text(recorder.redact(json.dumps(results, indent=2)), encoding="utf-8")
+    paths = [
+        results.write(
+            directory,
+            meta=meta,
+            verdict=summary.verdict,
+            counts=summary.counts,
+            failures=summary.failures,
+            observations=summary.observations,
+            readings=summary.readings,
+            behaviours=summary.rows,
+            tests=recorder.records,
+            redact=recorder.redact,
+        ),
+        directory / "report.md",
+        directory / "report.html",
+    ]
     paths[1].write_text(recorder.redact(markdown(summary, meta)), encoding="utf-8")
     paths[2].write_text(recorder.redact(html_report(summary, meta)), encoding="utf-8")
     return paths

@@ -35,6 +35,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..contract import Reading
 from ..core import variants as v
+from ..core.build import build_service
 from ..core.clock import Clock
 from ..core.defects import DefectSet
 from ..core.errors import ServiceError
@@ -144,27 +145,6 @@ class SandboxApp:
             await asyncio.sleep(_IN_FLIGHT_POLL_S)
             prepared = self.service.prepare(api_request)
         return prepared
-
-
-def build_service(
-    seed: Seed | None = None,
-    *,
-    reading: Reading = "reference",
-    defects: DefectSet | None = None,
-    clock: Clock | None = None,
-    variants: VariantSet | None = None,
-) -> Service:
-    """A fresh service over the seeded world (the packaged seed by default)."""
-    seed = seed or load()
-    world, credentials = seed.build()
-    return Service(
-        world,
-        credentials,
-        reading=reading,
-        clock=clock,
-        defects=defects or DefectSet(),
-        variants=variants or VariantSet(),
-    )
 
 
 class AheadClock:
