@@ -1,7 +1,3 @@
-"""Root pytest configuration: the run profile, and shared helpers from tests/support."""
-
-from klikit_harness.checking import profiles
-
-profiles.register()
+"""Root pytest configuration of the project's own tests: shared helpers from tests/support."""
 
 pytest_plugins = ["tests.support.standin"]

@@ -35,13 +35,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from .. import suites as product_suites
 from ..checking.config import PAIR_VARIABLES, SECRET_VARIABLES
 from ..core.defects import REGISTRY
 from .exits import EXIT_OK, EXIT_VIOLATIONS
 
-DEFAULT_SUITES = ("contract", "chaos", "fuzz")
+DEFAULT_SUITES = product_suites.NAMES
 #: the chaos suite drives the respx simulator in-process: it never reaches a remote target
-REMOTE_SUITES = ("contract", "fuzz")
+REMOTE_SUITES = product_suites.REMOTE
 #: what a typical staging environment gives the harness
 REMOTE_FRESH_STORES = 2
 DEFAULT_REMOTE_MAX_RPS = 20.0
@@ -136,8 +137,8 @@ def pytest_args(
     variants: Sequence[str] = (),
     maxfail: int | None = None,
 ) -> list[str]:
-    args = [sys.executable, "-m", "pytest", *(str(root / "tests" / s) for s in suites)]
-    args += ["--rootdir", str(root), "-c", str(root / "pyproject.toml"), "-q", "-p", "no:cacheprovider"]
+    args = [sys.executable, "-m", "pytest", *(str(p) for p in product_suites.paths(suites))]
+    args += [*product_suites.pytest_location(), "-q", "-p", "no:cacheprovider"]
     args += ["--klikit-profile", profile, "--klikit-report", str(report), "--klikit-target", target]
     if env_file is not None:
         args += ["--klikit-env-file", str(env_file)]

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .. import contract
+from .. import contract, suites
 from ..checking import profiles
 from ..checking.config import ConfigError, Settings, guard_production, load_settings
 from ..checking.failures import Transient, Violation, kind_of, leaves, normalise, operation_of, title_of
@@ -91,7 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
     chosen = config.getoption("--klikit-profile", default=None)
     if chosen:
         os.environ[profiles.ENV_VAR] = chosen
-        profiles.register()
+    profiles.register()
     config.stash[RECORDER] = reporting.Recorder()
 
 
@@ -336,11 +336,6 @@ def klikit_simulator(request: pytest.FixtureRequest) -> Iterator[Any]:
 # -------------------------------------------------------------------- reports
 
 
-def _suite_of(nodeid: str) -> str:
-    parts = nodeid.split("/")
-    return parts[1] if len(parts) > 2 and parts[0] == "tests" else parts[0]
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -502,7 +497,7 @@ def _record(
 ) -> reporting.TestRecord:
     rec = reporting.TestRecord(
         nodeid=item.nodeid,
-        suite=_suite_of(item.nodeid),
+        suite=suites.name_of(item.nodeid),
         outcome=outcome,
         behaviours=ids,
         duration=round(report.duration, 3),

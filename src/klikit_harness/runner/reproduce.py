@@ -43,7 +43,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 
-from .. import contract
+from .. import contract, suites
 from ..checking.config import MAIN_CREDENTIAL, OLD_CREDENTIAL, SECRET_VARIABLES, Settings
 from ..checking.safety import NotSent, Sent
 from ..partner.exchange import CLIENT_HEADERS
@@ -581,14 +581,10 @@ def rerun_test(
     extra_env: Mapping[str, str] | None = None,
 ) -> Outcome:
     """Re-run the failing test node against the target (the fallback for semantic checks)."""
-    root = contract._REPO_ROOT
     outcome = Outcome(failure, "error", "", "test")
-    if not (root / "tests").is_dir():
-        outcome.detail = "the suites are not here to re-run: reproduce from a source checkout (pip install -e .)"
-        return outcome
     with tempfile.TemporaryDirectory(prefix="klikit-reproduce-") as tmp:
         args = [
-            sys.executable, "-m", "pytest", failure.test, "--rootdir", str(root), "-c", str(root / "pyproject.toml"),
+            sys.executable, "-m", "pytest", suites.node_argument(failure.test), *suites.pytest_location(),
             "-q", "-p", "no:cacheprovider", "--klikit-target", base_url, "--klikit-contract", reading,
             "--klikit-report", tmp,
         ]
@@ -599,7 +595,7 @@ def rerun_test(
         outcome.lines.append(f"  re-running pytest {failure.test} --klikit-target {base_url}"
                              + (f" --klikit-env-file {env_file}" if env_file else ""))
         proc = subprocess.run(
-            args, cwd=root, capture_output=True, text=True, env={**os.environ, **(extra_env or {})}, check=False
+            args, cwd=tmp, capture_output=True, text=True, env={**os.environ, **(extra_env or {})}, check=False
         )
         results = Path(tmp) / "results.json"
         data = json.loads(results.read_text(encoding="utf-8")) if results.is_file() else {}

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from os import PathLike
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import httpx
 import respx
@@ -487,7 +487,7 @@ class Simulator:
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self) -> Simulator:
+    def start(self) -> Self:
         """Patch httpx (through respx) so requests to ``base_url`` reach the simulator."""
         if not self._started:
             self.router.start()
@@ -503,7 +503,7 @@ class Simulator:
             self.router.stop(quiet=True)
             self._started = False
 
-    def __enter__(self) -> Simulator:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
