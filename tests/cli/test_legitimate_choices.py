@@ -1,6 +1,6 @@
 """A correct server that makes the choices the docs leave open its own way passes the contract suite.
 
-The server (``tests.contract.legitimate_server``) adds members to the envelope,
+The server (``tests.checking.legitimate_server``) adds members to the envelope,
 the error object and success payloads, answers createSection 201, leaves
 ``brandIDs`` out of businessInfo and the unstated members out of section nodes.
 Each of these departs only from an incidental behaviour (``response.*``): a run
@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from klikit_harness.runner.exits import EXIT_OK
-from tests.contract.legitimate_server import serving
+from tests.checking.legitimate_server import serving
 
 from .conftest import harness
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from klikit_harness.checking import profiles
 from klikit_harness.partner.errors import ApiError, KlikitError
 from klikit_harness.standin.simulator import Simulator, Step, faults
-from tests.support.chaos_world import (
+from klikit_harness.suites.chaos.world import (
     CATALOGUE,
     POLICY,
     TRANSPORT_OUTCOME,

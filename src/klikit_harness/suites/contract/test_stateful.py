@@ -25,7 +25,7 @@ from klikit_harness.checking import strategies as ks
 from klikit_harness.checking.config import Store
 from klikit_harness.checking.failures import Violation
 from klikit_harness.core import menus, schedules
-from tests.contract.conftest import publish, served
+from klikit_harness.suites.contract.conftest import publish, served
 
 COMPARED = ("sequence", "enabled", "visibilities", "availableTimes", "blackoutDates")
 small_schedules = ks.schedules(max_days=2, max_slots=1)

@@ -12,7 +12,7 @@ import pytest
 from klikit_harness.partner import errors
 from klikit_harness.partner.errors import KlikitError
 from klikit_harness.standin.simulator import FaultContext, fault
-from tests.support.chaos_world import CATALOGUE, POLICY, TRANSPORT_OUTCOME, make_client, write
+from klikit_harness.suites.chaos.world import CATALOGUE, POLICY, TRANSPORT_OUTCOME, make_client, write
 
 ECHO_ERRORS = {
     "connect": httpx.ConnectError,

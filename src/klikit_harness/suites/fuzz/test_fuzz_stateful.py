@@ -13,7 +13,7 @@ import hypothesis
 import pytest
 
 from klikit_harness.checking import fuzz_hooks
-from tests.fuzz import support
+from klikit_harness.suites.fuzz import support
 
 # A failure is raised as the Violation of the behaviour it breaks, so Hypothesis prints the failing
 # example itself, whose repr (the drawn case with its operation) can exceed Hypothesis's 30 kB warning.

@@ -25,10 +25,10 @@ from klikit_harness.checking.failures import Violation
 from klikit_harness.checking.observations import ObservationLog, settle
 from klikit_harness.contract import view as schema_view
 from klikit_harness.standin.sandbox import SandboxApp
-from tests.fuzz import support
-from tests.fuzz.independent_server import IndependentServer
-from tests.fuzz.test_checks import ctx as crafted_context
-from tests.fuzz.test_checks import envelope_error, envelope_ok, exchange, st_response
+from klikit_harness.suites.fuzz import support
+from tests.checking.independent_server import IndependentServer
+from tests.checking.test_checks import ctx as crafted_context
+from tests.checking.test_checks import envelope_error, envelope_ok, exchange, st_response
 
 #: checks of the harness itself against the embedded stand-in; a real target's run deselects them
 pytestmark = pytest.mark.harness_selftest

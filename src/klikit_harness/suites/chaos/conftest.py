@@ -9,7 +9,7 @@ import pytest
 from klikit_harness.core.defects import DefectSet
 from klikit_harness.partner.client import KlikitClient
 from klikit_harness.standin.simulator import Simulator
-from tests.support.chaos_world import make_client
+from klikit_harness.suites.chaos.world import make_client
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from klikit_harness import contract
 from klikit_harness.checking import expect, profiles
 from klikit_harness.checking.failures import Violation
 from klikit_harness.checking.target import AUTO
-from tests.contract.conftest import create_section, first_known, need, publish, served, snapshot
+from klikit_harness.suites.contract.conftest import create_section, first_known, need, publish, served, snapshot
 
 
 def count_titled(api, title: str) -> int:

@@ -20,7 +20,7 @@ from klikit_harness.checking import fuzz_hooks, profiles
 from klikit_harness.checking.config import ConfigError, load_settings
 from klikit_harness.checking.failures import Violation
 from klikit_harness.checking.target import Target
-from tests.fuzz import support
+from klikit_harness.suites.fuzz import support
 
 
 def pytest_configure(config: pytest.Config) -> None:

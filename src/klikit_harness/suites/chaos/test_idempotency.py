@@ -9,7 +9,7 @@ import pytest
 
 from klikit_harness.partner.errors import IdempotencyConflictError, KlikitError, RequestTimeout
 from klikit_harness.standin.simulator import Simulator
-from tests.support.chaos_world import POLICY, WRITE_OPERATIONS, WRITES, make_client, write
+from klikit_harness.suites.chaos.world import POLICY, WRITE_OPERATIONS, WRITES, make_client, write
 
 #: a valid body different from WRITES[operation_id]'s
 OTHER_BODIES: dict[str, dict[str, Any]] = {

@@ -11,7 +11,7 @@ from klikit_harness.core import defects as d
 from klikit_harness.core.defects import DefectSet
 from klikit_harness.partner.errors import ContractViolation, KlikitError
 from klikit_harness.standin.simulator import FaultContext, Simulator, fault, faults
-from tests.support.chaos_world import CATALOGUE, TRANSPORT_OUTCOME, make_client, write
+from klikit_harness.suites.chaos.world import CATALOGUE, TRANSPORT_OUTCOME, make_client, write
 
 
 def raw_client(sim: Simulator) -> httpx.Client:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from klikit_harness.checking import expect
-from tests.contract.conftest import (
+from klikit_harness.suites.contract.conftest import (
     UNKNOWN_ID,
     business_sections,
     day,
@@ -80,7 +80,7 @@ def test_a_populate_naming_an_unknown_section_is_404_and_changes_nothing(api, pr
 
 @pytest.mark.behaviour("auth.forbidden-scope", "auth.write-scope-for-writes")
 def test_an_under_scoped_populate_writes_nothing(api, target, client_for, pristine_store, fresh_pool, new_section, request):
-    from tests.contract.conftest import need
+    from klikit_harness.suites.contract.conftest import need
 
     cred = need(target.settings.limited_credential, "KLIKIT_LIMITED_CREDENTIAL", "key:secret of a read-only credential")
     limited = client_for(cred, "KLIKIT_LIMITED")

@@ -18,7 +18,7 @@ from klikit_harness.partner.errors import (
     ContractViolation,
     RequestTimeout,
 )
-from tests.support.chaos_world import POLICY, TRANSPORT_OUTCOME, write
+from klikit_harness.suites.chaos.world import POLICY, TRANSPORT_OUTCOME, write
 
 RETRIED = sorted(name for name, (_, retried) in TRANSPORT_OUTCOME.items() if retried)
 VIOLATIONS = sorted(

@@ -19,7 +19,7 @@ import pytest
 
 from klikit_harness import contract
 from klikit_harness.checking import expect, profiles
-from tests.contract.conftest import UNKNOWN_ID, entry, need, publish, push_body, section_in, served
+from klikit_harness.suites.contract.conftest import UNKNOWN_ID, entry, need, publish, push_body, section_in, served
 
 INT32_MAX = 2**31 - 1
 MIB = 1024 * 1024

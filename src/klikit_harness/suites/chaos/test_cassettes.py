@@ -23,7 +23,7 @@ from klikit_harness.standin.cassettes import (
     load,
 )
 from klikit_harness.standin.simulator import DEFAULT_BASE_URL, FaultContext, Simulator, fault
-from tests.support.chaos_world import WRITES, write
+from klikit_harness.suites.chaos.world import WRITES, write
 
 RUN_ID = "run-2024-cassette"
 BASE = "https://staging.klikit.test/v1/partner"

@@ -10,7 +10,7 @@ import pytest
 from klikit_harness import KlikitClient, RetryPolicy, contract
 from klikit_harness.partner.errors import DownstreamUnavailableError, RateLimitedError
 from klikit_harness.standin.simulator import DEFAULT_BASE_URL, Simulator
-from tests.support.chaos_world import POLICY, WRITES, make_client, write
+from klikit_harness.suites.chaos.world import POLICY, WRITES, make_client, write
 
 #: typed method -> (operationId, positional arguments before the body)
 METHODS = {

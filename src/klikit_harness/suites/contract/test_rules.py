@@ -17,7 +17,7 @@ from hypothesis import given
 from klikit_harness.checking import expect, profiles
 from klikit_harness.checking import strategies as ks
 from klikit_harness.checking.failures import Violation
-from tests.contract.conftest import (
+from klikit_harness.suites.contract.conftest import (
     UNKNOWN_ID,
     business_sections,
     day,

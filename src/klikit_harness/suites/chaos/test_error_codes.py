@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from klikit_harness.partner.errors import CLASS_BY_MEANING, TransientError, error_class
-from tests.support.chaos_world import (
+from klikit_harness.suites.chaos.world import (
     CATALOGUE,
     EXPECTED_CLASS,
     POLICY,

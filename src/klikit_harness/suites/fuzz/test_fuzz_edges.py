@@ -16,7 +16,7 @@ from schemathesis.checks import not_a_server_error
 
 from klikit_harness.checking import fuzz_hooks
 from klikit_harness.partner.envelope import is_success
-from tests.fuzz import support
+from klikit_harness.suites.fuzz import support
 
 # A failure is raised as the Violation of the behaviour it breaks, so Hypothesis prints the failing
 # example itself, whose repr (the drawn case with its operation) can exceed Hypothesis's 30 kB warning.

@@ -7,7 +7,7 @@ import pytest
 from klikit_harness.partner.client import RetryPolicy
 from klikit_harness.partner.errors import InvalidCredentialError
 from klikit_harness.standin.simulator import Simulator
-from tests.support.chaos_world import make_client, write
+from klikit_harness.suites.chaos.world import make_client, write
 
 CONCEPTS_ROTATION_WINDOW_S = 15 * 60  # the auth page's overlap window (DOSSIER C1)
 

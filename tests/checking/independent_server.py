@@ -15,7 +15,7 @@ catalogue marks assumed or incidental, so a run judged as a real target must not
 - a query or path id written with leading zeros is 400 request_invalid
   (input.query-id-leading-zeros).
 
-``pytest -p tests.fuzz.independent_server tests/fuzz`` runs the fuzz suite against it
+``pytest -p tests.checking.independent_server tests/fuzz`` runs the fuzz suite against it
 (in-process): the session's target keeps the embedded stand-in's state and
 credentials but answers through this layer and is judged as a non-reference target.
 ``KLIKIT_OBSERVATIONS_OUT`` names a JSON file the plugin writes the observed
@@ -161,7 +161,7 @@ class IndependentServer:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    from tests.fuzz import support
+    from klikit_harness.suites.fuzz import support
 
     support.JUDGE = support.judgement_for(reference_target=False, strict=False)
     original = plugin.open_target
@@ -170,7 +170,7 @@ def pytest_configure(config: pytest.Config) -> None:
     def independent(cfg: pytest.Config) -> Iterator[Any]:
         with original(cfg) as target:
             if not target.is_standin:
-                raise pytest.UsageError("tests.fuzz.independent_server wraps the embedded stand-in only")
+                raise pytest.UsageError("tests.checking.independent_server wraps the embedded stand-in only")
             target.variants = ("independent-server",)
             target.app = IndependentServer(target.app)
             yield target
