@@ -1,12 +1,8 @@
-"""Root pytest configuration: the run profile, shared helpers from tests/support, and the slow lane."""
+"""Root pytest configuration of a checkout: shared helpers from tests/support, and the slow lane."""
 
 from __future__ import annotations
 
 import pytest
-
-from klikit_harness.checking import profiles
-
-profiles.register()
 
 pytest_plugins = ["tests.support.standin"]
 

@@ -15,7 +15,7 @@ catalogue marks assumed or incidental, so a run judged as a real target must not
 - a query or path id written with leading zeros is 400 request_invalid
   (input.query-id-leading-zeros).
 
-``pytest -p tests.checking.independent_server tests/fuzz`` runs the fuzz suite against it
+``pytest -p tests.checking.independent_server src/klikit_harness/suites/fuzz`` runs the fuzz suite against it
 (in-process): the session's target keeps the embedded stand-in's state and
 credentials but answers through this layer and is judged as a non-reference target.
 ``KLIKIT_OBSERVATIONS_OUT`` names a JSON file the plugin writes the observed

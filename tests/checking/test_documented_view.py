@@ -30,9 +30,6 @@ from tests.checking.independent_server import IndependentServer
 from tests.checking.test_checks import ctx as crafted_context
 from tests.checking.test_checks import envelope_error, envelope_ok, exchange, st_response
 
-#: checks of the harness itself against the embedded stand-in; a real target's run deselects them
-pytestmark = pytest.mark.harness_selftest
-
 REAL = support.judgement_for(reference_target=False, strict=False)
 assert REAL is not None
 

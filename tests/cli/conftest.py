@@ -24,6 +24,8 @@ import httpx
 import pytest
 import yaml
 
+from klikit_harness import suites
+
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "fixtures" / "sandbox-seed.yaml"
 CLI = [sys.executable, "-m", "klikit_harness.runner.cli"]
@@ -195,7 +197,7 @@ def suite_ids(suite: str) -> set[str]:
     import ast
 
     ids: set[str] = set()
-    for path in (ROOT / "tests" / suite).glob("test_*.py"):
+    for path in (suites.HOME / suite).glob("test_*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if (
                 isinstance(node, ast.Call)

@@ -47,7 +47,7 @@ def results(
 def failure(behaviour: str, fid: str = "F1", operation: str = "POST /menus/populate") -> dict[str, Any]:
     return {"id": fid, "result": "fail", "behaviour": behaviour, "kind": "Violation: populated store overwritten",
             "title": "populated store overwritten", "operation": operation, "count": 2,
-            "request_id": "req_0f3c", "tests": ["tests/contract/test_rules.py::test_populate"]}
+            "request_id": "req_0f3c", "tests": ["contract/test_rules.py::test_populate"]}
 
 
 def write(directory: Path, data: dict[str, Any]) -> Path:

@@ -83,7 +83,7 @@ def _outcome(name: str | None, mode: str, *, killed: bool = True, exit_code: int
         mode=mode,
     )
     if outcome.killed:
-        outcome.suites, outcome.behaviours, outcome.tests = ["contract"], ["b.id"], ["tests/contract/test_x.py::t"]
+        outcome.suites, outcome.behaviours, outcome.tests = ["contract"], ["b.id"], ["contract/test_x.py::t"]
         outcome.seconds_to_first_failure, outcome.requests_to_first_failure = 0.5, 7
     return outcome
 

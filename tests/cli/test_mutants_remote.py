@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from klikit_harness import suites
 from klikit_harness.runner import mutants as mutation
 from klikit_harness.runner.exits import EXIT_OK, EXIT_USAGE
 
@@ -54,15 +55,15 @@ def test_a_sandbox_that_cannot_pass_for_staging_says_what_to_add(change: dict[st
 def _outcome(mode: str, killed: bool, results: dict[str, tuple[str, str, list[str]]]) -> mutation.Outcome:
     outcome = mutation.Outcome("some-defect", "family", "what it does", int(killed), killed, 1.0, mode=mode)
     for nodeid, (state, message, broken) in results.items():
-        suite = nodeid.split("/")[1]
+        suite = suites.name_of(nodeid)
         outcome.results[nodeid] = mutation.TestResult(nodeid, suite, state, broken, message)
         if state == "failed":
             outcome.tests.append(nodeid)
     return outcome
 
 
-CONTRACT_TEST = "tests/contract/test_rules.py::test_first_push"
-CHAOS_TEST = "tests/chaos/test_idempotency.py::test_in_flight"
+CONTRACT_TEST = "contract/test_rules.py::test_first_push"
+CHAOS_TEST = "chaos/test_idempotency.py::test_in_flight"
 
 
 def test_a_survivor_whose_killer_was_skipped_is_out_of_reach_and_names_the_variable() -> None:

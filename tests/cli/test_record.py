@@ -64,7 +64,7 @@ def test_the_cassette_holds_every_request_of_the_run_with_its_test_and_behaviour
     assert cassette.base_url == env["KLIKIT_BASE_URL"]
     # every request the guard counted is in it (the fixture's own requests included)
     assert len(cassette) == meta["requests"] > 20
-    tagged = [e for e in cassette if e.nodeid and e.nodeid.startswith("tests/contract/")]
+    tagged = [e for e in cassette if e.nodeid and e.nodeid.startswith("contract/")]
     assert len(tagged) >= len(cassette) - 2, "entries without the test that sent them"
     assert all(e.behaviours for e in tagged), [e.nodeid for e in tagged if not e.behaviours][:3]
     assert any("auth" in b for e in tagged for b in e.behaviours)

@@ -198,7 +198,7 @@ def test_the_written_file_is_the_template_with_only_its_data_docstring_and_name_
             "body": None, "body_base64": False, "credential": "KLIKIT_PARTNER_KEY:KLIKIT_SECRET_KEY",
             "authorization": None, "status": 429, "request_id": "req_1"}
     failure = repro.Selected(id="F3", behaviour="ratelimit.retry-after-seconds", title="429 with Retry-After '²'",
-                             test="tests/contract/test_x.py::t", expected={"check": "rate_limited_answer"},
+                             test="contract/test_x.py::t", expected={"check": "rate_limited_answer"},
                              steps=[step], documented="Retry-After: <integer seconds >= 1>")
     written = repro.write_test(failure, tmp_path / "test_f3.py", reading="reference", run_id="kh-1").read_text()
     source = standalone.template_source()

@@ -124,9 +124,9 @@ def test_failed_behaviours_come_from_the_behaviour_rows_of_results_json(tmp_path
     recorder = reporting.Recorder()
     broke = reporting.Fault(ids[0], "Violation: x", "x")
     seen = reporting.Fault(ids[2], "Violation: y", "y", observed=True)
-    recorder.add(reporting.TestRecord("tests/contract/test_x.py::a", "contract", "failed", ids[:2], broken=[ids[0]], faults=[broke]))
-    recorder.add(reporting.TestRecord("tests/contract/test_x.py::b", "contract", "observed", [ids[2]], broken=[ids[2]], faults=[seen]))
-    recorder.add(reporting.TestRecord("tests/contract/test_x.py::c", "contract", "passed", [ids[3]]))
+    recorder.add(reporting.TestRecord("contract/test_x.py::a", "contract", "failed", ids[:2], broken=[ids[0]], faults=[broke]))
+    recorder.add(reporting.TestRecord("contract/test_x.py::b", "contract", "observed", [ids[2]], broken=[ids[2]], faults=[seen]))
+    recorder.add(reporting.TestRecord("contract/test_x.py::c", "contract", "passed", [ids[3]]))
     reporting.write(tmp_path, recorder, {"target": "embedded stand-in"}, recorder.summary())
     data = results.read(tmp_path)
     assert mutation.failed_behaviours(data) == [ids[0]], "a failure counts against the behaviour it breaks only"

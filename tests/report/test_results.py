@@ -37,11 +37,11 @@ def _written(tmp_path: Path) -> Path:
     broke = reporting.Fault(ids[0], "Violation: x", "x sk_hidden", request_id="req_1",
                             expected={"check": "request_id"}, exchanges=[step])
     seen = reporting.Fault(ids[2], "Violation: y", "y", observed=True)
-    recorder.add(reporting.TestRecord("tests/contract/test_x.py::a", "contract", "failed", ids[:2], duration=1.5,
+    recorder.add(reporting.TestRecord("contract/test_x.py::a", "contract", "failed", ids[:2], duration=1.5,
                                       requests=7, broken=[ids[0]], faults=[broke]))
-    recorder.add(reporting.TestRecord("tests/contract/test_x.py::b", "contract", "observed", [ids[2]],
+    recorder.add(reporting.TestRecord("contract/test_x.py::b", "contract", "observed", [ids[2]],
                                       broken=[ids[2]], faults=[seen]))
-    recorder.add(reporting.TestRecord("tests/contract/test_x.py::c", "contract", "skipped", [ids[3]]))
+    recorder.add(reporting.TestRecord("contract/test_x.py::c", "contract", "skipped", [ids[3]]))
     meta = {"run_id": "kh-1", "target": "https://staging.example/v1/partner", "reading": "concepts", "strict": True,
             "requests": 12, "wall_seconds": 3.0, "base_url": "https://staging.example/v1/partner"}
     reporting.write(tmp_path, recorder, meta, recorder.summary())
@@ -57,7 +57,7 @@ def test_a_written_report_reads_back_typed(tmp_path: Path) -> None:
     assert found.failed_behaviours() == [ids[0]]
     assert ids[3] in found.unobserved_behaviours() and ids[0] not in found.unobserved_behaviours()
     [failure] = found.failures
-    assert failure.id == "F1" and failure.tests == ("tests/contract/test_x.py::a",)
+    assert failure.id == "F1" and failure.tests == ("contract/test_x.py::a",)
     assert failure.title == "x [scrubbed]"  # every text went through the redactor
     assert failure.exchanges is not None and failure.exchanges[0]["path"] == "/menus/populate"
     [observation] = found.observations

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from klikit_harness import suites
 from klikit_harness.checking import profiles
 from klikit_harness.checking.config import load_settings
 from klikit_harness.checking.safety import GuardedSession
@@ -136,7 +137,7 @@ def test_suites_over_http_change_no_store_outside_the_allowlist(tmp_path: Path) 
         before = world_state(service)
         report = tmp_path / "report"
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "tests/contract", "tests/fuzz", "tests/chaos", "-q", "-p", "no:randomly",
+            [sys.executable, "-m", "pytest", *map(str, suites.paths(suites.NAMES)), *suites.pytest_location(), "-q", "-p", "no:randomly",
              "--klikit-target", env["KLIKIT_BASE_URL"], "--klikit-env-file", str(env_file),
              "--klikit-profile", profiles.current(), "--klikit-report", str(report)],
             env=child_env(),

@@ -6,6 +6,7 @@ import base64
 import json
 import threading
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 import httpx
@@ -47,7 +48,7 @@ def outcome(thunk):
     return ("ok", response.data, response.request_id, response.replayed, response.attempts)
 
 
-def session(client: KlikitClient) -> list:
+def session(client: KlikitClient) -> list[Any]:
     """A mixed exchange: writes, reads, a 4xx, a 404, a replayed write and retries through a 502."""
     results = [outcome(lambda op=op: write(client, op)) for op in WRITES]
     results.append(outcome(lambda: client.call("getMenu", params={"brand_id": 663, "branch_id": 1062})))
@@ -478,5 +479,5 @@ def test_the_committed_example_holds_no_seed_secret():
     sim = Simulator()
     raw = EXAMPLE.read_text()
     assert [f for f in forbidden_forms(sim.partner_key, sim.secret_key) if f in raw] == []
-    assert {e.nodeid for e in load(EXAMPLE)} == {"tests/chaos/test_cassettes.py::test_publish_flow"}
+    assert {e.nodeid for e in load(EXAMPLE)} == {"chaos/test_cassettes.py::test_publish_flow"}
 

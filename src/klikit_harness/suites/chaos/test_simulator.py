@@ -91,7 +91,9 @@ def test_an_injected_code_is_a_proper_envelope(sim, code):
     with raw_client(sim) as http:
         response = http.get("/menus")
     body = response.json()
-    assert response.status_code == CATALOGUE.lookup(code).status == 429
+    entry = CATALOGUE.lookup(code)
+    assert entry is not None
+    assert response.status_code == entry.status == 429
     assert response.headers["retry-after"] == "1"
     assert body["request_id"].startswith("req_")
     assert body["error"]["code"] == code

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -185,7 +186,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         names = getattr(item, "fixturenames", ())
         return 0 if "never_published_store" in names else 1 if "pristine_store" in names else 2
 
-    slots = [i for i, item in enumerate(items) if "tests/contract/" in item.nodeid.replace("\\", "/")]
+    here = Path(__file__).parent
+    slots = [i for i, item in enumerate(items) if here in Path(item.path).parents]
     ordered = sorted((items[i] for i in slots), key=rank)
     for slot, item in zip(slots, ordered, strict=True):
         items[slot] = item
@@ -246,7 +248,7 @@ def publish(api: TargetClient, *stores: Store) -> dict[str, Any]:
     return expect.ok(api, api.publish(stores), "publish.counts")  # type: ignore[no-any-return]
 
 
-def section_in(menu: list[dict[str, Any]], sid: int) -> dict[str, Any] | None:
+def section_in(menu: list[dict[str, Any]], sid: object) -> dict[str, Any] | None:
     return next((s for s in menu if isinstance(s, dict) and s.get("id") == sid), None)
 
 

@@ -14,6 +14,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import pytest
 
@@ -54,7 +55,7 @@ def _other_secret(target) -> str | None:
     """The secret of another credential of the same business (any the configuration gives)."""
     for cred in (target.settings.second_credential, target.settings.limited_credential, target.settings.burst_credential):
         if cred is not None and cred.key != target.main[0]:
-            return cred.pair()[1]
+            return str(cred.pair()[1])
     return None
 
 
@@ -134,7 +135,7 @@ def test_int32_limits(api, store, writes):
 
 def _nested(depth):
     """A JSON value whose nesting, inside reset's top-level object, makes the body ``depth`` deep."""
-    value: list = []
+    value: list[Any] = []
     for _ in range(depth - 2):
         value = [value]
     return value

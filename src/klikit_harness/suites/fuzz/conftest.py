@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
@@ -47,17 +47,6 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["klikit_fuzz_seed"] = support.SEED
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Self-tests of the harness's own fuzz layer need the embedded stand-in: a real target's
-    run deselects them (they test the harness, not the target, so they are not skipped checks)."""
-    if not support.REMOTE:
-        return
-    kept = [item for item in items if item.get_closest_marker("harness_selftest") is None]
-    if len(kept) != len(items):
-        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
-        items[:] = kept
-
-
 def _remote_target(config: pytest.Config) -> bool:
     """Is the session's target a real environment? (As the plugin decides: option, then KLIKIT_BASE_URL.)"""
     chosen = config.getoption("--klikit-target", default=None)
@@ -77,12 +66,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A failed fuzz test names the seed in its own report (workers of pytest-xdist included)."""
     report = yield
     if report.failed and call.when == "call":
         report.sections.append(("klikit fuzz", f"replay with --hypothesis-seed={support.SEED}"))
-    return report  # type: ignore[no-any-return]
+    return report
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:

@@ -78,9 +78,9 @@ REMOTE_BUDGETS: dict[profiles.Profile, Budget] = {
 
 #: whether the session's target is a real environment (decided in conftest.py before collection)
 REMOTE = False
-#: the run's seed, chosen in tests/fuzz/conftest.py before any fuzz module is imported
+#: the run's seed, chosen in the suite's conftest.py before any fuzz module is imported
 SEED: int | None = None
-#: the session's judgement of behaviours, decided in tests/fuzz/conftest.py before collection
+#: the session's judgement of behaviours, decided in the suite's conftest.py before collection
 #: (None: the embedded stand-in without variants, where every behaviour is enforced)
 JUDGE: Callable[[str], Judgement] | None = None
 
