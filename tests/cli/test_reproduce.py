@@ -140,6 +140,25 @@ def test_reproduce_against_a_clean_target_exits_0(report, servers):
     assert "no longer fails" in result.stdout
 
 
+def test_a_failure_without_a_single_answer_expectation_reruns_its_test_from_any_directory(report, servers, tmp_path):
+    _, data = report
+    _, bad, clean = servers
+    failure = _check_failure(data)
+    patched = tmp_path / "report"
+    patched.mkdir()
+    failures = [{**f, "expected": None} if f["id"] == failure["id"] else f for f in data["failures"]]
+    (patched / "results.json").write_text(json.dumps({**data, "failures": failures}))
+    elsewhere = tmp_path / "empty"
+    elsewhere.mkdir()
+    test = failure["tests"][0]
+    assert test.startswith("contract/"), "a harness run names tests relative to the suites"
+    on_bad = harness("reproduce", patched, failure["id"], "--env-file", bad.env_file, cwd=elsewhere, timeout=120)
+    assert on_bad.returncode == EXIT_VIOLATIONS, on_bad.explain()
+    assert f"re-running its test {test}" in on_bad.stdout and "STILL FAILS" in on_bad.stdout
+    on_clean = harness("reproduce", patched, failure["id"], "--env-file", clean.env_file, cwd=elsewhere, timeout=120)
+    assert on_clean.returncode == EXIT_OK and "no longer fails" in on_clean.stdout, on_clean.explain()
+
+
 # ------------------------------------------------------------------ units
 
 
