@@ -31,7 +31,7 @@ from klikit_harness.core.build import build_service
 from klikit_harness.core.seed import load
 from klikit_harness.core.world import StoreKey
 from klikit_harness.standin.sandbox import SandboxApp, bind
-from tests.cli.conftest import child_env
+from tests.runner.conftest import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
