@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
@@ -57,6 +58,14 @@ def test_an_answer_that_is_not_http_is_a_named_failure(target_for: Any, behaviou
     assert violation.behaviour == "envelope.json-body"
     assert violation.title.startswith("the answer is not valid HTTP")
     assert last.status == 0
+
+
+def test_a_parser_error_quoting_the_credential_names_no_secret(target_for: Any) -> None:
+    violation, _ = _violation(target_for, "echo-malformed")
+    assert violation.title.startswith("the answer is not valid HTTP (illegal header line")
+    text = str(violation)
+    encoded = base64.b64encode(b"pk_hostile:sk_hostile_secret").decode()
+    assert "sk_hostile_secret" not in text and encoded not in text, text
 
 
 @pytest.mark.parametrize("behaviour", ["lying-length", "reset"])

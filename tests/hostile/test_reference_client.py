@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
@@ -45,6 +46,14 @@ def test_a_body_over_the_bound_is_a_contract_violation_naming_it(hostile_server:
     violation = _violation(hostile_server, behaviour)
     assert "KLIKIT_MAX_BODY_BYTES" in violation.reason
     assert len(violation.body_excerpt) <= 200
+
+
+def test_a_parser_error_quoting_the_credential_names_no_secret(hostile_server: Any) -> None:
+    violation = _violation(hostile_server, "echo-malformed")
+    text = f"{violation} {violation.reason} {violation.body_excerpt}"
+    encoded = base64.b64encode(b"pk_hostile:sk_hostile_secret").decode()
+    assert "illegal header line" in text
+    assert "sk_hostile_secret" not in text and encoded not in text, text
 
 
 @pytest.mark.parametrize("behaviour", ["huge-headers", "malformed-header", "not-http"])

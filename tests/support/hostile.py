@@ -155,6 +155,14 @@ async def _malformed_header(writer: Writer, request: str) -> None:
     await _send(writer, head("200 OK", *headers) + ENVELOPE)
 
 
+async def _echo_malformed(writer: Writer, request: str) -> None:
+    """A malformed header line that quotes the request's Authorization header (a parser error repeats it)."""
+    sent = next((line for line in request.split("\r\n") if line.lower().startswith("authorization:")), "none")
+    echoed = "echo " + sent.split(":", 1)[1].strip()  # no colon: not a header line
+    headers = ["Content-Type: application/json", echoed, f"Content-Length: {len(ENVELOPE)}"]
+    await _send(writer, head("200 OK", *headers) + ENVELOPE)
+
+
 async def _not_http(writer: Writer, request: str) -> None:
     await _send(writer, b"SSH-2.0-OpenSSH_9.6\r\nProtocol mismatch.\r\n\r\n")
     writer.close()
@@ -183,6 +191,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "proxy-html": _answer("502 Bad Gateway", b"<html><body>502 Bad Gateway</body></html>", "text/html"),
     "duplicate-headers": _duplicate_headers,
     "malformed-header": _malformed_header,
+    "echo-malformed": _echo_malformed,
     "lying-length": _lying_length,
     "reset": _reset,
     "http10": _http10,

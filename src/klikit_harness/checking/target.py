@@ -303,10 +303,11 @@ class TargetClient:
         return response
 
     def _violation(self, ex: HttpExchange, breach: envelope.Breach, *, received: str | None = None) -> Violation:
-        """The failure an envelope rule's ``breach`` of ``ex`` stands for."""
+        """The failure an envelope rule's ``breach`` of ``ex`` stands for; its title is redacted too (it may
+        quote what a hostile target sent: a header line, a Location, an error's text)."""
         return Violation.of(
             ex,
-            breach.title,
+            self.target.redactor(breach.title),
             behaviour=breach.behaviour,
             documented=breach.documented,
             redact=self.target.redactor,
