@@ -5,7 +5,7 @@
 
 Each measure runs in a fresh process against a fresh embedded stand-in:
 
-- fuzz suite, in-process: ``pytest tests/fuzz`` (smoke profile), every case sent to the
+- fuzz suite, in-process: ``pytest src/klikit_harness/suites/fuzz`` (smoke profile), every case sent to the
   stand-in's ASGI app through Schemathesis' in-process client;
 - fuzz suite, loopback: the same, over HTTP to the stand-in on 127.0.0.1;
 - schemathesis CLI: ``schemathesis run contracts/openapi.yaml`` against the stand-in, with
@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITE = "tests/fuzz"
+SUITE = str(ROOT / "src" / "klikit_harness" / "suites" / "fuzz")
 
 
 # ---------------------------------------------------------------- child side

@@ -78,6 +78,16 @@ def test_ci_runs_the_readme_test_command_then_the_slow_lane() -> None:
     assert f"{command} --durations=20" in script and "pytest -m slow --durations=20" in script
 
 
+def test_ci_lints_type_checks_and_runs_the_built_wheel_from_an_empty_directory_before_the_tests() -> None:
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    for step in ('step "ruff check"', 'step "ruff format --check"', 'step "mypy" mypy', "python -m build --wheel"):
+        assert step in script, step
+    wheel = script.split("wheel_outside_the_checkout() {", 1)[1].split("\n}\n", 1)[0]
+    assert 'python -m venv "$work/venv"' in wheel and '"$work/venv/bin/python" -m pip install' in wheel
+    assert 'cd "$work/empty"' in wheel and '"$work/venv/bin/klikit-harness" run --suite contract' in wheel
+    assert script.index("step \"the wheel") < script.index(f"{readme_test_command()} --durations=20")
+
+
 def test_each_proofs_merge_reads_only_its_own_shards() -> None:
     """mutants' glob must not pick up mutants-remote's files (a shard of another run is refused)."""
     import fnmatch

@@ -5,7 +5,7 @@ schedule pairs built to overlap or built not to (constructively, never by
 filtering), sections, store lists and populate / sync / publish bodies.
 Must not: send requests. Valid strategies produce only what the oracle
 (``contracts/openapi.yaml`` + ``core.schedules``) accepts; invalid ones only
-what it rejects — both are property-tested in tests/strategies.
+what it rejects — both are property-tested in tests/checking/test_strategies.py.
 
 Shrinking: times shrink towards 00:00 and short slots, schedules towards
 fewer weekdays and fewer slots, lists towards their minimum length.

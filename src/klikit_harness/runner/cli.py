@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from .. import contract
+from .. import suites as product_suites
 from ..checking.config import PAIR_VARIABLES, SECRET_VARIABLES, ConfigError, Settings, guard_production, load_settings
 from ..checking.profiles import PROFILES
 from ..core.defects import REGISTRY, DefectSet
@@ -214,19 +215,7 @@ def diff(old_report: Path, new_report: Path, threshold: float, markdown_path: Pa
     sys.exit(found.exit_code)
 
 
-SUITES = ("contract", "chaos", "fuzz")
-
-
-def _suite_paths(suites: tuple[str, ...]) -> tuple[Path, list[Path]]:
-    root = contract._REPO_ROOT
-    paths = [root / "tests" / name for name in suites]
-    missing = [str(p) for p in paths if not p.is_dir()]
-    if missing:
-        fail(
-            f"suite folder(s) {', '.join(missing)} not found: "
-            "run klikit-harness from a source checkout (pip install -e .)"
-        )
-    return root, paths
+SUITES = product_suites.NAMES
 
 
 def _target_settings(target: str | None, env_file: Path | None) -> Settings:
@@ -342,14 +331,10 @@ def run(
         fail("--defect switches bugs on in the embedded stand-in; it cannot be combined with a remote target")
     if settings.base_url is not None:
         _preflight(settings)
-    root, paths = _suite_paths(suites or SUITES)
     report_dir.mkdir(parents=True, exist_ok=True)
     args = [
-        *(str(p) for p in paths),
-        "--rootdir",
-        str(root),
-        "-c",
-        str(root / "pyproject.toml"),
+        *(str(p) for p in product_suites.paths(suites or SUITES)),
+        *product_suites.pytest_location(),
         "--klikit-profile",
         profile,
         "--klikit-contract",
@@ -598,7 +583,7 @@ def mutants(
     if max_rps is not None and not remote_on:
         fail("--max-rps caps the remote runs: add --as-remote or --both")
     rps = max_rps or mutation.DEFAULT_REMOTE_MAX_RPS
-    root, _ = _suite_paths(embedded_suites)
+    root = Path.cwd()
     console = Console(highlight=False, width=200)
     plan = _plan(shard_text, timings_path)
     names = plan(sorted(defects or REGISTRY))
@@ -805,7 +790,7 @@ def variants(
     if not registry:
         fail("no variant is registered in klikit_harness.core.variants")
     chosen_suites = suites or mutation.REMOTE_SUITES
-    root, _ = _suite_paths(chosen_suites)
+    root = Path.cwd()
     console = Console(highlight=False, width=200)
     chosen = list(names) or sorted(registry)
     plan = _plan(shard_text, timings_path)

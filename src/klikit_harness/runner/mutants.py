@@ -35,14 +35,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from .. import suites as product_suites
 from ..checking.config import PAIR_VARIABLES, SECRET_VARIABLES
 from ..core.defects import REGISTRY
 from . import results
 from .exits import EXIT_OK, EXIT_VIOLATIONS
 
-DEFAULT_SUITES = ("contract", "chaos", "fuzz")
+DEFAULT_SUITES = product_suites.NAMES
 #: the chaos suite drives the respx simulator in-process: it never reaches a remote target
-REMOTE_SUITES = ("contract", "fuzz")
+REMOTE_SUITES = product_suites.REMOTE
 #: what a typical staging environment gives the harness
 REMOTE_FRESH_STORES = 2
 DEFAULT_REMOTE_MAX_RPS = 20.0
@@ -137,8 +138,8 @@ def pytest_args(
     variants: Sequence[str] = (),
     maxfail: int | None = None,
 ) -> list[str]:
-    args = [sys.executable, "-m", "pytest", *(str(root / "tests" / s) for s in suites)]
-    args += ["--rootdir", str(root), "-c", str(root / "pyproject.toml"), "-q", "-p", "no:cacheprovider"]
+    args = [sys.executable, "-m", "pytest", *(str(p) for p in product_suites.paths(suites))]
+    args += [*product_suites.pytest_location(), "-q", "-p", "no:cacheprovider"]
     args += ["--klikit-profile", profile, "--klikit-report", str(report), "--klikit-target", target]
     if env_file is not None:
         args += ["--klikit-env-file", str(env_file)]
@@ -328,10 +329,6 @@ def _remote(
     return _outcome(defect, "remote", run)
 
 
-def _short(nodeid: str) -> str:
-    return nodeid.removeprefix("tests/")
-
-
 def explain(remote: Outcome, embedded: Outcome | None) -> tuple[str, bool]:
     """Why ``remote`` survived: (reason, whether a limit of the real environment puts it out of reach).
 
@@ -349,18 +346,18 @@ def explain(remote: Outcome, embedded: Outcome | None) -> tuple[str, bool]:
     reachable = False
     for nodeid in embedded.tests:
         there = remote.results.get(nodeid)
-        suite = embedded.results[nodeid].suite if nodeid in embedded.results else nodeid.split("/")[1]
+        suite = embedded.results[nodeid].suite if nodeid in embedded.results else product_suites.name_of(nodeid)
         if suite == "chaos":
-            reasons.append(f"{_short(nodeid)} is a chaos test: it drives the simulator, never a remote target")
+            reasons.append(f"{nodeid} is a chaos test: it drives the simulator, never a remote target")
         elif there is None:
-            reasons.append(f"{_short(nodeid)} did not run remotely")
+            reasons.append(f"{nodeid} did not run remotely")
             reachable = True
         elif there.outcome == "skipped":
-            reasons.append(f"{_short(nodeid)} skipped: {there.message}")
+            reasons.append(f"{nodeid} skipped: {there.message}")
         elif there.outcome == "observed":
-            reasons.append(f"{_short(nodeid)} only observes {', '.join(there.broken)} on a remote target")
+            reasons.append(f"{nodeid} only observes {', '.join(there.broken)} on a remote target")
         else:
-            reasons.append(f"{_short(nodeid)} ran over HTTP and {there.outcome}")
+            reasons.append(f"{nodeid} ran over HTTP and {there.outcome}")
             reachable = True
     return "; ".join(reasons), not reachable
 

@@ -6,8 +6,8 @@ first id, flagged unattributed; transport trouble and setup errors are test
 errors, not faults), the observations the target logged during the test
 (``new_observations``), the test's record with the evidence of its first
 fault (``record_of``: request_id, received, documented and the curl scenario
-of its own requests, ``scenario``), and the suite a node id belongs to
-(``suite_of``). Must not: define hooks (the plugin does) or write a report.
+of its own requests, ``scenario``; the suite it belongs to is read from its
+node id by ``klikit_harness.suites.name_of``). Must not: define hooks (the plugin does) or write a report.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .. import contract
+from .. import contract, suites
 from ..checking.failures import Transient, Violation, kind_of, leaves, normalise, operation_of, title_of
 from . import report as reporting
 
@@ -29,18 +29,12 @@ __all__ = [
     "new_observations",
     "record_of",
     "scenario",
-    "suite_of",
 ]
 
 #: requests the target had received when the running test's setup passed
 SENT = pytest.StashKey[int]()
 #: observations of the target already given to a test
 OBSERVATIONS_SEEN = pytest.StashKey[int]()
-
-
-def suite_of(nodeid: str) -> str:
-    parts = nodeid.split("/")
-    return parts[1] if len(parts) > 2 and parts[0] == "tests" else parts[0]
 
 
 def faults_of(call: Any, report: Any, ids: list[str], target: Any) -> list[reporting.Fault]:
@@ -134,7 +128,7 @@ def record_of(
 ) -> reporting.TestRecord:
     rec = reporting.TestRecord(
         nodeid=item.nodeid,
-        suite=suite_of(item.nodeid),
+        suite=suites.name_of(item.nodeid),
         outcome=outcome,
         behaviours=ids,
         duration=round(report.duration, 3),

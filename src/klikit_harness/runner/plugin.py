@@ -115,7 +115,7 @@ def pytest_configure(config: pytest.Config) -> None:
     chosen = config.getoption("--klikit-profile", default=None)
     if chosen:
         os.environ[profiles.ENV_VAR] = chosen
-        profiles.register()
+    profiles.register()
     config.stash[RECORDER] = reporting.Recorder()
 
 

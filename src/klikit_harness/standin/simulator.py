@@ -43,7 +43,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import httpx
 import respx
@@ -173,7 +173,7 @@ class Simulator:
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self) -> Simulator:
+    def start(self) -> Self:
         """Patch httpx (through respx) so requests to ``base_url`` reach the simulator."""
         if not self._started:
             self.router.start()
@@ -189,7 +189,7 @@ class Simulator:
             self.router.stop(quiet=True)
             self._started = False
 
-    def __enter__(self) -> Simulator:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

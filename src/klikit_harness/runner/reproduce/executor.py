@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ... import contract
+from ... import suites
 from ...checking.safety import NotSent
 from ...partner.basic import basic_header
 from ...partner.bounded import BoundedTransport
@@ -229,14 +229,10 @@ def rerun_test(
     extra_env: Mapping[str, str] | None = None,
 ) -> Outcome:
     """Re-run the failing test node against the target (the fallback for semantic checks)."""
-    root = contract._REPO_ROOT
     outcome = Outcome(failure, "error", "", "test")
-    if not (root / "tests").is_dir():
-        outcome.detail = "the suites are not here to re-run: reproduce from a source checkout (pip install -e .)"
-        return outcome
     with tempfile.TemporaryDirectory(prefix="klikit-reproduce-") as tmp:
         args = [
-            sys.executable, "-m", "pytest", failure.test, "--rootdir", str(root), "-c", str(root / "pyproject.toml"),
+            sys.executable, "-m", "pytest", suites.node_argument(failure.test), *suites.pytest_location(),
             "-q", "-p", "no:cacheprovider", "--klikit-target", base_url, "--klikit-contract", reading,
             "--klikit-report", tmp,
         ]
@@ -247,7 +243,7 @@ def rerun_test(
         outcome.lines.append(f"  re-running pytest {failure.test} --klikit-target {base_url}"
                              + (f" --klikit-env-file {env_file}" if env_file else ""))
         proc = subprocess.run(
-            args, cwd=root, capture_output=True, text=True, env={**os.environ, **(extra_env or {})}, check=False
+            args, capture_output=True, text=True, env={**os.environ, **(extra_env or {})}, check=False
         )
         written = Path(tmp) / results.RESULTS_FILE
         data = results.read(written) if written.is_file() else None

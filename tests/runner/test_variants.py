@@ -1,0 +1,182 @@
+"""``klikit-harness variants``: every legitimate variant passes non-strict and fails under --strict exactly
+the ``assumed`` behaviours it changes.
+
+The runner is tested with a registry and child runs injected; the real child
+run is checked without variants (the stand-in must pass it both ways).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from klikit_harness.runner import cli
+from klikit_harness.runner import mutants as mutation
+from klikit_harness.runner import report as reporting
+from klikit_harness.runner.exits import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
+
+from .conftest import ROOT
+
+STATUS = {
+    "a.assumed": "assumed",
+    "b.assumed": "assumed",
+    "c.incidental": "incidental",
+    "d.documented": "documented",
+}
+
+
+@dataclass(frozen=True)
+class FakeVariant:
+    name: str
+    description: str
+    changes: tuple[str, ...]
+
+
+REGISTRY = {
+    "changes-assumed": FakeVariant("changes-assumed", "alters one assumed rule", ("a.assumed",)),
+    "changes-incidental": FakeVariant("changes-incidental", "alters an incidental choice", ("c.incidental",)),
+    "changes-both": FakeVariant("changes-both", "alters one of each", ("b.assumed", "c.incidental")),
+}
+
+
+class FakeSuites:
+    """Answers like the suites would, given what each variant really breaks."""
+
+    def __init__(self, breaks: dict[str, set[str]], lenient_fails: frozenset[str] = frozenset()) -> None:
+        self.breaks = breaks
+        self.lenient_fails = lenient_fails
+        self.calls: list[tuple[tuple[str, ...], bool]] = []
+
+    def __call__(self, variants: tuple[str, ...], strict: bool) -> mutation.SuiteResult:
+        self.calls.append((variants, strict))
+        broken: set[str] = set()
+        for v in variants:
+            broken |= self.breaks.get(v, set())
+        if strict:
+            failed = sorted(b for b in broken if STATUS[b] in {"assumed", "documented"})
+        else:
+            failed = sorted(b for b in broken if STATUS[b] == "documented")
+            if set(variants) & self.lenient_fails:
+                failed.append("d.documented")
+        return mutation.SuiteResult(int(bool(failed)), failed, 0.1)
+
+
+HONEST = {
+    "changes-assumed": {"a.assumed"},
+    "changes-incidental": {"c.incidental"},
+    "changes-both": {"b.assumed", "c.incidental"},
+}
+
+
+def run(suites: FakeSuites, names: list[str] | None = None) -> dict[str, mutation.VariantOutcome]:
+    outcomes = mutation.run_variants(REGISTRY, suites, names=names, status_of=STATUS.__getitem__, jobs=2)
+    return {o.name: o for o in outcomes}
+
+
+def test_every_variant_and_all_at_once_run_non_strict_and_strict() -> None:
+    suites = FakeSuites(HONEST)
+    outcomes = run(suites)
+    assert list(outcomes) == ["changes-assumed", "changes-both", "changes-incidental", mutation.ALL_VARIANTS]
+    assert all(o.holds for o in outcomes.values()), {n: o.public() for n, o in outcomes.items()}
+    assert outcomes["changes-incidental"].expected == [] and outcomes["changes-incidental"].strict_exit == 0
+    assert outcomes["changes-both"].expected == ["b.assumed"], "incidental changes never fail"
+    together = outcomes[mutation.ALL_VARIANTS]
+    assert together.expected == ["a.assumed", "b.assumed"]
+    assert sorted(together.variants) == sorted(REGISTRY)
+    assert len(suites.calls) == 2 * 4 and {strict for _, strict in suites.calls} == {False, True}
+
+
+def test_a_strict_failure_outside_the_changes_breaks_the_variant() -> None:
+    outcomes = run(FakeSuites({**HONEST, "changes-incidental": {"c.incidental", "a.assumed"}}))
+    broken = outcomes["changes-incidental"]
+    assert not broken.holds and broken.lenient_holds and broken.unexpected == ["a.assumed"]
+    assert outcomes["changes-assumed"].holds
+
+
+def test_an_assumed_change_the_strict_run_misses_breaks_the_variant() -> None:
+    outcomes = run(FakeSuites({**HONEST, "changes-assumed": set()}), names=["changes-assumed"])
+    assert list(outcomes) == ["changes-assumed"], "one variant named: no all-at-once run"
+    assert outcomes["changes-assumed"].missing == ["a.assumed"] and not outcomes["changes-assumed"].holds
+
+
+def test_a_non_strict_failure_breaks_the_variant() -> None:
+    outcomes = run(FakeSuites(HONEST, lenient_fails=frozenset({"changes-both"})))
+    assert not outcomes["changes-both"].lenient_holds and not outcomes["changes-both"].holds
+    assert not outcomes[mutation.ALL_VARIANTS].holds
+
+
+def test_an_unknown_variant_is_named() -> None:
+    with pytest.raises(ValueError, match="no-such-variant"):
+        run(FakeSuites(HONEST), names=["no-such-variant"])
+
+
+def test_failed_behaviours_come_from_the_behaviour_rows_of_results_json(tmp_path: Path) -> None:
+    from klikit_harness import contract
+    from klikit_harness.runner import results
+
+    ids = list(contract.behaviours())
+    recorder = reporting.Recorder()
+    broke = reporting.Fault(ids[0], "Violation: x", "x")
+    seen = reporting.Fault(ids[2], "Violation: y", "y", observed=True)
+    recorder.add(reporting.TestRecord("contract/test_x.py::a", "contract", "failed", ids[:2], broken=[ids[0]], faults=[broke]))
+    recorder.add(reporting.TestRecord("contract/test_x.py::b", "contract", "observed", [ids[2]], broken=[ids[2]], faults=[seen]))
+    recorder.add(reporting.TestRecord("contract/test_x.py::c", "contract", "passed", [ids[3]]))
+    reporting.write(tmp_path, recorder, {"target": "embedded stand-in"}, recorder.summary())
+    data = results.read(tmp_path)
+    assert mutation.failed_behaviours(data) == [ids[0]], "a failure counts against the behaviour it breaks only"
+
+
+@pytest.fixture
+def fake_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = types.ModuleType("klikit_harness.core.variants")
+    module.REGISTRY = REGISTRY  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "klikit_harness.core.variants", module)
+
+
+def _cli(monkeypatch: pytest.MonkeyPatch, suites: FakeSuites, *args: str) -> tuple[int, str]:
+    monkeypatch.setattr(mutation, "pytest_variant_runner", lambda *_a, **_k: suites)
+    original = mutation.run_variants
+
+    def with_statuses(*a: object, **k: object) -> list[mutation.VariantOutcome]:
+        return original(*a, status_of=STATUS.__getitem__, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(mutation, "run_variants", with_statuses)
+    result = CliRunner().invoke(cli.main, ["variants", *args])
+    return result.exit_code, result.output
+
+
+def test_the_command_prints_the_matrix_and_exits_0_when_every_variant_holds(
+    fake_catalogue: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    out = tmp_path / "variants.json"
+    code, output = _cli(monkeypatch, FakeSuites(HONEST), "--json", str(out))
+    assert code == EXIT_OK, output
+    assert "[4/4]" in output and "variant matrix" in output and "4/4 hold" in output
+    doc = json.loads(out.read_text())
+    assert doc["summary"] == {"variants": 4, "hold": 4, "broken": []}
+    assert {v["name"] for v in doc["variants"]} == {*REGISTRY, mutation.ALL_VARIANTS}
+
+
+def test_the_command_exits_1_and_names_what_broke(fake_catalogue: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, output = _cli(monkeypatch, FakeSuites({**HONEST, "changes-incidental": {"c.incidental", "d.documented"}}))
+    assert code == EXIT_VIOLATIONS, output
+    assert "changes-incidental: BROKEN" in output and "d.documented" in output
+
+
+def test_the_command_names_an_unknown_variant(fake_catalogue: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, output = _cli(monkeypatch, FakeSuites(HONEST), "--variant", "nope")
+    assert code == EXIT_USAGE and "unknown variant(s) nope" in output and "changes-assumed" in output
+
+
+def test_the_real_child_run_passes_the_reference_stand_in_both_ways(tmp_path: Path) -> None:
+    """With no variant switched on, the stand-in passes non-strict and strict, and nothing is counted failed."""
+    runner = mutation.pytest_variant_runner(ROOT, ("contract/test_rules.py",), "smoke", tmp_path)
+    for strict in (False, True):
+        result = runner((), strict)
+        assert (result.exit_code, result.failed, result.error) == (0, [], ""), result
