@@ -17,15 +17,12 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from .. import contract
 from ..core.service import ApiRequest, ApiResponse
-
-if TYPE_CHECKING:
-    from .simulator import Simulator
 
 Step = str | tuple[str, Mapping[str, Any]]
 FaultHandler = Callable[["FaultContext"], httpx.Response]
@@ -133,7 +130,8 @@ def _resolve(spec: Step) -> _Step:
 class FaultContext:
     """What a fault handler works with."""
 
-    simulator: Simulator
+    #: hands the request to the domain core (honouring a hold) and returns its answer
+    through_core: Callable[[FaultContext], ApiResponse]
     request: httpx.Request
     api_request: ApiRequest
     operation_id: str | None
@@ -143,7 +141,7 @@ class FaultContext:
 
     def real(self) -> ApiResponse:
         """Hand the request to the domain core (honouring a hold); its answer."""
-        self.core_answer = self.simulator._through_core(self)
+        self.core_answer = self.through_core(self)
         return self.core_answer
 
     def respond(self, answer: ApiResponse) -> httpx.Response:

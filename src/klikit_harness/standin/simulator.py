@@ -451,7 +451,7 @@ class Simulator:
                 step=step.label,
             )
             self.calls.append(call)
-        ctx = FaultContext(self, request, api_request, operation_id, step.options)
+        ctx = FaultContext(self._through_core, request, api_request, operation_id, step.options)
         try:
             response = step.kind.handler(ctx)
         except Exception as exc:
