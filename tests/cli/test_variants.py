@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from klikit_harness.runner import cli
-from klikit_harness.runner import mutants as mutation
 from klikit_harness.runner import report as reporting
+from klikit_harness.runner import variant_runs as mutation
 from klikit_harness.runner.exits import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
 
 from .conftest import ROOT
@@ -180,3 +180,99 @@ def test_the_real_child_run_passes_the_reference_stand_in_both_ways(tmp_path: Pa
     for strict in (False, True):
         result = runner((), strict)
         assert (result.exit_code, result.failed, result.error) == (0, [], ""), result
+
+
+# ------------------------------------------------------------------ generated variants: sampled, seeded, reported
+
+
+@dataclass(frozen=True)
+class FakeGenerated:
+    name: str
+    description: str
+    changes: tuple[str, ...]
+    departure: object = "a departure"
+
+
+GENERATED = {f"gen.{i:02d}": FakeGenerated(f"gen.{i:02d}", f"generated {i}", ("c.incidental",)) for i in range(10)}
+WITH_GENERATED = {**REGISTRY, **GENERATED}
+
+
+@dataclass(frozen=True)
+class FakeTransport:
+    name: str
+    description: str
+    changes: tuple[str, ...]
+    sampled: bool = True
+
+
+def test_transport_variants_join_the_sampled_pool_but_are_not_counted_generated() -> None:
+    registry = {**WITH_GENERATED, "wire": FakeTransport("wire", "a transport variant", ("c.incidental",))}
+    plan = mutation.plan_variants(registry, sample=0, seed=1)
+    assert plan.generated == sorted(GENERATED) and plan.pool == sorted([*GENERATED, "wire"])
+    assert "wire" not in plan.alone and "wire" in plan.together
+
+
+def test_the_work_list_is_every_hand_written_variant_and_a_seeded_sample_of_the_generated() -> None:
+    plan = mutation.plan_variants(WITH_GENERATED, sample=3, seed=7)
+    assert plan.generated == sorted(GENERATED) and len(plan.sampled) == 3 and set(plan.sampled) <= set(GENERATED)
+    assert plan.alone == sorted([*REGISTRY, *plan.sampled]), "a plain sorted list of names"
+    assert plan.together == sorted(WITH_GENERATED), "all at once switches every variant on"
+    assert mutation.plan_variants(WITH_GENERATED, sample=3, seed=7).sampled == plan.sampled, "seeded"
+    others = {tuple(mutation.plan_variants(WITH_GENERATED, sample=3, seed=s).sampled) for s in range(20)}
+    assert len(others) > 1, "another seed draws another sample"
+    covered = set().union(*others)
+    assert covered == set(GENERATED), "over enough runs every generated variant is drawn"
+
+
+def test_all_generated_or_a_large_sample_runs_every_one_and_names_run_only_themselves() -> None:
+    assert mutation.plan_variants(WITH_GENERATED, sample=0, seed=1, all_generated=True).sampled == sorted(GENERATED)
+    assert mutation.plan_variants(WITH_GENERATED, sample=99, seed=1).alone == sorted(WITH_GENERATED)
+    assert mutation.plan_variants(WITH_GENERATED, sample=0, seed=1).alone == sorted(REGISTRY)
+    named = mutation.plan_variants(WITH_GENERATED, ["gen.03", "changes-assumed"], sample=0, seed=1)
+    assert named.alone == named.together == ["changes-assumed", "gen.03"] and named.sampled == ["gen.03"]
+    with pytest.raises(ValueError, match="unknown variant"):
+        mutation.plan_variants(WITH_GENERATED, ["nope"])
+
+
+def test_the_all_at_once_run_switches_on_every_variant_while_only_the_sample_runs_alone() -> None:
+    plan = mutation.plan_variants(WITH_GENERATED, sample=2, seed=3)
+    suites = FakeSuites(HONEST)
+    outcomes = mutation.run_variants(
+        WITH_GENERATED, suites, names=plan.alone, all_at_once=plan.together, status_of=STATUS.__getitem__, jobs=2
+    )
+    assert [o.name for o in outcomes] == [*plan.alone, mutation.ALL_VARIANTS]
+    assert sorted(outcomes[-1].variants) == sorted(WITH_GENERATED) and all(o.holds for o in outcomes)
+    alone = {v[0] for v, _ in suites.calls if len(v) == 1}
+    assert alone == set(plan.alone)
+
+
+@pytest.fixture
+def fake_catalogue_with_generated(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = types.ModuleType("klikit_harness.core.variants")
+    module.REGISTRY = WITH_GENERATED  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "klikit_harness.core.variants", module)
+
+
+def test_the_command_reports_the_generated_count_the_sample_and_its_seed(
+    fake_catalogue_with_generated: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    out = tmp_path / "variants.json"
+    code, output = _cli(monkeypatch, FakeSuites(HONEST), "--sample", "2", "--seed", "11", "--json", str(out))
+    assert code == EXIT_OK, output
+    expected = mutation.plan_variants(WITH_GENERATED, sample=2, seed=11).sampled
+    assert "10 generated; 2 of 10 generated/transport alone (sampled with seed 11)" in output
+    assert f"sampled: {', '.join(expected)}" in output and "generated (sampled)" in output
+    meta = json.loads(out.read_text())["meta"]
+    assert (meta["generated"], meta["sampled"], meta["sample_seed"]) == (10, expected, 11)
+    assert meta["together"] == len(WITH_GENERATED)
+    assert f"[{len(REGISTRY) + 3}/{len(REGISTRY) + 3}]" in output
+
+
+def test_the_nightly_profile_runs_every_generated_variant_alone(
+    fake_catalogue_with_generated: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suites = FakeSuites(HONEST)
+    code, output = _cli(monkeypatch, suites, "--profile", "nightly", "--seed", "5")
+    assert code == EXIT_OK, output
+    assert {v[0] for v, _ in suites.calls if len(v) == 1} == set(WITH_GENERATED)
+    assert "10 generated; 10 of 10 generated/transport alone" in output
