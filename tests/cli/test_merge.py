@@ -15,9 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from klikit_harness.core.defects import REGISTRY as DEFECTS
-from klikit_harness.runner import cli, shards
+from klikit_harness.runner import cli, shards, variant_runs
 from klikit_harness.runner import mutants as mutation
-from klikit_harness.runner import variant_runs
 from klikit_harness.runner.exits import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
 
 from .test_variants import HONEST, REGISTRY, STATUS, FakeSuites, fake_catalogue  # noqa: F401 (a fixture)

@@ -816,7 +816,7 @@ def variants(
         seed=seed,
         all_generated=all_generated or profile == "nightly",
     )
-    if shard_text is not None and not seed_given and selection.sampled != selection.pool:
+    if shard_text is not None and not seed_given and selection.drawn:
         fail(
             f"--shard {shard_text} draws a sample of the generated variants: give every shard the same --seed N "
             "(e.g. the CI run id) so all shards draw the same set, or --all-generated"
@@ -844,7 +844,8 @@ def variants(
         console.print(f"[{done}/{len(plan.names)}] {outcome.name}: {verdict}{suffix} ({outcome.wall_seconds:.0f} s)")
 
     generated_line = (
-        f"{len(selection.generated)} generated; {len(selection.sampled)} of {len(selection.pool)} generated/transport alone"
+        f"{len(selection.generated)} generated; "
+        f"{len(selection.sampled)} of {len(selection.pool)} generated/transport alone"
         + ("" if names or len(selection.sampled) == len(selection.pool) else f" (sampled with seed {selection.seed})")
     )
     at_once = f" + all {len(selection.together)} at once" if len(selection.together) > 1 else ""

@@ -78,12 +78,18 @@ class VariantPlan:
     seed: int
     all_generated: bool
 
+    @property
+    def drawn(self) -> bool:
+        """Whether the seed chose anything: a part of the pool runs alone, not all of it."""
+        return self.sampled != self.pool
+
     def meta(self) -> dict[str, Any]:
+        """The selection, for the JSON (``sample_seed`` is None when the seed drew nothing)."""
         return {
             "generated": len(self.generated),
             "pool": len(self.pool),
             "sampled": self.sampled,
-            "sample_seed": self.seed,
+            "sample_seed": self.seed if self.drawn else None,
             "all_generated": self.all_generated,
             "hand_written": len(self.alone) - len(self.sampled),
             "together": len(self.together),
