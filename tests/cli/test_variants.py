@@ -58,13 +58,15 @@ class FakeSuites:
         broken: set[str] = set()
         for v in variants:
             broken |= self.breaks.get(v, set())
+        departed: list[str] = []
         if strict:
             failed = sorted(b for b in broken if STATUS[b] in {"assumed", "documented"})
         else:
             failed = sorted(b for b in broken if STATUS[b] == "documented")
+            departed = sorted(b for b in broken if STATUS[b] == "assumed")  # recorded as observed
             if set(variants) & self.lenient_fails:
                 failed.append("d.documented")
-        return mutation.SuiteResult(int(bool(failed)), failed, 0.1)
+        return mutation.SuiteResult(int(bool(failed)), failed, 0.1, departed=departed)
 
 
 HONEST = {
@@ -109,6 +111,32 @@ def test_a_non_strict_failure_breaks_the_variant() -> None:
     outcomes = run(FakeSuites(HONEST, lenient_fails=frozenset({"changes-both"})))
     assert not outcomes["changes-both"].lenient_holds and not outcomes["changes-both"].holds
     assert not outcomes[mutation.ALL_VARIANTS].holds
+
+
+def test_a_variant_changing_no_assumed_behaviour_gets_its_strict_verdict_from_the_non_strict_run() -> None:
+    suites = FakeSuites(HONEST)
+    outcomes = {o.name: o for o in mutation.run_variants(
+        REGISTRY, suites, status_of=STATUS.__getitem__, jobs=1, derive_strict=True)}
+    assert all(o.holds for o in outcomes.values())
+    assert outcomes["changes-incidental"].strict_run == "derived"
+    assert ("changes-incidental",) not in {variants for variants, strict in suites.calls if strict}
+    assert {n for n, o in outcomes.items() if o.strict_run == "run"} == {
+        "changes-assumed", "changes-both", mutation.ALL_VARIANTS}, "an assumed change still gets its strict run"
+
+
+def test_a_derived_strict_verdict_still_catches_an_undeclared_assumed_departure() -> None:
+    suites = FakeSuites({**HONEST, "changes-incidental": {"c.incidental", "a.assumed"}})
+    outcomes = {o.name: o for o in mutation.run_variants(
+        REGISTRY, suites, names=["changes-incidental"], status_of=STATUS.__getitem__, jobs=1, derive_strict=True)}
+    broken = outcomes["changes-incidental"]
+    assert broken.strict_run == "derived" and broken.lenient_holds
+    assert not broken.holds and broken.unexpected == ["a.assumed"]
+
+
+def test_the_strict_verdict_is_derived_only_where_the_strict_pass_is_the_contract_suite_alone() -> None:
+    assert mutation.strict_derivable(("contract", "fuzz"), "smoke")
+    assert not mutation.strict_derivable(("contract", "fuzz"), "release")
+    assert not mutation.strict_derivable(("fuzz",), "smoke")
 
 
 def test_an_unknown_variant_is_named() -> None:

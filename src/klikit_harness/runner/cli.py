@@ -865,6 +865,7 @@ def variants(
             jobs=jobs,
             on_result=progress,
             pick=plan,
+            derive_strict=mutation.strict_derivable(chosen_suites, profile),
         )
     if not plan.names:
         fail(f"--shard {shard_text}: this shard has no variant ({len(plan.work)} in all); use at most that many shards")
@@ -886,7 +887,7 @@ def variants(
             o.name,
             kind,
             "pass" if o.lenient_holds else f"[bold red]FAIL (exit {o.lenient_exit})[/] " + ", ".join(o.lenient_failed),
-            ", ".join(o.strict_failed) or "—",
+            (", ".join(o.strict_failed) or "—") + (" (derived)" if o.strict_run == "derived" else ""),
             ", ".join(o.expected) or "—",
             ("holds" if o.holds else "[bold red]BROKEN[/]")
             + (f" (not observable here: {', '.join(o.unobserved)})" if o.unobserved else ""),
@@ -895,6 +896,12 @@ def variants(
     held = sum(o.holds for o in outcomes)
     walls = sorted(o.wall_seconds for o in outcomes if o.name != mutation.ALL_VARIANTS)
     median = walls[len(walls) // 2] if walls else 0.0
+    derived = sum(o.strict_run == "derived" for o in outcomes)
+    if derived:
+        console.print(
+            f"{derived} --strict run(s) not made: those variants change no assumed behaviour, so --strict fails "
+            "what the non-strict run failed or recorded as an assumed departure (marked derived)"
+        )
     console.print(
         f"variants: {held}/{len(outcomes)} hold; {len(selection.generated)} generated ({len(selection.sampled)} of "
         f"{len(selection.pool)} generated/transport run alone, seed {selection.seed}); total wall {wall:.0f} s, "

@@ -41,6 +41,27 @@ class SuiteResult:
     error: str = ""
     #: behaviour ids the run could not observe (skipped with a reason, or not run)
     unobserved: list[str] = field(default_factory=list)
+    #: the assumed behaviours the run saw departed from and only recorded (a --strict run fails them)
+    departed: list[str] = field(default_factory=list)
+    #: whether the run was made (False: its verdict is derived from the non-strict run, see ``derived_strict``)
+    ran: bool = True
+
+
+def derived_strict(lenient: SuiteResult) -> SuiteResult:
+    """The --strict verdict of a variant that changes no assumed behaviour, read off its non-strict run.
+
+    A --strict run differs from a non-strict one only in failing the assumed
+    behaviours the non-strict run records as departed; so it fails exactly
+    those, on top of what already failed. Sound where the strict pass runs the
+    contract suite alone and the non-strict one ran it too (smoke): the
+    contract suite sends the same requests either way, and a non-strict run
+    goes on past each departure, so it records at least what --strict would fail.
+    """
+    failed = sorted({*lenient.failed, *lenient.departed})
+    exit_code = lenient.exit_code if lenient.exit_code not in (EXIT_OK, EXIT_VIOLATIONS) else (
+        EXIT_VIOLATIONS if failed else EXIT_OK
+    )
+    return SuiteResult(exit_code, failed, 0.0, lenient.error, list(lenient.unobserved), [], ran=False)
 
 
 #: (variant names, strict) -> the run's result
@@ -137,6 +158,9 @@ class VariantOutcome:
     #: expected behaviours the strict run could not observe (e.g. a concurrency rule on a fast
     #: target, reported "not observed"): they cannot fail, so they are listed instead
     unobserved: list[str] = field(default_factory=list)
+    #: "run", or "derived" when the variant changes no assumed behaviour and the strict verdict
+    #: was read off the non-strict run (``derived_strict``)
+    strict_run: str = "run"
 
     @property
     def lenient_holds(self) -> bool:
@@ -184,25 +208,40 @@ def unobserved_behaviours(data: results.Results) -> list[str]:
     return data.unobserved_behaviours()
 
 
-def pytest_variant_runner(root: Path, suites: Sequence[str], profile: str, workdir: Path) -> SuiteRunner:
-    """Runs the suites in a child pytest against the embedded stand-in with the variants switched on.
+def strict_suites(suites: Sequence[str], profile: str) -> list[str]:
+    """The suites of a ``--strict`` pass.
 
-    On smoke the ``--strict`` pass runs the contract suite alone (when it is among
-    ``suites``): it holds a check for every assumed behaviour a variant can change,
-    and the non-strict pass has already run every suite against the variant.
+    On smoke the contract suite alone (when it is among ``suites``): it holds a
+    check for every assumed behaviour a variant can change, and the non-strict
+    pass has already run every suite against the variant.
     """
-    strict_suites = [s for s in suites if s == "contract"] if profile == "smoke" else []
+    if profile == "smoke" and "contract" in suites:
+        return ["contract"]
+    return list(suites)
+
+
+def strict_derivable(suites: Sequence[str], profile: str) -> bool:
+    """Whether ``derived_strict`` is sound for these runs: the strict pass runs the contract suite alone,
+    which the non-strict pass runs too."""
+    return strict_suites(suites, profile) == ["contract"]
+
+
+def pytest_variant_runner(root: Path, suites: Sequence[str], profile: str, workdir: Path) -> SuiteRunner:
+    """Runs the suites in a child pytest against the embedded stand-in with the variants switched on
+    (the ``--strict`` pass runs ``strict_suites``)."""
+    strict_only = strict_suites(suites, profile)
 
     def run_suites(variants: tuple[str, ...], strict: bool) -> SuiteResult:
         label = "+".join(variants) if len(variants) <= 2 else f"all-{len(variants)}"
         report = workdir / f"variant-{label}-{'strict' if strict else 'lenient'}"
-        chosen = (strict_suites or suites) if strict else suites
+        chosen = strict_only if strict else suites
         args = pytest_args(root, chosen, report, profile, strict=strict, variants=variants)
         child = run_child(root, args, report, profile)
         failed = failed_behaviours(child.data) if child.data is not None else []
         error = "" if child.exit_code in (EXIT_OK, EXIT_VIOLATIONS) and child.data is not None else child.output[-800:]
         unobserved = unobserved_behaviours(child.data) if child.data is not None else []
-        return SuiteResult(child.exit_code, failed, round(child.wall_seconds, 1), error, unobserved)
+        departed = child.data.departed_behaviours("assumed") if child.data is not None else []
+        return SuiteResult(child.exit_code, failed, round(child.wall_seconds, 1), error, unobserved, departed)
 
     return run_suites
 
@@ -218,13 +257,15 @@ def run_variants(
     jobs: int | None = None,
     on_result: Callable[[VariantOutcome], None] = lambda _o: None,
     pick: Callable[[Sequence[str]], Sequence[str]] | None = None,
+    derive_strict: bool = False,
 ) -> list[VariantOutcome]:
     """Each variant alone (and, with ``together``, all of them at once), non-strict and strict.
 
     ``names`` is the work list (default: every registered variant); the all-at-once run switches
     on ``all_at_once`` (default: the work list) — a plan's ``together``, every registered variant.
     ``pick`` gets the names of the whole work list (the variants, then ``ALL_VARIANTS``) and
-    returns the ones this run makes (``--shard``).
+    returns the ones this run makes (``--shard``). With ``derive_strict``, a variant that changes
+    no assumed behaviour gets no --strict run: its strict verdict is ``derived_strict``.
     """
     if status_of is None:
         from .. import contract
@@ -260,7 +301,7 @@ def run_variants(
         expected = sorted(b for b in changes if status_of(b) == "assumed")
         started = time.perf_counter()
         lenient = runner(switched, False)
-        strict = runner(switched, True)
+        strict = derived_strict(lenient) if derive_strict and not expected else runner(switched, True)
         return VariantOutcome(
             name=name,
             description=description,
@@ -274,6 +315,7 @@ def run_variants(
             unobserved=sorted(set(expected) & set(strict.unobserved)),
             wall_seconds=round(time.perf_counter() - started, 1),
             error=lenient.error or strict.error,
+            strict_run="run" if strict.ran else "derived",
         )
 
     with ThreadPoolExecutor(max(1, jobs or os.cpu_count() or 1)) as pool:
