@@ -16,7 +16,7 @@ import requests
 import schemathesis
 from schemathesis import checks as schemathesis_checks
 from schemathesis.core.failures import AcceptedNegativeData, ServerError
-from schemathesis.openapi.checks import RejectedPositiveData
+from schemathesis.openapi.checks import EnsureResourceAvailability, RejectedPositiveData
 
 from klikit_harness import contract
 from klikit_harness.checking import checks, fuzz_hooks, fuzz_session
@@ -374,6 +374,25 @@ def test_filter_drops_a_built_in_failure_only_for_the_documented_answer(hooks_fo
     assert not keeps(accepted(ignored), ignored)
     wrongly_accepted = exchange("GET", "/menus", 200, envelope_ok(), query="brand_id=x&branch_id=1")
     assert keeps(accepted(wrongly_accepted), wrongly_accepted)
+
+
+def not_found_after_create() -> EnsureResourceAvailability:
+    return EnsureResourceAvailability(operation="POST /menus/sections", message="404 for a resource just created",
+                                      created_with="POST /menus/sections",
+                                      not_available_with="PATCH /menus/sections/enable")
+
+
+@pytest.mark.behaviour("section.create-returns-id", "envelope.validation-before-tenancy")
+def test_created_resource_not_found_only_for_a_request_without_faults(hooks_for_test_context):
+    missing = envelope_error("resource_not_found", "ids[0]")
+    # every id is the caller's and the body is valid: the created section must be found
+    lost = exchange("PATCH", "/menus/sections/enable", 404, missing, request={"ids": [OWN_SECTION], "isEnabled": True})
+    assert keeps(not_found_after_create(), lost)
+    # a link the creating answer could not fill leaves generated ids, some invalid: ownership checked first
+    # answers 404 for one of them; input_answer judges that answer, the created resource is not in question
+    generated = exchange("PATCH", "/menus/sections/enable", 404, envelope_error("resource_not_found", "ids[2]"),
+                         request={"ids": [-2097152, -189079, 2929650], "isEnabled": False})
+    assert not keeps(not_found_after_create(), generated)
 
 
 @pytest.mark.behaviour("input.strict-integers", "idempotency.key-over-64-invalid")

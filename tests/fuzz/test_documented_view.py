@@ -293,7 +293,7 @@ STORE = {"brandID": 663, "branchID": 1062}
 
 
 @pytest.mark.behaviour("populate.times-optional", "input.null-means-absent", "input.query-id-leading-zeros",
-                       "input.query-id-zero-invalid", "envelope.validation-before-tenancy")
+                       "input.query-id-zero-invalid", "envelope.validation-before-tenancy", "envelope.check-order")
 @pytest.mark.parametrize(("ex", "behaviour"), [
     (exchange("POST", "/menus/populate", 400, envelope_error("request_invalid", "sections.1022.availableTimes"),
               request={"stores": [STORE], "sections": {"1022": {"sequence": 1, "availableTimes": None}}}),
@@ -308,9 +308,18 @@ STORE = {"brandID": 663, "branchID": 1062}
     (exchange("POST", "/menus/populate", 404, envelope_error("resource_not_found"),
               request={"stores": [{"brandID": 9, "branchID": 9}], "sections": {"1022": {}}}),
      "envelope.validation-before-tenancy"),
+    # ownership answered before the missing Idempotency-Key (which DESIGN's order puts ahead of validation)
+    (exchange("POST", "/menus/populate", 404, envelope_error("resource_not_found", "stores[0]"), key=None,
+              request={"stores": [{"brandID": 9, "branchID": 9}], "sections": {"1022": {}}}),
+     "envelope.check-order"),
+    # a bad path id among other faults: the 404 names the unknown store, not the id
+    (exchange("PATCH", "/menus/sections/2570766500/visibilities", 404, envelope_error("resource_not_found", "zoneStores[0]"),
+              request={"visibilities": {"3": False}, "zoneStores": [{"brandID": 9, "branchID": 9}], "": None}),
+     "envelope.validation-before-tenancy"),
     (exchange("POST", "/menus/sections", 200, envelope_ok({"id": 9}), request={"title": {"en": "x"}, "colour": 1}),
      "input.unknown-fields"),
-], ids=["times-null-refused", "null-refused", "leading-zero-refused", "zero-404", "tenancy-first", "unknown-field"])
+], ids=["times-null-refused", "null-refused", "leading-zero-refused", "zero-404", "tenancy-first",
+        "tenancy-before-the-key", "tenancy-before-a-bad-path-id", "unknown-field"])
 def test_each_departure_is_blamed_on_the_behaviour_it_departs_from(ex, behaviour):
     assert verdict_of(ex) == behaviour
     assert contract.behaviour(behaviour).status in {"assumed", "incidental"}  # observed off the reference

@@ -710,11 +710,16 @@ def _blame_rejection(ex: HttpExchange, verdict: Reject, ctx: Context, reading: s
     err = ex.error or {}
     not_found = contract.errors().code_for("resource_not_found", ctx.reading)
     ids = {"sectionID", "brand_id", "branch_id"}
-    about_the_ids = any(f.fields and set(f.fields) <= ids for f in verdict.faults)
+    # Only bad ids: a 404 reads one of them as an unknown id (a reading of ids, not of the order of checks).
+    about_the_ids = all(f.fields and set(f.fields) <= ids for f in verdict.faults)
     if ex.status == not_found.status and err.get("code") == not_found.code and verdict.ids_outside \
-            and verdict.meaning == "request_invalid" and not about_the_ids:
-        # Ownership checked before validation: which check wins is the stand-in's own choice.
-        return "envelope.validation-before-tenancy"
+            and not about_the_ids:
+        if verdict.meaning == "request_invalid":
+            # Ownership checked before validation: which check wins is the stand-in's own choice.
+            return "envelope.validation-before-tenancy"
+        # Ownership answered before a check DESIGN's order puts ahead of validation (the credential, the
+        # Idempotency-Key, body parsing): the order of checks is what the answer departs from.
+        return "envelope.check-order"
     invalid = contract.errors().code_for("request_invalid", ctx.reading)
     if ex.status == invalid.status and err.get("code") == invalid.code:
         refused = _refused_null(err, verdict)

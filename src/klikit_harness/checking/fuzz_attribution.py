@@ -146,7 +146,10 @@ def violation_of(
         return made(failure.title, behaviour, str(failure.message)[:300])
     if isinstance(failure, EnsureResourceAvailability):
         verdict = checks.expected_answer(ex, ctx)
-        if isinstance(verdict, checks.Valid) and verdict.ids_outside:
+        if not isinstance(verdict, checks.Valid) or verdict.ids_outside:
+            # A request that names ids not known to be the caller's, or that has faults of its own (whose
+            # answer input_answer judges: a 404 may be ownership checked first), says nothing of the
+            # created resource.
             return None
         return made(failure.title, _payload_behaviour(failure.created_with), "a created resource is found by its id")
     if isinstance(failure, IgnoredAuth):
