@@ -746,7 +746,10 @@ def _kill_matrix(embedded: tuple[Any, list[Any]] | None, remote: tuple[Any, list
     help="Suites to run (default: contract and fuzz, the ones that reach the stand-in).",
 )
 @click.option(
-    "--jobs", type=click.IntRange(1, 64), default=None, help="Variants at once (default: the number of cores)."
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Variants at once (default: twice the number of cores; a child run mostly waits on rate-limit windows).",
 )
 @_shard_options
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the variant matrix as JSON here.")

@@ -73,6 +73,13 @@ ALL_VARIANTS = "(all at once)"
 DEFAULT_SAMPLE = 2
 
 
+def default_jobs() -> int:
+    """Child runs at once: twice the cores. A child spends most of its wall time waiting (the
+    contract suite's burst, throttling and state-machine checks wait out rate-limit windows), so
+    two per core keep the cores busy."""
+    return 2 * (os.cpu_count() or 1)
+
+
 def is_generated(variant: object) -> bool:
     """Whether a registry entry was generated from the contract (it carries its departure)."""
     return getattr(variant, "departure", None) is not None
@@ -318,7 +325,7 @@ def run_variants(
             strict_run="run" if strict.ran else "derived",
         )
 
-    with ThreadPoolExecutor(max(1, jobs or os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(max(1, jobs or default_jobs())) as pool:
         futures = [pool.submit(one, entry) for entry in entries]
         done = _as_they_finish(futures, on_result)
     order = {entry[0]: i for i, entry in enumerate(entries)}
