@@ -26,6 +26,7 @@ SLOW = (
     "tests/cli/test_variants.py::test_the_real_child_run_passes_the_reference_stand_in_both_ways",
     "tests/cli/test_legitimate_choices.py",  # the contract suite over HTTP against another correct server
     "tests/safety/test_over_loopback.py",  # every suite over HTTP against a loopback stand-in
+    "tests/hostile/test_run_deadline.py",  # two `klikit-harness run` children against a never-answering target
 )
 
 

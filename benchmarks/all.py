@@ -1,7 +1,7 @@
 """Every benchmark of the harness, one command: ``python benchmarks/all.py [--quick]``.
 
 Runs, each in its own process so figures do not disturb each other:
-the stand-in throughput benchmark, the fuzzing throughput benchmark, the suite
+the stand-in throughput benchmark, the fuzzing throughput benchmark, the hostile-target benchmark, the suite
 wall-time benchmark, and ``klikit-harness mutants`` (smoke). Each section is
 headed by the command that reproduces it; the summary at the end is measured
 here (mutants total wall time and median time to kill, from its JSON).
@@ -36,6 +36,7 @@ def main() -> None:
     py = sys.executable
     section("stand-in throughput and memory", [py, "benchmarks/standin_bench.py"])
     section("fuzzing throughput", [py, "benchmarks/fuzz_bench.py", *(["--quick"] if args.quick else [])])
+    section("hostile targets: bounded reads and the run deadline", [py, "benchmarks/hostile_bench.py"])
     if (HERE / "suite_bench.py").is_file():
         section("suite wall time and requests per profile", [py, "benchmarks/suite_bench.py", *(["--quick"] if args.quick else [])])
     with tempfile.TemporaryDirectory() as tmp:

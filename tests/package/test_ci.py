@@ -103,3 +103,12 @@ def test_each_proofs_merge_reads_only_its_own_shards() -> None:
     every = set().union(*files.values())
     for proof in PROOFS:
         assert set(fnmatch.filter(every, proof + read[1])) == files[proof], proof
+
+
+def test_the_nightly_run_stops_itself_before_its_job_is_killed_so_its_report_is_uploaded() -> None:
+    doc = yaml.safe_load((ROOT / ".github" / "workflows" / "nightly.yml").read_text(encoding="utf-8"))
+    job = doc["jobs"]["staging"]
+    default = re.fullmatch(r"\$\{\{ vars\.KLIKIT_MAX_TIME \|\| '(\d+)' \}\}", job["env"]["KLIKIT_MAX_TIME"])
+    assert default, "the staging job sets KLIKIT_MAX_TIME from the variable, with a default"
+    # the run's own deadline, then its grace (runner.deadline.CHILD_GRACE), then the report's upload
+    assert int(default[1]) + 300 <= job["timeout-minutes"] * 60, "KLIKIT_MAX_TIME must end the run before the job"

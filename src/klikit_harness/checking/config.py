@@ -24,10 +24,13 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ..core.world import StoreKey as Store
+from ..partner import bounded
 from ..partner.exchange import MAIN_CREDENTIAL
 from ..partner.redact import MASK
 
 __all__ = [
+    "BOUND_VARIABLES",
+    "DEFAULT_MAX_TIME",
     "MAIN_CREDENTIAL",
     "OLD_CREDENTIAL",
     "PAIR_FIELDS",
@@ -38,6 +41,7 @@ __all__ = [
     "Settings",
     "Store",
     "guard_production",
+    "host_of",
     "is_production_url",
     "load_settings",
     "normalise_host",
@@ -47,6 +51,16 @@ PRODUCTION_HOSTS = frozenset({"gateway-enterprise.klikit.io"})
 #: seconds a DNS look-up of the production guard may take before it is treated as unavailable
 RESOLVE_TIMEOUT = 2.0
 DEFAULT_REMOTE_MAX_RPS = 5.0
+#: seconds a whole run may take before it is stopped, its report written (KLIKIT_MAX_TIME, ``run --max-time``)
+DEFAULT_MAX_TIME = 7200.0
+#: the bounds on reading an answer: their variables, a description, and how a value is read
+BOUND_VARIABLES = {
+    "max_body_bytes": ("KLIKIT_MAX_BODY_BYTES", "bytes of an answer's body kept, after decoding", int),
+    "connect_timeout": ("KLIKIT_CONNECT_TIMEOUT", "seconds to open a connection", float),
+    "read_timeout": ("KLIKIT_READ_TIMEOUT", "seconds one read of the socket may wait", float),
+    "answer_timeout": ("KLIKIT_ANSWER_TIMEOUT", "seconds one whole answer may take", float),
+    "max_time": ("KLIKIT_MAX_TIME", "seconds a whole run may take", float),
+}
 #: a credential as a reproduction names it: the partner key's variable and the secret's
 OLD_CREDENTIAL = "KLIKIT_PARTNER_KEY:KLIKIT_OLD_SECRET"
 #: the variables that hold a bare secret (the partner key is not one)
@@ -126,6 +140,11 @@ class Settings(BaseSettings):
     allow_burst: bool = False
     max_rps: float | None = None
     allow_production: bool = False
+    max_body_bytes: int = bounded.DEFAULT_MAX_BODY_BYTES
+    connect_timeout: float = bounded.DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = bounded.DEFAULT_READ_TIMEOUT
+    answer_timeout: float = bounded.DEFAULT_ANSWER_TIMEOUT
+    max_time: float = DEFAULT_MAX_TIME
 
     @field_validator("stores", "fresh_stores", mode="before")
     @classmethod
@@ -170,6 +189,18 @@ class Settings(BaseSettings):
             raise ValueError("KLIKIT_MAX_RPS must be >= 0 (0 = no cap)")
         return rps
 
+    @field_validator(*BOUND_VARIABLES, mode="before")
+    @classmethod
+    def _bound(cls, value: Any, info: Any) -> Any:
+        variable, meaning, kind = BOUND_VARIABLES[info.field_name]
+        try:
+            number = kind(str(value).strip()) if isinstance(value, str) else kind(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{variable}: {value!r} is not a number ({meaning})") from None
+        if not number > 0:
+            raise ValueError(f"{variable} must be > 0 ({meaning}); got {value!r}")
+        return number
+
     @model_validator(mode="after")
     def _remote_needs_credentials(self) -> Settings:
         if self.base_url is not None:
@@ -197,6 +228,15 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.base_url is not None and is_production_url(self.base_url)
+
+    def bounds(self) -> bounded.Bounds:
+        """How much of an answer is read and how long it may take (KLIKIT_MAX_BODY_BYTES, *_TIMEOUT)."""
+        return bounded.Bounds(
+            max_body_bytes=self.max_body_bytes,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            answer_timeout=self.answer_timeout,
+        )
 
     def effective_max_rps(self, *, standin: bool) -> float | None:
         """The harness's own request cap: none on the stand-in, 5/s elsewhere unless set."""

@@ -21,7 +21,9 @@ import schemathesis
 
 from .. import contract
 from ..contract import Judgement
+from ..partner.bounded import BoundedTransport
 from . import checks
+from .config import host_of
 from .failures import Violation
 from .observations import ObservationLog, settle
 from .safety import Guard
@@ -137,9 +139,12 @@ def settings_from_env() -> FuzzSettings:
     run_id = f"kh-fuzz-{uuid.uuid4().hex[:8]}"
     # Schemathesis paces the cases (rate-limit); the guard refuses writes outside the allowlist and
     # paces these two setup requests under the same cap.
+    bounds = env.bounds()
     guard = Guard(allowed=env.writable_stores(), max_rps=env.effective_max_rps(standin=False),
-                  menu_path=_path_of(env.base_url).rstrip("/") + contract.operations()["getMenu"].path)
-    with httpx.Client(base_url=env.base_url, auth=(key, secret), timeout=30, event_hooks=guard.httpx_hooks()) as client:
+                  menu_path=_path_of(env.base_url).rstrip("/") + contract.operations()["getMenu"].path,
+                  host=host_of(env.base_url), bounds=bounds)
+    with httpx.Client(base_url=env.base_url, auth=(key, secret), transport=BoundedTransport(bounds=bounds),
+                      timeout=bounds.httpx_timeout(), event_hooks=guard.httpx_hooks()) as client:
         try:
             answer = client.get(contract.operations()["getMenu"].path)
             sections = listed_section_ids(answer.json())

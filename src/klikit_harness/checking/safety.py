@@ -29,14 +29,16 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import requests
 
 from ..contract import WRITE_METHODS
 from ..contract.limits import INT32_MAX
+from ..partner import bounded, envelope
 from ..partner.basic import parse_basic
+from .config import host_of, is_production_url
 
 __all__ = [
     "WRITE_METHODS",
@@ -44,6 +46,7 @@ __all__ = [
     "Guard",
     "GuardedASGI",
     "GuardedSession",
+    "NotHttp",
     "NotSent",
     "Sent",
     "SlidingWindow",
@@ -69,6 +72,17 @@ class NotSent(Exception):
         self.reason, self.method, self.url, self.test = reason, method, url, test
         path = urlsplit(url).path or url
         super().__init__(f"not sent (safety): {method} {path} in {test}: {reason}")
+
+
+class NotHttp(AssertionError):
+    """The target answered something that is not HTTP (``bounded.unreadable``): a failure of the answer's
+    behaviour (``behaviour``), raised from the fuzz session where no answer object can carry it."""
+
+    def __init__(self, reason: str, *, method: str, url: str) -> None:
+        breach = envelope.not_http(reason)
+        self.behaviour, self.title, self.documented = breach.behaviour, breach.title, breach.documented
+        self.received = f"{method} {urlsplit(url).path}: {reason}"
+        super().__init__(f"{self.title}\nBehaviour: {self.behaviour}\nReceived: {self.received}")
 
 
 @dataclass(frozen=True)
@@ -264,6 +278,12 @@ class Guard:
     unknown: dict[str | None, set[StorePair]] = field(default_factory=dict)
     #: called with every answered request (recorders); none by default, so nothing is read or kept
     observers: list[Observer] = field(default_factory=list)
+    #: the target's host (normalised): a redirect elsewhere is named as one the guard forbids
+    host: str = ""
+    #: how much of an answer the guarded sessions read, and for how long (``partner.bounded``)
+    bounds: bounded.Bounds = field(default_factory=bounded.Bounds)
+    #: the last request sent and not yet answered (``METHOD /path``), for a report saying what timed out
+    waiting: str | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -313,9 +333,11 @@ class Guard:
             self._window.acquire(wait=capped)
         with self._lock:
             self.sent += 1
+            self.waiting = f"{method.upper()} {urlsplit(url).path}"
 
     def learn(self, method: str, url: str, status: int, authorization: str | None) -> None:
         """Remember a store a store-mode getMenu answered 404 to: writes may name it (they cannot change it)."""
+        self.waiting = None
         if status != 404 or method.upper() != "GET":
             return
         parts = urlsplit(url)
@@ -325,6 +347,29 @@ class Guard:
         if len(pairs) == 1:
             with self._lock:
                 self.unknown.setdefault(_basic_key(authorization), set()).add(pairs[0])
+
+    def redirect_note(self, status: int, location: str | None, url: str) -> str | None:
+        """What a redirect answer is, for its failure (None: not a redirect). It is never followed; one that
+        points at the production host, another host or another scheme is named as a place the guard forbids."""
+        if not 300 <= status < 400:
+            return None
+        where = (location or "").strip()
+        head = f"HTTP {status} redirect to {where or '(no Location)'}: not followed (the harness never follows one)"
+        if not where:
+            return head
+        target = urlsplit(urljoin(url, where))
+        if target.scheme not in {"http", "https"}:
+            return f"{head}; it leads to a {target.scheme or 'schemeless'}: URL, which the guard forbids"
+        host = host_of(target.geturl())
+        own = self.host or host_of(url)
+        if host != own and is_production_url(target.geturl()):
+            return (
+                f"{head}; it leads to {host}, klikit's production host, which the guard forbids "
+                "(only KLIKIT_BASE_URL is ever called)"
+            )
+        if host != own:
+            return f"{head}; it leads to another host, {host}, which the guard forbids (only {own} is called)"
+        return head
 
     def notify(self, sent: Sent) -> None:
         """Hand an answered request to every observer, in the order they were added."""
@@ -344,6 +389,9 @@ class Guard:
         def on_response(response: httpx.Response) -> None:
             request = response.request
             self.learn(request.method, str(request.url), response.status_code, request.headers.get("authorization"))
+            note = self.redirect_note(response.status_code, response.headers.get("location"), str(request.url))
+            if note is not None:
+                bounded.mark_broken(response, note, first=False)
             if self.observers:
                 body = response.read()
                 try:
@@ -368,19 +416,39 @@ class Guard:
 
 
 class GuardedSession(requests.Session):
-    """A ``requests.Session`` whose every send (redirects and retries included) passes the guard."""
+    """A ``requests.Session`` whose every send passes the guard and is read within the guard's bounds.
+
+    Redirects are never followed; the answer's body is read here, at most
+    ``bounds.max_body_bytes`` of it (``partner.bounded.read_requests``), with
+    the bounds' connect and read timeouts.
+    """
 
     def __init__(self, guard: Guard, *, capped: bool = True) -> None:
         super().__init__()
         self.guard = guard
         self.capped = capped
 
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        # requests would read a redirect's whole body before its own check of allow_redirects: no target, no read
+        return None
+
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         body = request.body if isinstance(request.body, (bytes, str)) else None
         header = request.headers.get("Authorization")
         authorization = header.decode("latin-1") if isinstance(header, bytes) else header
         self.guard.admit(str(request.method), str(request.url), body, authorization, capped=self.capped)
-        response = super().send(request, **kwargs)
+        kwargs.update(allow_redirects=False, stream=True, timeout=self.guard.bounds.requests_timeout())
+        try:
+            response = super().send(request, **kwargs)
+        except requests.RequestException as exc:
+            reason = bounded.unreadable(exc)
+            if reason is None:
+                raise
+            raise NotHttp(reason, method=str(request.method), url=str(request.url)) from None
+        bounded.read_requests(response, self.guard.bounds)
+        note = self.guard.redirect_note(response.status_code, response.headers.get("location"), str(request.url))
+        if note is not None:
+            bounded.mark_broken(response, note, first=False)
         self.guard.learn(str(request.method), str(request.url), response.status_code, authorization)
         if self.guard.observers:
             raw = body.encode() if isinstance(body, str) else body or b""

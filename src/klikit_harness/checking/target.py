@@ -27,10 +27,11 @@ from ..contract import WRITE_METHODS, Judgement, Reading
 from ..contract.limits import JSON_TYPE
 from ..core.clock import Clock
 from ..core.service import Service
-from ..partner import envelope
+from ..partner import bounded, envelope
+from ..partner.bounded import BoundedTransport
 from ..partner.exchange import HttpExchange
 from ..partner.redact import Redactor
-from .config import MAIN_CREDENTIAL, Credential, Settings, Store
+from .config import MAIN_CREDENTIAL, Credential, Settings, Store, host_of
 from .failures import Violation
 from .observations import ObservationLog, settle
 from .profiles import Profile
@@ -94,6 +95,8 @@ class Target:
             allowed=None if self.is_standin else self.settings.writable_stores(),
             max_rps=self.max_rps,
             menu_path=urlsplit(self.base_url).path.rstrip("/") + self.path("getMenu"),
+            host=host_of(self.base_url),
+            bounds=self.settings.bounds(),
         )
         if self.app is not None and not isinstance(self.app, GuardedASGI):
             self.app = GuardedASGI(self.app, self.guard)
@@ -225,10 +228,12 @@ class TargetClient:
         self.credential = credential
         self.variable = variable
         # the guard's hooks run for every request this client sends, just before it leaves
+        bounds = target.guard.bounds
         self._http = httpx.Client(
             base_url=target.base_url,
             auth=credential,
-            timeout=httpx.Timeout(30.0, connect=10.0),
+            transport=BoundedTransport(bounds=bounds),
+            timeout=bounds.httpx_timeout(),
             headers={"user-agent": USER_AGENT},
             event_hooks=target.guard.httpx_hooks(capped=capped),
         )
@@ -288,28 +293,41 @@ class TargetClient:
             response = self._http.send(request)
         except NotSent:
             raise  # refused by the guard: never sent, nothing to record or reproduce
-        except BaseException:
+        except BaseException as exc:
             # sent (or attempted): a transport error is still reproducible
             self.last = HttpExchange.unanswered(request, credential=credential)
             self.target.record(self.last)
-            raise
+            reason = bounded.unreadable(exc)
+            if reason is None:
+                raise
+            # the target answered, but not in HTTP: the failure of the answer's behaviour, not a transport trouble
+            garbled = envelope.not_http(reason)
+            raise self._violation(
+                self.last, garbled, received=f"{request.method} {request.url.path}: {reason}"
+            ) from None
         self.last = exchange = HttpExchange.from_httpx(response, credential=credential)
         self.target.record(exchange)
+        # an answer cut at a bound, broken off or redirected is no answer of the endpoint: named at once;
         # any 429 the harness meets, in any check, must carry the envelope and Retry-After
-        breach = envelope.rate_limited(exchange, self.target.reading)
+        breach = envelope.whole(exchange, self.target.reading) or envelope.rate_limited(exchange, self.target.reading)
         if breach is not None:
-            raise Violation(
-                breach.title,
-                behaviour=breach.behaviour,
-                received=exchange.received(self.target.redactor),
-                documented=breach.documented,
-                request_id=exchange.request_id,
-                reproduction=exchange.curl(),
-                expected={"check": breach.check},
-            )
+            raise self._violation(exchange, breach)
         for check in self.target.answer_checks:
             check(self, response)
         return response
+
+    def _violation(self, ex: HttpExchange, breach: envelope.Breach, *, received: str | None = None) -> Violation:
+        """The failure an envelope rule's ``breach`` of ``ex`` stands for; its title is redacted too (it may
+        quote what a hostile target sent: a header line, a Location, an error's text)."""
+        return Violation.of(
+            ex,
+            self.target.redactor(breach.title),
+            behaviour=breach.behaviour,
+            documented=breach.documented,
+            redact=self.target.redactor,
+            expected={"check": breach.check},
+            received=received,
+        )
 
     # ---------------------------------------------------------- partner views
 

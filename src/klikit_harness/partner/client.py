@@ -47,8 +47,9 @@ import httpx
 import tenacity
 
 from .. import contract
-from . import envelope
+from . import bounded, envelope
 from .basic import basic_header
+from .bounded import BoundedTransport, Bounds
 from .errors import (
     ApiError,
     ConnectFailed,
@@ -192,6 +193,9 @@ class KlikitClient:
     ``(partner_key, secret_key)`` and is asked once after a credential stops
     verifying. ``paths`` overrides operation paths by operationId.
     ``sleep`` waits between attempts (inject a fake one in tests).
+    ``bounds`` (``partner.bounded.Bounds``) caps how much of an answer is read
+    and how long the whole answer may take; ``transport`` is wrapped in it.
+    Redirects are never followed: a 3xx is a ``ContractViolation``.
 
     Writes return ``data`` and raise a ``KlikitError`` subclass on failure;
     ``call()`` returns the whole ``KlikitResponse`` (``request_id``,
@@ -210,6 +214,7 @@ class KlikitClient:
         credentials_provider: CredentialsProvider | None = None,
         paths: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] | None = None,
+        bounds: Bounds | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(
@@ -239,7 +244,8 @@ class KlikitClient:
         self._json_type = JSON_TYPE
         self._http = httpx.Client(
             base_url=self._base_url,
-            transport=transport,
+            # every answer read within bounds (``partner.bounded``); one cut off mid-body stays ConnectionLost
+            transport=BoundedTransport(transport, bounds=bounds, raise_broken_off=True),
             timeout=timeout,
             headers={"user-agent": USER_AGENT, "accept": JSON_TYPE},
             follow_redirects=False,
@@ -371,6 +377,17 @@ class KlikitClient:
                 headers=headers,
             )
         except httpx.RequestError as exc:
+            garbled = bounded.unreadable(exc)
+            if garbled is not None:  # it answered, but not in HTTP: outside the contract, not a lost connection
+                breach = envelope.not_http(garbled)
+                raise ContractViolation(
+                    self._redact(breach.title),
+                    documented=breach.documented,
+                    behaviour=breach.behaviour,
+                    operation_id=call.operation.operation_id,
+                    idempotency_key=call.key,
+                    attempts=call.attempts,
+                ) from None
             # Not chained: httpx's message is repeated (redacted) in ours, and a chained
             # original would print unredacted in every traceback.
             raise self._transport_error(call, exc) from None

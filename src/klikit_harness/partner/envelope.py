@@ -40,10 +40,12 @@ __all__ = [
     "is_success",
     "json_object",
     "media",
+    "not_http",
     "rate_limited",
     "request_id",
     "retry_after_seconds",
     "success_shape",
+    "whole",
 ]
 
 #: the reference code a 429 stands for (its spelling in a reading comes from errors.yaml)
@@ -75,10 +77,35 @@ def is_rate_limited(status: int, reading: Reading | None = None) -> bool:
     return any(status == catalogue.code_for(RATE_LIMIT_MEANING, r).status for r in readings)
 
 
+def whole(ex: HttpExchange, reading: Reading | None = None) -> Breach | None:
+    """The answer is whole and is the endpoint's own: not cut at a bound or broken off, not a redirect.
+
+    A redirect is never followed (``partner.bounded``): whatever it points at, it
+    is not the documented answer of the endpoint that was called.
+    """
+    if ex.broken and not 300 <= ex.status < 400:
+        return Breach("envelope.json-body", "json_body", f"the answer is not whole: {ex.broken}", _ENVELOPE)
+    if 300 <= ex.status < 400:
+        where = ex.headers.get("location", "").strip()
+        title = ex.broken or (
+            f"HTTP {ex.status} redirect to {where or '(no Location)'}: not followed (the harness never follows one)"
+        )
+        return Breach("envelope.json-body", "json_body", title, _ENVELOPE)
+    return None
+
+
+def not_http(reason: str) -> Breach:
+    """An answer the client could not read as HTTP at all (``bounded.unreadable`` says why)."""
+    return Breach("envelope.json-body", "json_body", reason, _ENVELOPE)
+
+
 def media(ex: HttpExchange, reading: Reading | None = None) -> Breach | None:
-    """The answer is served as ``application/json`` (a HEAD answer has no body: exempt)."""
+    """The answer is whole (``whole``) and served as ``application/json`` (a HEAD answer has no body: exempt)."""
     from ..contract.limits import JSON_TYPE  # loaded on first use (importing the client stays cheap)
 
+    breach = whole(ex, reading)
+    if breach is not None:
+        return breach
     if ex.method.upper() == "HEAD":
         return None
     kind = ex.content_type.split(";")[0].strip().lower()
@@ -89,7 +116,10 @@ def media(ex: HttpExchange, reading: Reading | None = None) -> Breach | None:
 
 
 def json_object(ex: HttpExchange, reading: Reading | None = None) -> Breach | None:
-    """The body parses as JSON, and is an object."""
+    """The answer is whole (``whole``), its body parses as JSON, and is an object."""
+    breach = whole(ex, reading)
+    if breach is not None:
+        return breach
     if ex.method.upper() == "HEAD" or ex.envelope is not None:
         return None
     body = ex.json

@@ -19,6 +19,8 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from . import bounded
+
 __all__ = ["CLIENT_HEADERS", "NOT_JSON", "REPRODUCED_BODY_BYTES", "HttpExchange"]
 
 #: a body that is not JSON (``HttpExchange.json``)
@@ -40,6 +42,8 @@ CLIENT_HEADERS = frozenset(
 )
 #: how much of a request body a curl reproduction carries
 REPRODUCED_BODY_BYTES = 4000
+#: how much of an answer's body a kept exchange holds (reports show an excerpt of it)
+KEPT_BODY_BYTES = 64 * 1024
 
 #: the variables of the main credential, as a reproduction names them (``checking.config`` reads them)
 MAIN_CREDENTIAL = "KLIKIT_PARTNER_KEY:KLIKIT_SECRET_KEY"
@@ -69,6 +73,8 @@ class HttpExchange:
     request_headers: Mapping[str, str] = field(default_factory=dict)
     request_body: bytes | None = None
     credential: str | None = None
+    #: why the answer is not whole (cut at a bound, broken off, a redirect not followed): ``bounded.broken``
+    broken: str | None = None
 
     # ------------------------------------------------------------ builders
 
@@ -85,6 +91,7 @@ class HttpExchange:
             request_headers=_lower(request.headers),
             request_body=request.content or None,
             credential=credential,
+            broken=bounded.broken(response),
         )
 
     @classmethod
@@ -122,10 +129,14 @@ class HttpExchange:
             body=response.content or b"",
             request_headers=_lower(request.headers),
             request_body=body or None,
+            broken=bounded.broken(response),
         )
 
     def kept(self) -> HttpExchange:
-        """The exchange as a report keeps it: the request body cut to what a reproduction carries."""
+        """The exchange as a report keeps it: the request body cut to what a reproduction carries, the
+        answer's to ``KEPT_BODY_BYTES``."""
+        if len(self.body) > KEPT_BODY_BYTES:
+            return replace(self, body=self.body[:KEPT_BODY_BYTES]).kept()
         if self.request_body is None or len(self.request_body) <= REPRODUCED_BODY_BYTES:
             return self
         return replace(self, request_body=self.request_body[:REPRODUCED_BODY_BYTES])
@@ -176,7 +187,8 @@ class HttpExchange:
         if not self.status:
             return redact(f"no answer to {self.method} {self.path} (the transport failed)")
         text = self.body[:limit].decode("utf-8", "replace").replace("\n", " ")
-        return redact(f"HTTP {self.status} {self.content_type or '(no content-type)'}: {text}")
+        cut = f" [{self.broken}]" if self.broken else ""
+        return redact(f"HTTP {self.status} {self.content_type or '(no content-type)'}{cut}: {text}")
 
     @property
     def credential_spec(self) -> str:

@@ -302,6 +302,14 @@ def _preflight(settings: Settings) -> None:
     default=None,
     help="Record every exchange of the run as a HAR 1.2 cassette, DIR/run-<run id>.har (secrets scrubbed).",
 )
+@click.option(
+    "--max-time",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Stop the run after this many seconds, report written: exit 3 (1 when a check already failed). "
+    "Default: KLIKIT_MAX_TIME, else 7200.",
+)
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def run(
     target: str | None,
@@ -313,11 +321,17 @@ def run(
     defects: tuple[str, ...],
     env_file: Path | None,
     record_dir: Path | None,
+    max_time: float | None,
     pytest_args: tuple[str, ...],
 ) -> None:
-    """Run the suites against a target; exit 0 holds, 1 violations, 2 configuration, 3 unreachable."""
+    """Run the suites against a target; exit 0 holds, 1 violations, 2 configuration, 3 unreachable or stopped
+    at --max-time."""
     import os
-    import subprocess
+    import time
+
+    from . import deadline as run_deadline
+
+    started = time.time()
 
     settings = _target_settings(target, env_file)
     try:
@@ -354,13 +368,24 @@ def run(
         args += ["--klikit-defect", name]
     if record_dir is not None:
         args += ["--klikit-record", str(record_dir)]
+    deadline = max_time if max_time is not None else settings.max_time
+    args += ["--klikit-max-time", f"{deadline:g}", "--klikit-started", repr(started)]
     args += list(pytest_args)
     where = settings.base_url or "the embedded stand-in"
     click.echo(
         f"klikit-harness: running {', '.join(suites or SUITES)} against {where} (profile {profile}, contract {reading})"
     )
     # A child process: pytest must import the suites (and rewrite their asserts) itself.
-    code = subprocess.call([sys.executable, "-m", "pytest", *args], env={**os.environ, "KLIKIT_PROFILE": profile})
+    left = deadline - (time.time() - started)
+    env = {**os.environ, "KLIKIT_PROFILE": profile}
+    try:
+        code = run_deadline.run_child([sys.executable, "-m", "pytest", *args], env, left)
+    except run_deadline.Overrun:
+        fail(
+            f"the run did not stop at its deadline of {deadline:g} s (--max-time / KLIKIT_MAX_TIME) and was "
+            "stopped; raise --max-time if the run needs longer",
+            EXIT_UNREACHABLE,
+        )
     if code == 5:
         fail("no test ran: check the --suite choice and the pytest arguments after --")
     sys.exit({0: EXIT_OK, 1: EXIT_VIOLATIONS, EXIT_UNREACHABLE: EXIT_UNREACHABLE}.get(code, EXIT_USAGE))

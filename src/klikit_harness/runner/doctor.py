@@ -15,6 +15,7 @@ import httpx
 
 from .. import contract
 from ..checking.config import Credential, Settings, guard_production, load_settings
+from ..checking.failures import Violation
 from ..checking.freshstores import FRESH_STORES_NEEDED, menu_sections
 from ..checking.target import Target, TargetClient
 from ..partner.envelope import is_success
@@ -85,8 +86,12 @@ def _diagnose(settings: Settings, target: Target, echo: Callable[[str], None]) -
         with target.client(None, variable="") as anonymous:
             status, _ = _status(anonymous, "getMenu")
     except httpx.TransportError as exc:
-        out.bad("reachable", f"{type(exc).__name__}: check KLIKIT_BASE_URL and the network")
+        what = settings.bounds().timed_out(exc) if isinstance(exc, httpx.TimeoutException) else type(exc).__name__
+        out.bad("reachable", f"{what} — check KLIKIT_BASE_URL and the network")
         return EXIT_UNREACHABLE
+    except Violation as exc:  # it answered, but not as the API does: a gateway, a proxy, a redirect
+        out.bad("reachable", f"{exc.title} — check KLIKIT_BASE_URL points at the Partner API itself")
+        return EXIT_VIOLATIONS
     out.ok("reachable", f"an anonymous getMenu answered {status}")
     with target.client() as api:
         status, code = _status(api, "getMenu")

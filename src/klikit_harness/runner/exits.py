@@ -1,7 +1,9 @@
 """The exit codes of every ``klikit-harness`` command and of a pytest run under the plugin: one definition.
 
 A run's exit code is pytest's where they meet (0 passed, 1 tests failed); the
-command line adds 2 (usage or configuration) and 3 (the target did not answer).
+command line adds 2 (usage or configuration) and 3 (the target did not answer: unreachable, or the run
+reached its deadline, ``run --max-time`` / ``KLIKIT_MAX_TIME``, before any check failed — a run stopped at
+its deadline after a check failed exits 1). A stopped run still writes its report, which names what timed out.
 """
 
 from __future__ import annotations
@@ -14,5 +16,5 @@ EXIT_OK = 0
 EXIT_VIOLATIONS = 1
 #: usage or configuration: nothing was checked
 EXIT_USAGE = 2
-#: the target did not answer
+#: the target did not answer: unreachable, or the run deadline (--max-time) reached with no check failed yet
 EXIT_UNREACHABLE = 3

@@ -29,12 +29,15 @@ from ..checking.failures import Transient
 from ..checking.safety import NotSent
 from ..core.variants import VariantSet
 from ..standin import twin
+from . import deadline
 from . import report as reporting
+from .exits import EXIT_UNREACHABLE, EXIT_VIOLATIONS
 from .outcomes import OBSERVATIONS_SEEN, SENT, faults_of, new_observations, record_of
 from .session import (
     CAPTURE,
     CASSETTE,
     CURRENT,
+    OPENING,
     TARGET,
     close_cassette,
     open_target,
@@ -83,6 +86,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="DIR",
         help="Record every exchange with the target as a HAR 1.2 cassette, DIR/run-<run id>.har (secrets scrubbed).",
+    )
+    group.addoption(
+        "--klikit-max-time",
+        default=None,
+        type=float,
+        metavar="SECONDS",
+        help="Stop the run after this many seconds, report written (exit 3, or 1 when a check already failed).",
+    )
+    group.addoption(
+        "--klikit-started",
+        default=None,
+        type=float,
+        metavar="EPOCH",
+        help="When the run began (seconds since the epoch; default: now): --klikit-max-time counts from there.",
     )
 
 
@@ -301,11 +318,16 @@ def _summary(config: pytest.Config) -> reporting.Summary:
             observed_readings=target.observed_readings if target is not None else None,
             reading=config.getoption("--klikit-contract"),
         )
+    config.stash[_SUMMARY].stopped = config.stash.get(deadline.STOPPED, None)
     return config.stash[_SUMMARY]
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[_STARTED] = time.monotonic()
+    # from here a stop still ends the session: its report is written
+    stash = session.config.stash
+    deadline.arm(session.config, lambda: stash.get(TARGET, None) or stash.get(OPENING, None))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -315,10 +337,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if intermittent and config.getoption("--klikit-strict", default=False) and session.exitstatus == 0:
         # an intermittent check passed on its rerun: only --strict counts it against the run
         session.exitstatus = exitstatus = pytest.ExitCode.TESTS_FAILED
+    stopped = config.stash.get(deadline.STOPPED, None)
+    if stopped is not None and exitstatus not in (EXIT_UNREACHABLE, pytest.ExitCode.TESTS_FAILED):
+        # the run deadline: 1 when a check already failed, else 3 (the target did not answer in time)
+        failed = recorder is not None and bool(_summary(config).failures)
+        session.exitstatus = exitstatus = EXIT_VIOLATIONS if failed else EXIT_UNREACHABLE
     directory = config.getoption("--klikit-report", default=None)
     if not directory:
         return
-    target = config.stash.get(TARGET, None)
+    target = config.stash.get(TARGET, None) or config.stash.get(OPENING, None)
     recorder = config.stash[RECORDER]
     summary = _summary(config)
     meta = {
@@ -336,6 +363,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "wall_seconds": round(time.monotonic() - config.stash.get(_STARTED, time.monotonic()), 1),
         "report_dir": str(directory),
         "base_url": target.base_url if target is not None else None,
+        "stopped": stopped,
     }
     reporting.write(Path(directory), recorder, meta, summary)
     twin.write(Path(directory), summary, meta, recorder.redact)

@@ -161,11 +161,15 @@ class Summary:
     observations: list[DistinctFailure]
     readings: dict[str, Reading]
     counts: dict[str, int]
+    #: why the run stopped before its checks ended (the run deadline, an unreachable target): it never "holds"
+    stopped: str | None = None
 
     @property
     def verdict(self) -> str:
         if self.counts.get("failed"):
-            return "VIOLATIONS FOUND"
+            return "VIOLATIONS FOUND" + (" (run stopped early)" if self.stopped else "")
+        if self.stopped:
+            return "STOPPED EARLY (not checked)"
         if self.counts.get("error"):
             return f"INCOMPLETE ({self.counts['error']} test error{'s' if self.counts['error'] != 1 else ''})"
         if self.observations:
@@ -420,6 +424,12 @@ def _fresh_line(meta: Mapping[str, Any]) -> str:
     return f" · fresh stores consumed {fresh.get('consumed', 0)} of {len(fresh.get('taken') or [])} taken"
 
 
+def _stopped_line(meta: Mapping[str, Any]) -> str:
+    """``Stopped early: <why>`` when the run ended before its checks did (run deadline, unreachable target)."""
+    stopped = meta.get("stopped")
+    return f"Stopped early: {stopped}" if stopped else ""
+
+
 def write(directory: Path, recorder: Recorder, meta: dict[str, Any], summary: Summary) -> list[Path]:
     """Write results.json, report.md and report.html into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -512,6 +522,7 @@ def markdown(summary: Summary, meta: dict[str, Any]) -> str:
         f" · run id `{meta.get('run_id')}` · requests sent {meta.get('requests', 0)}"
         + _fresh_line(meta),
         "",
+        *([_md_cell(_stopped_line(meta)), ""] if meta.get("stopped") else []),
         _counts_line(summary),
         "",
         "| Behaviour | Status | Result | Statement | Source |",
@@ -591,6 +602,7 @@ def html_report(summary: Summary, meta: dict[str, Any]) -> str:
         f"<p>Target <code>{e(str(meta.get('target')))}</code>, profile <b>{e(str(meta.get('profile')))}</b>, "
         f"contract <b>{e(str(meta.get('reading')))}</b>, run id <code>{e(str(meta.get('run_id')))}</code>, "
         f"requests sent {e(str(meta.get('requests', 0)))}{e(_fresh_line(meta))}.</p>",
+        *([f"<p><b>{e(_stopped_line(meta))}</b></p>"] if meta.get("stopped") else []),
         f"<p>{e(_counts_line(summary))}</p>",
         "<table><tr><th>Behaviour</th><th>Status</th><th>Result</th><th>Statement</th><th>Source</th></tr>",
     ]

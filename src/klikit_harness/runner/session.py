@@ -3,7 +3,8 @@
 Owns: the settings a session's options and ``--klikit-env-file`` give
 (``settings_of``), opening the target (``open_target``: the embedded stand-in
 started with the session's defects and variants, or the configured
-environment, probed once, exit 3 when unreachable, exit 2 on a production
+environment, probed once, exit 3 when unreachable (the report naming the
+request and what timed out), exit 2 on a production
 host without permission), watching every request it sends (``observe``: the
 running test's requests captured for its failures' reproduction, and with
 ``--klikit-record`` one HAR cassette of the run, closed by
@@ -23,8 +24,10 @@ import pytest
 
 from ..checking import profiles
 from ..checking.config import ConfigError, Settings, guard_production, load_settings
+from ..checking.failures import Violation
 from ..core.defects import DefectSet
 from ..core.variants import VariantSet
+from . import deadline
 from .exits import EXIT_UNREACHABLE, EXIT_USAGE
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "CASSETTE",
     "CASSETTE_RECORDER",
     "CURRENT",
+    "OPENING",
     "TARGET",
     "close_cassette",
     "observe",
@@ -41,6 +45,8 @@ __all__ = [
 
 #: the session's target (``checking.target.Target``)
 TARGET = pytest.StashKey["Any"]()
+#: the remote target while it is being opened (probed): a stop during the probe still names it
+OPENING = pytest.StashKey["Any"]()
 #: the running test's requests (``reproduce.capture.Capture``)
 CAPTURE = pytest.StashKey[Any]()
 #: the running test: node id and behaviour ids
@@ -109,14 +115,19 @@ def open_target(config: pytest.Config) -> Iterator[Any]:
         pytest.exit(f"klikit-harness: error: {exc}", returncode=EXIT_USAGE)
     target = Target(settings.base_url, settings, reading=reading, strict=strict, profile=profile, read_only=read_only)
     observe(config, target)
+    config.stash[OPENING] = target
     try:
         with target.client() as client:
             client.call("getMenu")
     except httpx.TransportError as exc:
-        pytest.exit(
-            f"target {settings.base_url} is unreachable: {type(exc).__name__}: {target.redactor(str(exc))}",
-            returncode=EXIT_UNREACHABLE,
-        )
+        timed_out = isinstance(exc, httpx.TimeoutException)
+        why = settings.bounds().timed_out(exc) if timed_out else f"{type(exc).__name__}: {exc}"
+        asked = target.guard.waiting or "getMenu"
+        reason = f"target {settings.base_url} is unreachable: {asked}: {target.redactor(why)}"
+        config.stash[deadline.STOPPED] = reason
+        pytest.exit(reason, returncode=EXIT_UNREACHABLE)
+    except Violation:
+        pass  # it answered, outside the contract: the checks name what is wrong, one behaviour at a time
     yield target
 
 

@@ -27,6 +27,7 @@ import httpx
 from ... import contract
 from ...checking.safety import NotSent
 from ...partner.basic import basic_header
+from ...partner.bounded import BoundedTransport
 from .. import results
 from ..exits import EXIT_OK, EXIT_UNREACHABLE, EXIT_VIOLATIONS
 from .capture import Selected, resolve_credential, settings_env
@@ -162,7 +163,8 @@ def reproduce_sequence(failure: Selected, target: Any, *, same_keys: bool) -> Ou
     try:
         with httpx.Client(
             base_url=target.base_url,
-            timeout=httpx.Timeout(30.0, connect=10.0),
+            transport=BoundedTransport(bounds=target.guard.bounds),
+            timeout=target.guard.bounds.httpx_timeout(),
             headers={"user-agent": "klikit-harness reproduce"},
             event_hooks=hooks,
         ) as client:
