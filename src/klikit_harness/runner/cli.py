@@ -924,6 +924,7 @@ def variants(
     held = sum(o.holds for o in outcomes)
     walls = sorted(o.wall_seconds for o in outcomes if o.name != mutation.ALL_VARIANTS)
     median = walls[len(walls) // 2] if walls else 0.0
+    drawn = f", sampled with seed {selection.seed}" if selection.drawn and not names else ""
     derived = sum(o.strict_run == "derived" for o in outcomes)
     if derived:
         console.print(
@@ -932,7 +933,7 @@ def variants(
         )
     console.print(
         f"variants: {held}/{len(outcomes)} hold; {len(selection.generated)} generated ({len(selection.sampled)} of "
-        f"{len(selection.pool)} generated/transport run alone, seed {selection.seed}); total wall {wall:.0f} s, "
+        f"{len(selection.pool)} generated/transport run alone{drawn}); total wall {wall:.0f} s, "
         f"median per variant {median:.0f} s"
     )
     if json_path is not None:
