@@ -167,9 +167,12 @@ def fake_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "klikit_harness.core.variants", module)
 
 
+RUN_VARIANTS = mutation.run_variants
+
+
 def _cli(monkeypatch: pytest.MonkeyPatch, suites: FakeSuites, *args: str) -> tuple[int, str]:
     monkeypatch.setattr(mutation, "pytest_variant_runner", lambda *_a, **_k: suites)
-    original = mutation.run_variants
+    original = RUN_VARIANTS  # not the wrapper an earlier call of this test installed
 
     def with_statuses(*a: object, **k: object) -> list[mutation.VariantOutcome]:
         return original(*a, status_of=STATUS.__getitem__, **k)  # type: ignore[arg-type]
@@ -304,3 +307,22 @@ def test_the_nightly_profile_runs_every_generated_variant_alone(
     assert code == EXIT_OK, output
     assert {v[0] for v, _ in suites.calls if len(v) == 1} == set(WITH_GENERATED)
     assert "10 generated; 10 of 10 generated/transport alone" in output
+
+
+def test_a_sharded_run_that_draws_a_sample_needs_a_seed_every_shard_shares(
+    fake_catalogue_with_generated: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    suites = FakeSuites(HONEST)
+    code, output = _cli(monkeypatch, suites, "--shard", "1/2")
+    assert code == EXIT_USAGE and "--seed" in output and suites.calls == []
+    names = []
+    for k in (1, 2):
+        out = tmp_path / f"v{k}.json"
+        code, output = _cli(monkeypatch, FakeSuites(HONEST), "--shard", f"{k}/2", "--seed", "7", "--json", str(out))
+        assert code == EXIT_OK, output
+        meta = json.loads(out.read_text())["meta"]
+        assert meta["sample_seed"] == 7 and meta["sampled"] == mutation.plan_variants(WITH_GENERATED, seed=7).sampled
+        names += meta["shard"]["names"]
+    assert sorted(names) == sorted(meta["work"]), "the shards split the one sampled work list"
+    code, output = _cli(monkeypatch, FakeSuites(HONEST), "--shard", "1/2", "--all-generated")
+    assert code == EXIT_OK, "nothing drawn: no seed needed"
