@@ -221,6 +221,15 @@ def test_float_integers_must_get_400_naming_the_field():
           checks.InputAnswerViolation)  # details name another field
 
 
+@pytest.mark.behaviour("input.strict-integers", "schedule.invalid-details-field")
+def test_a_rejection_without_details_is_judged_by_its_code():
+    # details is optional: without it the field the error is about is not observable, the code decides
+    body = {"stores": [{"brandID": 663.0, "branchID": 1062}], "providerIDs": [1]}
+    run("input_answer", exchange("POST", "/menus/publish", 400, envelope_error("request_invalid"), request=body))
+    fails("input_answer", exchange("POST", "/menus/publish", 400, envelope_error("resource_not_found"), request=body),
+          checks.InputAnswerViolation)
+
+
 @pytest.mark.behaviour("input.unknown-fields", "input.missing-required")
 def test_a_rejection_naming_the_root_names_the_body():
     # {"": null}: the unknown key "" sits at the body's root; details.field "" names it, as "body" would.
@@ -351,7 +360,8 @@ def test_filter_drops_a_built_in_failure_only_for_the_documented_answer(hooks_fo
     assert keeps(server_error, crash)
     assert getattr(server_error, fuzz_hooks.VIOLATION).behaviour == "input.no-server-error"
     for wrong in (
-        exchange("POST", "/menus/publish", 400, envelope_error("request_invalid"), request=floats),  # no field named
+        # details name another field (an error without details is judged by its code alone)
+        exchange("POST", "/menus/publish", 400, envelope_error("request_invalid", "providerIDs"), request=floats),
         exchange("POST", "/menus/publish", 422, envelope_error("request_invalid", "stores.0.branchID"), request=floats),
     ):
         assert keeps(rejected(wrong), wrong)

@@ -730,6 +730,7 @@ def test_every_required_answer_member_names_the_sentence_that_states_it(openapi,
             assert re.search(rf"\b{re.escape(name)}\b", statements[bid]), (where, name, bid)
     assert ("BusinessInfo", "brandIDs", "response.required-members") in seen
     assert ("MenuSection", "enabled", "getmenu.enabled-read-name") in seen
+    assert ("MenuSection", "id", "getmenu.store-mode") in seen, "the tree is keyed by a section's id"
     assert ("BranchInfo", "providerIDs", "getmenu.provider-ids-string") in seen
     assert ("Error", "code", "envelope.error-shape") in seen
     assert ("PublishMenuData", "failed", "publish.counts") in seen

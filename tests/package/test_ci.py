@@ -59,6 +59,15 @@ def test_the_matrix_covers_every_shard_of_every_proof_and_each_uploads_its_json(
     assert upload["with"]["name"] == "proof-${{ matrix.proof }}-${{ matrix.shard }}"
 
 
+def test_the_variants_shards_draw_one_sample_and_the_nightly_run_takes_every_generated_variant() -> None:
+    doc = _workflow()
+    run = _run(doc["jobs"]["proofs"])
+    assert 'args+=(--seed "$GITHUB_RUN_ID")' in run, "every shard of one run must draw the same sample"
+    assert '[ "$GITHUB_EVENT_NAME" = schedule ]; then args+=(--all-generated)' in run
+    triggers = doc.get("on") or doc.get(True)  # YAML 1.1 reads a bare `on` as true
+    assert triggers["schedule"], "the nightly run"
+
+
 def test_the_merge_job_merges_each_proof_into_the_job_summary() -> None:
     merge = _workflow()["jobs"]["merge"]
     download = next(s for s in merge["steps"] if s.get("uses", "").startswith("actions/download-artifact"))

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from klikit_harness.core.defects import REGISTRY as DEFECTS
-from klikit_harness.runner import cli, shards
+from klikit_harness.runner import cli, shards, variant_runs
 from klikit_harness.runner import mutants as mutation
 from klikit_harness.runner.exits import EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS
 
@@ -254,16 +254,16 @@ def test_shard_options_are_checked_before_anything_runs(monkeypatch: pytest.Monk
 
 # ------------------------------------------------------------------ variants, faked
 
-RUN_VARIANTS = mutation.run_variants
+RUN_VARIANTS = variant_runs.run_variants
 
 
 def _variants(monkeypatch: pytest.MonkeyPatch, suites: FakeSuites, *args: str) -> tuple[int, str]:
-    monkeypatch.setattr(mutation, "pytest_variant_runner", lambda *_a, **_k: suites)
+    monkeypatch.setattr(variant_runs, "pytest_variant_runner", lambda *_a, **_k: suites)
 
-    def with_statuses(*a: Any, **k: Any) -> list[mutation.VariantOutcome]:
+    def with_statuses(*a: Any, **k: Any) -> list[variant_runs.VariantOutcome]:
         return RUN_VARIANTS(*a, status_of=STATUS.__getitem__, **k)
 
-    monkeypatch.setattr(mutation, "run_variants", with_statuses)
+    monkeypatch.setattr(variant_runs, "run_variants", with_statuses)
     result = CliRunner().invoke(cli.main, ["variants", *args])
     return result.exit_code, result.output
 
@@ -281,7 +281,7 @@ def test_variant_shards_merge_into_what_one_run_writes(monkeypatch: pytest.Monke
     for k, path in enumerate(paths, 1):
         code, output = _variants(monkeypatch, suites, "--shard", f"{k}/2", "--json", str(path))
         assert code == EXIT_OK, output
-    assert _names(paths[0]) == ["changes-both", mutation.ALL_VARIANTS], "all at once is one piece of the work"
+    assert _names(paths[0]) == ["changes-both", variant_runs.ALL_VARIANTS], "all at once is one piece of the work"
     assert _names(paths[1]) == ["changes-assumed", "changes-incidental"]
     together = [variants for variants, _ in suites.calls if len(variants) > 1]
     assert together and all(sorted(v) == sorted(REGISTRY) for v in together), "all at once switches every one on"

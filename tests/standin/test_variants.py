@@ -11,15 +11,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import math
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
+import httpx
 import pytest
 
+from klikit_harness import contract
 from klikit_harness.contract.limits import MAX_DEPTH
+from klikit_harness.core import variants as v
 from klikit_harness.core.build import build_service
+from klikit_harness.core.reshape import reshape, success_schema
 from klikit_harness.core.service import VARIANT_RETRY_AFTER
 from klikit_harness.core.validation import VARIANT_MAX_DEPTH
 from klikit_harness.core.variants import REGISTRY, VariantSet
@@ -31,6 +38,7 @@ from tests.support.standin import (
     LUNCH,
     MAIN,
     POPULATED,
+    READONLY,
     REVOKED,
     InProcessApi,
     assert_error,
@@ -410,6 +418,158 @@ CHECKS: dict[str, Callable[[Pair], None]] = {
 WRITE_DELAY = {"in-flight-waits": 0.3}
 
 
+# ------------------------------------------------- transport variants (the ASGI adapter)
+
+
+def check_gzip(p: Pair) -> None:
+    for api in p.both():
+        plain = api.get("/menus", headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers
+    zipped = p.var.get("/menus", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers.get("content-encoding") == "gzip"
+    assert zipped.json()["data"]["menu"] == p.ref.get("/menus").json()["data"]["menu"]  # httpx decodes it
+    refused = p.var.get("/menus", headers={"Accept-Encoding": "gzip;q=0, identity"})
+    assert "content-encoding" not in refused.headers
+
+
+def check_connection_close(p: Pair) -> None:
+    assert "connection" not in p.ref.get("/menus").headers
+    assert p.var.get("/menus").headers.get("connection") == "close"
+    assert p.var.post("/menus/sections", {}).headers.get("connection") == "close"
+
+
+def check_clock_skew(p: Pair) -> None:
+    ref_date = parsedate_to_datetime(p.ref.get("/menus").headers["date"])
+    var_date = parsedate_to_datetime(p.var.get("/menus").headers["date"])
+    assert (var_date - ref_date).total_seconds() == v.CLOCK_SKEW_S
+    # its scheduled publishes follow its own clock: due at its "now", not the harness's
+    for api in p.both():
+        api.post("/menus/populate", push(FRESH[0], {LUNCH: {"sequence": 1}}))
+    due = (var_date + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for api in p.both():
+        body = {"stores": [store(FRESH[0])], "providerIDs": [1], "scheduledAt": due}
+        assert api.post("/menus/publish", body).status_code == 200
+    clock_of(p).advance(2)
+    assert [s["id"] for s in p.var.store_menu(FRESH[0])] == [LUNCH]
+    assert p.ref.store_menu(FRESH[0]) == []
+
+
+def check_latency(p: Pair) -> None:
+    def timed(api: InProcessApi) -> float:
+        started = time.perf_counter()
+        assert api.get("/menus").status_code == 200
+        return time.perf_counter() - started
+
+    assert timed(p.var) >= v.LATENCY_S
+    assert min(timed(p.ref) for _ in range(3)) < v.LATENCY_S
+
+
+def clock_of(p: Pair) -> Any:
+    return p.ref.service.clock
+
+
+CHECKS.update(
+    {
+        "gzip": check_gzip,
+        "connection-close": check_connection_close,
+        "clock-skew": check_clock_skew,
+        "latency": check_latency,
+    }
+)
+
+
+# ------------------------------------------------- generated variants (core/generated_variants.py)
+
+#: one answer of every response schema: (operation, method, path, body or None, credential)
+TOUR: list[tuple[str, str, str, Any, tuple[str, str]]] = [
+    ("getMenu", "GET", "/menus", None, MAIN),
+    ("getMenu", "GET", f"/menus?brand_id={POPULATED[0].brand_id}&branch_id={POPULATED[0].branch_id}", None, MAIN),
+    ("createSection", "POST", "/menus/sections", {"title": {"en": "Tour"}}, MAIN),
+    ("setSectionVisibilities", "PATCH", f"/menus/sections/{LUNCH}/visibilities", {"visibilities": {"1": True}}, MAIN),
+    ("enableSections", "PATCH", "/menus/sections/enable", {"ids": [LUNCH], "isEnabled": True}, MAIN),
+    ("populateMenu", "POST", "/menus/populate", push(FRESH[1], {LUNCH: {"sequence": 1}}), MAIN),
+    ("syncMenuToStores", "POST", "/menus/sync", push(POPULATED[1], {LUNCH: {"sequence": 1}}), MAIN),
+    ("publishMenu", "POST", "/menus/publish", {"stores": [store(FRESH[1])], "providerIDs": [1]}, MAIN),
+    ("resetStoreOverrides", "POST", "/menus/reset", {"stores": [store(POPULATED[1])]}, MAIN),
+    # errors: one without details, one with
+    ("createSection", "POST", "/menus/sections", {}, MAIN),
+    ("createSection", "POST", "/menus/sections", {"title": {"en": "Tour"}}, READONLY),
+]
+
+
+def _tour(api: InProcessApi) -> list[Any]:
+    answers = []
+    for _op, method, path, body, auth in TOUR:
+        answers.append(api.request(method, path, json=body, auth=auth) if body is not None else api.get(path, auth=auth))
+    return answers
+
+
+def check_generated(name: str) -> Callable[[Pair], None]:
+    """The variant's answers are the reference answers with its one edit applied, and the edit shows."""
+
+    def check(p: Pair) -> None:
+        departure = REGISTRY[name].departure
+        assert departure is not None
+        doc = contract.openapi()
+        edits = VariantSet([name]).member_edits
+        differs = False
+        for (op, method, path, _body, _auth), ref, var in zip(TOUR, _tour(p.ref), _tour(p.var), strict=True):
+            if ref.status_code == 200 and departure.kind == "status" and departure.operation == op:
+                assert var.status_code == departure.status, (path, var.text)
+                differs = True
+                continue
+            assert var.status_code == ref.status_code, (path, var.text)
+            expected = ref.json()
+            if ref.status_code == 200:
+                location, schema = success_schema(doc, contract.operations()[op].path, method)
+            else:
+                location, schema = "components/schemas/ErrorEnvelope", doc["components"]["schemas"]["ErrorEnvelope"]
+            expected = reshape(doc, location, schema, expected, edits)
+            got = var.json()
+            expected.pop("request_id"), got.pop("request_id")
+            assert got == expected, (name, path)
+            differs = differs or got != {k: x for k, x in ref.json().items() if k != "request_id"}
+        assert differs, f"{name}: no answer of the tour shows its edit"
+
+    return check
+
+
+CHECKS.update({name: check_generated(name) for name in v.GENERATED})
+
+
+@pytest.mark.behaviour("response.closed-objects", "response.required-members")
+@pytest.mark.parametrize("name", sorted(v.UNSHOWN))
+def test_an_unshown_departure_leaves_every_answer_of_the_stand_in_as_it_is(api, name):
+    """Why it is not registered: the stand-in never carries what it edits, so it would run for nothing."""
+    departure = next(d for d in v.generated_departures() if d.name == name)
+    doc = contract.openapi()
+    edits = {departure.location: [departure]}
+    for (op, method, path, _body, _auth), answer in zip(TOUR, _tour(api), strict=True):
+        location, schema = (
+            success_schema(doc, contract.operations()[op].path, method)
+            if answer.status_code == 200
+            else ("components/schemas/ErrorEnvelope", doc["components"]["schemas"]["ErrorEnvelope"])
+        )
+        assert reshape(doc, location, schema, answer.json(), edits) == answer.json(), path
+
+
+@pytest.mark.behaviour("response.closed-objects", "response.required-members", "response.success-status")
+def test_reference_answers_are_closed_complete_and_200(api):
+    for (_op, _method, path, _body, _auth), answer in zip(TOUR, _tour(api), strict=True):
+        assert "x_trace" not in answer.text, path
+        if answer.status_code < 300:
+            assert answer.status_code == 200, path
+    sections = api.get("/menus").json()["data"]["menu"]["sections"]
+    assert all("blackoutDates" in node for node in sections)
+
+
+@pytest.mark.behaviour("transport.plain-responses")
+def test_reference_answers_are_plain_kept_alive_and_dated_by_the_service_clock(api, clock):
+    r = api.get("/menus", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in r.headers and "connection" not in r.headers
+    assert parsedate_to_datetime(r.headers["date"]).timestamp() == int(clock.now())
+
+
 def test_every_registered_variant_has_a_check():
     assert set(CHECKS) == set(REGISTRY), "give each registered variant a check in CHECKS (and drop stale ones)"
 
@@ -480,3 +640,22 @@ def test_reference_query_and_path_id_forms(api):
     plain = api.get("/menus", params={"brand_id": key.brand_id, "branch_id": key.branch_id})
     assert padded.status_code == plain.status_code == 200
     assert padded.json()["data"] == plain.json()["data"]
+
+
+def test_a_replay_replays_the_reshaped_answer_and_the_simulator_answers_alike(seed, clock):
+    from klikit_harness.standin.simulator import Simulator
+
+    name = "extra-member.populate-menu-data"
+    api = InProcessApi(build_service(seed, clock=clock, variants=VariantSet([name])))
+    try:
+        body = push(FRESH[3], {LUNCH: {"sequence": 1}})
+        first = api.post("/menus/populate", body, key="replayed-key")
+        again = api.post("/menus/populate", body, key="replayed-key")
+        assert again.headers.get("idempotent-replayed") == "true"
+        assert again.content == first.content and first.json()["data"]["x_trace"] == {"k": 1}
+    finally:
+        api.close()
+    sim = Simulator(seed=seed, variants=VariantSet([name]))
+    with httpx.Client(transport=sim.transport(), base_url=sim.base_url) as client:
+        r = client.post("/menus/populate", json=body, headers={"Idempotency-Key": "k", **basic(*MAIN)})
+    assert r.json()["data"] == first.json()["data"]

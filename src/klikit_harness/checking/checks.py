@@ -541,11 +541,15 @@ def _names_field(err: Mapping[str, Any], fields: Iterable[str]) -> bool:
 
 def answers_fault(ex: HttpExchange, fault: Fault, ctx: Context, *, ids_outside: bool = False) -> bool:
     """Is the answer the rejection that says ``fault``: its code with the catalogue's status, details naming
-    one of its fields (or, for a business rule, 404 when the request names ids not known to be the caller's)?"""
+    one of its fields (or, for a business rule, 404 when the request names ids not known to be the caller's)?
+
+    ``details`` is optional: an error without it (and whose message names no field) cannot say which
+    field it is about, so the field it names is not observable there and the code decides.
+    """
     entry = contract.errors().code_for(fault.meaning, ctx.reading)
     err = ex.error
     if ex.status == entry.status and err is not None and err.get("code") == entry.code:
-        return not fault.fields or _names_field(err, fault.fields)
+        return not fault.fields or err.get("details") is None or _names_field(err, fault.fields)
     if fault.stage == "rules" and ids_outside:
         nf = contract.errors().code_for("resource_not_found", ctx.reading)
         return ex.status == nf.status and err is not None and err.get("code") == nf.code

@@ -27,6 +27,7 @@ from .config import host_of
 from .failures import Violation
 from .observations import ObservationLog, settle
 from .safety import Guard
+from .target import listed_section_ids
 
 Case = schemathesis.Case[Any]
 #: share of positive cases whose ids are replaced by the caller's own (the rest keep drawn ids: 404 paths)
@@ -146,8 +147,8 @@ def settings_from_env() -> FuzzSettings:
                       timeout=bounds.httpx_timeout(), event_hooks=guard.httpx_hooks()) as client:
         try:
             answer = client.get(contract.operations()["getMenu"].path)
-            sections = [int(s["id"]) for s in answer.json()["data"]["menu"]["sections"]]
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            sections = listed_section_ids(answer.json())
+        except (httpx.HTTPError, ValueError) as exc:
             raise RuntimeError(
                 f"klikit-harness fuzz hooks: business-mode getMenu at {env.base_url} did not list the sections "
                 f"({type(exc).__name__}); check KLIKIT_BASE_URL and the credential (klikit-harness doctor)"

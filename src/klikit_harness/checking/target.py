@@ -53,9 +53,14 @@ class _Ahead:
         return self.base.now() + self.offset
 
 
-@dataclass
+@dataclass(repr=False)
 class Target:
-    """What every suite talks to."""
+    """What every suite talks to.
+
+    Its repr names the target only: Hypothesis prints the fixtures of a failing
+    example, and the settings, the service and the exchanges are neither short
+    nor safe to print.
+    """
 
     base_url: str
     settings: Settings
@@ -75,6 +80,11 @@ class Target:
     observations: ObservationLog = field(default_factory=ObservationLog)
     #: checks every answer goes through, ``check(client, response)`` (the contract suite installs its own)
     answer_checks: list[Any] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        variants = f", {len(self.variants)} variant(s)" if self.variants else ""
+        mode = ", strict" if self.strict else ""
+        return f"Target({self.base_url!r}, reading={self.reading!r}{mode}{variants})"
 
     def __post_init__(self) -> None:
         self.redactor = Redactor()
@@ -198,9 +208,13 @@ class Target:
             self.exchanges.append(exchange.kept())
 
     def section_ids(self) -> list[int]:
+        """The ids of the business-mode sections; a node without an integer ``id`` is not listed.
+
+        Whether getMenu's answer holds is the suites' to judge: here a missing or odd
+        member only leaves that section out of the ones the checks may name.
+        """
         with self.client() as client:
-            data = client.call("getMenu").json()["data"]
-        return [int(s["id"]) for s in data["menu"]["sections"]]
+            return listed_section_ids(client.call("getMenu").json())
 
 
 class TargetClient:
@@ -326,3 +340,14 @@ class TargetClient:
     def publish(self, stores: Iterable[Store | Mapping[str, int]]) -> httpx.Response:
         body = {"stores": [s.as_json() if isinstance(s, Store) else dict(s) for s in stores], "providerIDs": [1]}
         return self.call("publishMenu", body)
+
+
+def listed_section_ids(body: Any) -> list[int]:
+    """The integer ``id`` of every section node of a getMenu answer; what is missing or malformed is skipped."""
+    data = body.get("data") if isinstance(body, dict) else None
+    menu = data.get("menu") if isinstance(data, dict) else None
+    sections = menu.get("sections") if isinstance(menu, dict) else None
+    if not isinstance(sections, list):
+        return []
+    ids = (node.get("id") for node in sections if isinstance(node, dict))
+    return [sid for sid in ids if isinstance(sid, int) and not isinstance(sid, bool)]

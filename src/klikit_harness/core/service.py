@@ -38,8 +38,10 @@ from .credentials import (
 )
 from .defects import DefectSet
 from .errors import ServiceError
+from .generated_variants import ERROR_SCHEMA, resolve
 from .idempotency import Conflict, IdempotencyStore, Replay, Reserved, Stored, fingerprint
 from .ratelimit import RateLimiter
+from .reshape import reshape, success_schema
 from .validation import (
     Accepted,
     ApiRequest,
@@ -216,6 +218,11 @@ class Service:
         body: dict[str, Any] = {"request_id": request_id, "error": error}
         if self.defects.on(d.REQUEST_ID_MISSING):
             del body["request_id"]
+        if self.variants.member_edits:
+            # every error response of the contract is an ErrorEnvelope
+            doc = contract.openapi()
+            location, schema = resolve(doc, f"#/{ERROR_SCHEMA}")
+            body = reshape(doc, location, schema, body, self.variants.member_edits)
         return _json_response(status, body, headers)
 
     # -------------------------------------------------------------- pipeline
@@ -337,7 +344,12 @@ class Service:
             return self.error_response(exc, p.request_id)
         if self.variants.on(v.SUCCESS_DATA_EMPTY) and p.operation.operation_id in _EMPTIED_PAYLOADS:
             data = {}
-        response = _json_response(200, {"request_id": p.request_id, "data": data}, {})
+        body: Any = {"request_id": p.request_id, "data": data}
+        if self.variants.member_edits:
+            doc = contract.openapi()
+            location, schema = success_schema(doc, p.operation.path, p.operation.method)
+            body = reshape(doc, location, schema, body, self.variants.member_edits)
+        response = _json_response(self.variants.success_status(p.operation.operation_id), body, {})
         if self.defects.on(d.SUCCESS_TEXT_PLAIN):
             response.headers = [("content-type", "text/plain; charset=utf-8"), *response.headers[1:]]
         return response

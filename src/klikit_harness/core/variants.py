@@ -10,14 +10,21 @@ Must not: be consulted by the oracle (``schedules``, ``menus``).
 Adding a variant: call ``register("name", "one-line description", changes=(...))``
 at module level below, then test ``variants.on(NAME)`` where the reading differs,
 and give it a check in tests/standin/test_variants.py.
+
+Beside these hand-written variants, ``GENERATED`` holds one variant per departure
+the contract's response side allows (``generated_variants``): an extra member, a
+dropped member, another 2xx; the core applies them in one place (``reshape``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from .. import contract
+from .generated_variants import Departure, departures
 from .switches import SwitchSet
 
 #: the behaviour statuses a variant may change
@@ -29,7 +36,21 @@ class Variant:
     name: str
     description: str
     changes: tuple[str, ...]
+    #: the departure a generated variant makes (None: a hand-written variant)
+    departure: Departure | None = None
 
+    @property
+    def generated(self) -> bool:
+        return self.departure is not None
+
+    @property
+    def sampled(self) -> bool:
+        """Whether ``klikit-harness variants`` runs it alone only when drawn (generated and transport variants)."""
+        return self.generated or self.name in TRANSPORT
+
+
+#: lowercase words joined by "-" (and "." between the parts of a generated name)
+_NAME = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
 
 REGISTRY: dict[str, Variant] = {}
 
@@ -57,14 +78,24 @@ def check_changes(name: str, changes: Iterable[str]) -> tuple[str, ...]:
     return ids
 
 
-def register(name: str, description: str, *, changes: Iterable[str]) -> str:
+def register(name: str, description: str, *, changes: Iterable[str], departure: Departure | None = None) -> str:
     """Register one variant; a duplicate name or a change of a fixed behaviour is a programming error."""
     if name in REGISTRY:
         raise ValueError(f"variant {name!r} is already registered; pick another name")
-    if not name or name != name.lower() or " " in name:
-        raise ValueError(f"variant names are lowercase-kebab, got {name!r}")
-    REGISTRY[name] = Variant(name, description, check_changes(name, changes))
+    if not _NAME.match(name):
+        raise ValueError(f"variant names are lowercase-kebab (dots between parts), got {name!r}")
+    REGISTRY[name] = Variant(name, description, check_changes(name, changes), departure)
     return name
+
+
+def hand_written() -> list[str]:
+    """The names of the hand-written variants, sorted."""
+    return sorted(n for n, v in REGISTRY.items() if not v.generated)
+
+
+def generated() -> list[str]:
+    """The names of the variants generated from the contract, sorted."""
+    return sorted(n for n, v in REGISTRY.items() if v.generated)
 
 
 class VariantSet(SwitchSet):
@@ -75,6 +106,23 @@ class VariantSet(SwitchSet):
     @classmethod
     def registry(cls) -> Mapping[str, Variant]:
         return REGISTRY
+
+    @cached_property
+    def departures(self) -> tuple[Departure, ...]:
+        """The departures of the generated variants switched on."""
+        return tuple(dep for name in self if (dep := REGISTRY[name].departure) is not None)
+
+    @cached_property
+    def member_edits(self) -> dict[str, list[Departure]]:
+        """The extra/dropped-member edits switched on, by the schema location they apply to."""
+        from .reshape import by_location
+
+        return by_location(self.departures)
+
+    def success_status(self, operation_id: str) -> int:
+        """The status a success of ``operation_id`` is answered with (200 unless a status variant is on)."""
+        codes = [d.status for d in self.departures if d.kind == "status" and d.operation == operation_id]
+        return min(codes, default=200)
 
 
 # --- payload shapes and required fields
@@ -211,6 +259,78 @@ PUBLISH_EMPTY_COUNTS_SUCCESS = register(
     "publish counts a store without a menu as a success (it has nothing to rebuild)",
     changes=("publish.unpopulated-counts-failed",),
 )
+# --- transport (the ASGI adapter, standin/sandbox.py, applies them; the respx simulator has no transport)
+GZIP = register(
+    "gzip",
+    "answers are gzip-encoded (Content-Encoding: gzip) whenever the request accepts gzip",
+    changes=("transport.plain-responses",),
+)
+CONNECTION_CLOSE = register(
+    "connection-close",
+    "every answer carries Connection: close and the server closes the connection after it",
+    changes=("transport.plain-responses",),
+)
+CLOCK_SKEW = register(
+    "clock-skew",
+    "the server's clock runs 90 s ahead of the harness's: its Date header and its scheduled publishes follow it",
+    changes=("transport.plain-responses",),
+)
+LATENCY = register(
+    "latency",
+    "every answer is sent after a 40 ms pause",
+    changes=("transport.plain-responses",),
+)
+#: the transport variants: like the generated ones, run alone only when drawn (they change no rule)
+TRANSPORT = frozenset({GZIP, CONNECTION_CLOSE, CLOCK_SKEW, LATENCY})
+#: how far the clock-skew variant's clock is ahead, and the latency variant's pause
+CLOCK_SKEW_S = 90.0
+LATENCY_S = 0.04
+
+
+# --- generated from the contract's response side (core/generated_variants.py)
+#: departures the stand-in cannot show: its answers never carry the member they drop or edit inside
+#: (tests/standin/test_variants.py proves each leaves every answer as it is)
+UNSHOWN = frozenset({
+    "drop-member.menu-section.categories",
+    "drop-member.menu-section.linked-categories",
+    "extra-member.menu-section.categories.items",
+})
+
+
+#: departures a documented sentence forbids where the schema cannot say so (one MenuSection schema serves
+#: both getMenu modes, so it cannot require the store-mode fields): name → the behaviour that states it
+STATED_ELSEWHERE: Mapping[str, str] = {
+    "drop-member.menu-section.attached-with-store": "getmenu.store-fields",
+    "drop-member.menu-section.is-available": "getmenu.store-fields",
+    "drop-member.menu-section.stock-enabled": "getmenu.store-fields",
+}
+#: behaviours a generated departure also changes that the schema cannot say: DESIGN states error.details
+#: for an invalid schedule and an in-flight duplicate, while Error lists details as optional
+ALSO_CHANGES: Mapping[str, tuple[str, ...]] = {
+    "drop-member.error.details": ("schedule.invalid-details-field", "idempotency.in-flight-conflict"),
+}
+
+
+def generated_departures() -> list[Departure]:
+    """Every departure the contract's response side allows (``UNSHOWN`` ones included)."""
+
+    def status_of(bid: str) -> str:
+        return contract.behaviour(bid).status
+
+    return departures(contract.openapi(), status_of)
+
+
+def _register_generated() -> tuple[str, ...]:
+    return tuple(
+        register(dep.name, dep.description, changes=(*dep.changes, *ALSO_CHANGES.get(dep.name, ())), departure=dep)
+        for dep in generated_departures()
+        if dep.name not in UNSHOWN and dep.name not in STATED_ELSEWHERE
+    )
+
+
+GENERATED = _register_generated()
+
+
 # --- multi-fault
 LAST_FAULT_FIRST = register(
     "last-fault-first",

@@ -734,7 +734,13 @@ def _kill_matrix(embedded: tuple[Any, list[Any]] | None, remote: tuple[Any, list
 
 
 @main.command("variants")
-@click.option("--profile", type=click.Choice(("smoke", "release")), default="smoke", show_default=True)
+@click.option(
+    "--profile",
+    type=click.Choice(("smoke", "release", "nightly")),
+    default="smoke",
+    show_default=True,
+    help="Budgets of the child runs; nightly also runs every generated variant alone.",
+)
 @click.option(
     "--variant",
     "names",
@@ -750,10 +756,24 @@ def _kill_matrix(embedded: tuple[Any, list[Any]] | None, remote: tuple[Any, list
     help="Suites to run (default: contract and fuzz, the ones that reach the stand-in).",
 )
 @click.option(
-    "--jobs", type=click.IntRange(1, 64), default=None, help="Variants at once (default: the number of cores)."
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Variants at once (default: twice the number of cores; a child run mostly waits on rate-limit windows).",
 )
 @_shard_options
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write the variant matrix as JSON here.")
+@click.option(
+    "--sample",
+    type=click.IntRange(0),
+    default=None,
+    help="Generated and transport variants run alone per run, drawn with --seed (default: 2; every one still "
+    "runs in the all-at-once run).",
+)
+@click.option("--seed", type=int, default=None, help="Seed of the sample (default: a fresh one, printed).")
+@click.option(
+    "--all-generated", is_flag=True, help="Run every generated and transport variant alone (the nightly profile does)."
+)
 def variants(
     profile: str,
     names: tuple[str, ...],
@@ -762,6 +782,9 @@ def variants(
     shard_text: str | None,
     timings_path: Path | None,
     json_path: Path | None,
+    sample: int | None,
+    seed: int | None,
+    all_generated: bool,
 ) -> None:
     """Prove the suites accept every legitimate variant of the stand-in; exit 0 only if each holds both ways.
 
@@ -769,15 +792,20 @@ def variants(
     exactly the `assumed` behaviours it changes — nothing else. The strict
     verdict needs its own run: the fuzz suite's documented view enforces the
     assumed constraints only under --strict, so it generates other requests.
+    Every hand-written variant runs alone; of the variants generated from the
+    contract a seeded sample does (all of them with --all-generated or the
+    nightly profile), and every variant runs in the all-at-once run.
     """
     import importlib
+    import random
     import tempfile
     import time
 
     from rich.console import Console
     from rich.table import Table
 
-    from . import mutants as mutation
+    from . import mutants
+    from . import variant_runs as mutation
 
     try:
         catalogue = importlib.import_module("klikit_harness.core.variants")
@@ -789,10 +817,24 @@ def variants(
         fail(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(sorted(registry))}")
     if not registry:
         fail("no variant is registered in klikit_harness.core.variants")
-    chosen_suites = suites or mutation.REMOTE_SUITES
+    chosen_suites = suites or mutants.REMOTE_SUITES
     root = Path.cwd()
     console = Console(highlight=False, width=200)
-    chosen = list(names) or sorted(registry)
+    seed_given = seed is not None
+    seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    selection = mutation.plan_variants(
+        registry,
+        names,
+        sample=mutation.DEFAULT_SAMPLE if sample is None else sample,
+        seed=seed,
+        all_generated=all_generated or profile == "nightly",
+    )
+    if shard_text is not None and not seed_given and selection.drawn:
+        fail(
+            f"--shard {shard_text} draws a sample of the generated variants: give every shard the same --seed N "
+            "(e.g. the CI run id) so all shards draw the same set, or --all-generated"
+        )
+    chosen = selection.alone
     plan = _plan(shard_text, timings_path)
     done = 0
     started = time.perf_counter()
@@ -814,35 +856,73 @@ def variants(
         suffix = f" — {'; '.join(detail)}" if detail else ""
         console.print(f"[{done}/{len(plan.names)}] {outcome.name}: {verdict}{suffix} ({outcome.wall_seconds:.0f} s)")
 
+    generated_line = (
+        f"{len(selection.generated)} generated; "
+        f"{len(selection.sampled)} of {len(selection.pool)} generated/transport alone"
+        + ("" if names or len(selection.sampled) == len(selection.pool) else f" (sampled with seed {selection.seed})")
+    )
+    at_once = f" + all {len(selection.together)} at once" if len(selection.together) > 1 else ""
     console.print(
-        f"variants: {len(chosen)} variant(s){' + all at once' if len(chosen) > 1 else ''}, "
+        f"variants: {len(chosen)} variant(s) alone{at_once}; {generated_line}; "
         f"suites {', '.join(chosen_suites)}, profile {profile}; each non-strict then --strict"
     )
+    if selection.sampled and not names:
+        console.print(f"sampled: {', '.join(selection.sampled)}")
     with tempfile.TemporaryDirectory(prefix="klikit-variants-") as tmp:
         runner = mutation.pytest_variant_runner(root, chosen_suites, profile, Path(tmp))
-        outcomes = mutation.run_variants(registry, runner, names=chosen, jobs=jobs, on_result=progress, pick=plan)
+        outcomes = mutation.run_variants(
+            registry,
+            runner,
+            names=chosen,
+            all_at_once=selection.together,
+            jobs=jobs,
+            on_result=progress,
+            pick=plan,
+            derive_strict=mutation.strict_derivable(chosen_suites, profile),
+        )
     if not plan.names:
         fail(f"--shard {shard_text}: this shard has no variant ({len(plan.work)} in all); use at most that many shards")
     if plan.shard:
         console.print(f"shard {plan.shard}: {len(plan.names)} of the {len(plan.work)} pieces of work")
     wall = time.perf_counter() - started
     table = Table(title="variant matrix")
-    for column in ("variant", "non-strict", "strict: failed behaviours", "expected (assumed changes)", "verdict"):
+    columns = ("variant", "kind", "non-strict", "strict: failed behaviours", "expected (assumed changes)", "verdict")
+    for column in columns:
         table.add_column(column)
     for o in outcomes:
+        kind = (
+            "all at once" if o.name == mutation.ALL_VARIANTS
+            else "generated (sampled)" if o.name in selection.sampled and o.name in selection.generated
+            else "transport (sampled)" if o.name in selection.sampled
+            else "hand-written"
+        )
         table.add_row(
             o.name,
+            kind,
             "pass" if o.lenient_holds else f"[bold red]FAIL (exit {o.lenient_exit})[/] " + ", ".join(o.lenient_failed),
-            ", ".join(o.strict_failed) or "—",
+            (", ".join(o.strict_failed) or "—") + (" (derived)" if o.strict_run == "derived" else ""),
             ", ".join(o.expected) or "—",
             ("holds" if o.holds else "[bold red]BROKEN[/]")
             + (f" (not observable here: {', '.join(o.unobserved)})" if o.unobserved else ""),
         )
     console.print(table)
     held = sum(o.holds for o in outcomes)
-    console.print(f"variants: {held}/{len(outcomes)} hold; total wall {wall:.0f} s")
+    walls = sorted(o.wall_seconds for o in outcomes if o.name != mutation.ALL_VARIANTS)
+    median = walls[len(walls) // 2] if walls else 0.0
+    drawn = f", sampled with seed {selection.seed}" if selection.drawn and not names else ""
+    derived = sum(o.strict_run == "derived" for o in outcomes)
+    if derived:
+        console.print(
+            f"{derived} --strict run(s) not made: those variants change no assumed behaviour, so --strict fails "
+            "what the non-strict run failed or recorded as an assumed departure (marked derived)"
+        )
+    console.print(
+        f"variants: {held}/{len(outcomes)} hold; {len(selection.generated)} generated ({len(selection.sampled)} of "
+        f"{len(selection.pool)} generated/transport run alone{drawn}); total wall {wall:.0f} s, "
+        f"median per variant {median:.0f} s"
+    )
     if json_path is not None:
-        meta = {"profile": profile, "suites": list(chosen_suites), **plan.meta()}
+        meta = {"profile": profile, "suites": list(chosen_suites), **selection.meta(), **plan.meta()}
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(mutation.variants_json(outcomes, meta) + "\n", encoding="utf-8")
     sys.exit(EXIT_OK if held == len(outcomes) else EXIT_VIOLATIONS)

@@ -1,4 +1,4 @@
-"""``klikit-harness mutants`` and ``variants``: prove the suites against seeded defects and legitimate variants.
+"""``klikit-harness mutants``: prove the suites against seeded defects (``variant_runs`` runs the variants).
 
 Owns: the child pytest runs that prove the harness, and folding their
 ``results.json`` into verdicts.
@@ -13,9 +13,10 @@ Owns: the child pytest runs that prove the harness, and folding their
   internals, no extra stores. Judged ``--klikit-strict``. A defect that
   survives is explained from the embedded run: which test kills it there and
   what stopped that test remotely.
-- Variants: each legitimate variant of the stand-in (and all at once) must
-  pass the suites non-strict, and fail under ``--klikit-strict`` exactly the
-  ``assumed`` behaviours it changes.
+- Variants (``variant_runs``, which reuses the child runs here): each
+  legitimate variant of the stand-in (and all at once) must pass the suites
+  non-strict, and fail under ``--klikit-strict`` exactly the ``assumed``
+  behaviours it changes.
 
 Must not: decide what a failure is; the suites do.
 """
@@ -33,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from .. import suites as product_suites
 from ..checking.config import PAIR_VARIABLES, SECRET_VARIABLES
@@ -473,197 +474,4 @@ def matrix_json(
     doc = {"meta": meta, **_matrix(clean, outcomes)}
     if remote is not None:
         doc["remote"] = _matrix(*remote)
-    return json.dumps(doc, indent=2, sort_keys=True)
-
-
-# ------------------------------------------------------------------ variants
-
-
-class VariantLike(Protocol):
-    """What the runner needs of ``core.variants.Variant``."""
-
-    name: str
-    description: str
-    changes: tuple[str, ...]
-
-
-@dataclass
-class SuiteResult:
-    """One child run against the stand-in with some variants switched on."""
-
-    exit_code: int
-    failed: list[str]  # behaviour ids whose result is "fail"
-    wall_seconds: float
-    error: str = ""
-    #: behaviour ids the run could not observe (skipped with a reason, or not run)
-    unobserved: list[str] = field(default_factory=list)
-
-
-#: (variant names, strict) -> the run's result
-SuiteRunner = Callable[[tuple[str, ...], bool], SuiteResult]
-
-ALL_VARIANTS = "(all at once)"
-
-
-@dataclass
-class VariantOutcome:
-    name: str
-    description: str
-    variants: list[str]
-    changes: list[str]
-    #: the assumed behaviours among ``changes``: exactly these must fail under --klikit-strict
-    expected: list[str]
-    lenient_exit: int
-    lenient_failed: list[str]
-    strict_exit: int
-    strict_failed: list[str]
-    wall_seconds: float
-    error: str = ""
-    #: expected behaviours the strict run could not observe (e.g. a concurrency rule on a fast
-    #: target, reported "not observed"): they cannot fail, so they are listed instead
-    unobserved: list[str] = field(default_factory=list)
-
-    @property
-    def lenient_holds(self) -> bool:
-        return self.lenient_exit == EXIT_OK
-
-    @property
-    def observable(self) -> list[str]:
-        return sorted(set(self.expected) - set(self.unobserved))
-
-    @property
-    def strict_holds(self) -> bool:
-        expected_exit = EXIT_VIOLATIONS if self.observable else EXIT_OK
-        return self.strict_exit == expected_exit and set(self.strict_failed) == set(self.observable)
-
-    @property
-    def holds(self) -> bool:
-        return self.lenient_holds and self.strict_holds
-
-    @property
-    def unexpected(self) -> list[str]:
-        return sorted(set(self.strict_failed) - set(self.expected))
-
-    @property
-    def missing(self) -> list[str]:
-        return sorted(set(self.observable) - set(self.strict_failed))
-
-    def public(self) -> dict[str, Any]:
-        return {
-            **asdict(self),
-            "holds": self.holds,
-            "lenient_holds": self.lenient_holds,
-            "strict_holds": self.strict_holds,
-            "unexpected": self.unexpected,
-            "missing": self.missing,
-        }
-
-
-def failed_behaviours(data: results.Results) -> list[str]:
-    """The behaviour ids a ``results.json`` reports as "fail"."""
-    return data.failed_behaviours()
-
-
-def unobserved_behaviours(data: results.Results) -> list[str]:
-    """The behaviour ids a ``results.json`` could not observe (skipped or not run)."""
-    return data.unobserved_behaviours()
-
-
-def pytest_variant_runner(root: Path, suites: Sequence[str], profile: str, workdir: Path) -> SuiteRunner:
-    """Runs the suites in a child pytest against the embedded stand-in with the variants switched on.
-
-    On smoke the ``--strict`` pass runs the contract suite alone (when it is among
-    ``suites``): it holds a check for every assumed behaviour a variant can change,
-    and the non-strict pass has already run every suite against the variant.
-    """
-    strict_suites = [s for s in suites if s == "contract"] if profile == "smoke" else []
-
-    def run_suites(variants: tuple[str, ...], strict: bool) -> SuiteResult:
-        label = "+".join(variants) if len(variants) <= 2 else f"all-{len(variants)}"
-        report = workdir / f"variant-{label}-{'strict' if strict else 'lenient'}"
-        chosen = (strict_suites or suites) if strict else suites
-        args = pytest_args(root, chosen, report, profile, strict=strict, variants=variants)
-        child = run_child(root, args, report, profile)
-        failed = failed_behaviours(child.data) if child.data is not None else []
-        error = "" if child.exit_code in (EXIT_OK, EXIT_VIOLATIONS) and child.data is not None else child.output[-800:]
-        unobserved = unobserved_behaviours(child.data) if child.data is not None else []
-        return SuiteResult(child.exit_code, failed, round(child.wall_seconds, 1), error, unobserved)
-
-    return run_suites
-
-
-def run_variants(
-    registry: Mapping[str, VariantLike],
-    runner: SuiteRunner,
-    *,
-    names: Sequence[str] | None = None,
-    together: bool = True,
-    status_of: Callable[[str], str] | None = None,
-    jobs: int | None = None,
-    on_result: Callable[[VariantOutcome], None] = lambda _o: None,
-    pick: Callable[[Sequence[str]], Sequence[str]] | None = None,
-) -> list[VariantOutcome]:
-    """Each variant alone (and, with ``together``, all of them at once), non-strict and strict.
-
-    ``pick`` gets the names of the whole work list (the variants, then
-    ``ALL_VARIANTS``) and returns the ones this run makes (``--shard``).
-    """
-    if status_of is None:
-        from .. import contract
-
-        def status_of(bid: str) -> str:
-            return contract.behaviour(bid).status
-
-    chosen = list(names) if names else sorted(registry)
-    unknown = sorted(set(chosen) - set(registry))
-    if unknown:
-        raise ValueError(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(sorted(registry))}")
-    entries: list[tuple[str, str, tuple[str, ...]]] = [(n, registry[n].description, (n,)) for n in chosen]
-    if together and len(chosen) > 1:
-        entries.append((ALL_VARIANTS, "every variant above switched on together", tuple(chosen)))
-    if pick is not None:
-        mine = set(pick([entry[0] for entry in entries]))
-        entries = [entry for entry in entries if entry[0] in mine]
-
-    def one(entry: tuple[str, str, tuple[str, ...]]) -> VariantOutcome:
-        name, description, switched = entry
-        changes: list[str] = []
-        for v in switched:
-            changes += [b for b in registry[v].changes if b not in changes]
-        expected = sorted(b for b in changes if status_of(b) == "assumed")
-        started = time.perf_counter()
-        lenient = runner(switched, False)
-        strict = runner(switched, True)
-        return VariantOutcome(
-            name=name,
-            description=description,
-            variants=list(switched),
-            changes=changes,
-            expected=expected,
-            lenient_exit=lenient.exit_code,
-            lenient_failed=lenient.failed,
-            strict_exit=strict.exit_code,
-            strict_failed=strict.failed,
-            unobserved=sorted(set(expected) & set(strict.unobserved)),
-            wall_seconds=round(time.perf_counter() - started, 1),
-            error=lenient.error or strict.error,
-        )
-
-    with ThreadPoolExecutor(max(1, jobs or os.cpu_count() or 1)) as pool:
-        futures = [pool.submit(one, entry) for entry in entries]
-        done = _as_they_finish(futures, on_result)
-    order = {entry[0]: i for i, entry in enumerate(entries)}
-    return sorted(done, key=lambda o: order[o.name])
-
-
-def variants_json(outcomes: Sequence[VariantOutcome], meta: dict[str, Any]) -> str:
-    doc = {
-        "meta": meta,
-        "variants": [o.public() for o in outcomes],
-        "summary": {
-            "variants": len(outcomes),
-            "hold": sum(o.holds for o in outcomes),
-            "broken": [o.name for o in outcomes if not o.holds],
-        },
-    }
     return json.dumps(doc, indent=2, sort_keys=True)

@@ -171,6 +171,10 @@ class Results:
         """The behaviour ids reported as "fail"."""
         return sorted(row.id for row in self.behaviours if row.result == "fail")
 
+    def departed_behaviours(self, status: str) -> list[str]:
+        """The behaviour ids of ``status`` the run saw departed from and only recorded ("observed")."""
+        return sorted(row.id for row in self.behaviours if row.result == "observed" and row.status == status)
+
     def unobserved_behaviours(self) -> list[str]:
         """The behaviour ids the run could not observe (skipped or not run)."""
         return sorted(row.id for row in self.behaviours if row.result in UNOBSERVED)

@@ -7,7 +7,7 @@ of each JSON, and ``klikit-harness merge``: the refusal rules and the merged
 document, identical in shape to an unsharded run's.
 
 Must not: run anything, or judge a defect or a variant; the verdicts come
-from ``mutants.py`` (``matrix_json``, ``variants_json``) fed with the shards'
+from ``mutants.py`` (``matrix_json``) and ``variant_runs.py`` (``variants_json``) fed with the shards'
 outcomes.
 """
 
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import mutants as mutation
+from . import variant_runs
 from .exits import EXIT_OK
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -162,9 +163,9 @@ def _outcome(row: Mapping[str, Any]) -> mutation.Outcome:
     return mutation.Outcome(**{k: v for k, v in row.items() if k in names})
 
 
-def _variant(row: Mapping[str, Any]) -> mutation.VariantOutcome:
-    names = {f.name for f in fields(mutation.VariantOutcome) if f.init}
-    return mutation.VariantOutcome(**{k: v for k, v in row.items() if k in names})
+def _variant(row: Mapping[str, Any]) -> variant_runs.VariantOutcome:
+    names = {f.name for f in fields(variant_runs.VariantOutcome) if f.init}
+    return variant_runs.VariantOutcome(**{k: v for k, v in row.items() if k in names})
 
 
 def _check_shards(docs: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
@@ -258,7 +259,7 @@ def _merge_mutants(docs: Sequence[tuple[str, Mapping[str, Any]]], meta: dict[str
 def _merge_variants(docs: Sequence[tuple[str, Mapping[str, Any]]], meta: dict[str, Any]) -> Merged:
     outcomes = {row["name"]: _variant(row) for _, doc in docs for row in doc["variants"]}
     ordered = [outcomes[name] for name in meta["work"]]
-    doc = json.loads(mutation.variants_json(ordered, meta))
+    doc = json.loads(variant_runs.variants_json(ordered, meta))
     return Merged("variants", doc, all(o.holds for o in ordered))
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gzip
 import logging
 import socket
 import threading
@@ -24,6 +25,7 @@ import traceback
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.utils import formatdate
 from pathlib import Path
 
 import uvicorn
@@ -33,7 +35,9 @@ from starlette.types import Receive, Scope, Send
 
 from ..contract import Reading
 from ..contract.limits import BASE_PATH, MAX_BODY_BYTES
+from ..core import variants as v
 from ..core.build import build_service
+from ..core.clock import Clock
 from ..core.defects import DefectSet
 from ..core.errors import ServiceError
 from ..core.seed import Seed, load
@@ -53,6 +57,9 @@ class SandboxApp:
     def __init__(self, service: Service, *, write_delay: float = 0.0) -> None:
         self.service = service
         self.write_delay = write_delay
+        if service.variants.on(v.CLOCK_SKEW) and not isinstance(service.clock, AheadClock):
+            # a transport variant: the server this adapter fronts keeps its own time
+            service.clock = AheadClock(service.clock, v.CLOCK_SKEW_S)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -68,7 +75,20 @@ class SandboxApp:
         request = Request(scope, receive)
         api_request = await self._read(request)
         response = await self._answer(api_request)
-        await Response(response.body, status_code=response.status, headers=dict(response.headers))(scope, receive, send)
+        headers, body = self._transport(api_request, dict(response.headers), response.body)
+        await Response(body, status_code=response.status, headers=headers)(scope, receive, send)
+
+    def _transport(self, request: ApiRequest, headers: dict[str, str], body: bytes) -> tuple[dict[str, str], bytes]:
+        """The answer as the transport variants send it; the Date header always follows the service's clock."""
+        variants = self.service.variants
+        headers["date"] = formatdate(self.service.clock.now(), usegmt=True)
+        if variants.on(v.GZIP) and body and _accepts_gzip(request.header("accept-encoding")):
+            body = gzip.compress(body, mtime=0)
+            headers["content-encoding"] = "gzip"
+            headers["vary"] = "accept-encoding"
+        if variants.on(v.CONNECTION_CLOSE):
+            headers["connection"] = "close"
+        return headers, body
 
     async def _read(self, request: Request) -> ApiRequest:
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -95,6 +115,8 @@ class SandboxApp:
         )
 
     async def _answer(self, api_request: ApiRequest) -> ApiResponse:
+        if self.service.variants.on(v.LATENCY):
+            await asyncio.sleep(v.LATENCY_S)
         try:
             prepared = self.service.prepare(api_request)
             if isinstance(prepared, InFlight) and self.service.variants.on(IN_FLIGHT_WAITS):
@@ -124,6 +146,30 @@ class SandboxApp:
             await asyncio.sleep(_IN_FLIGHT_POLL_S)
             prepared = self.service.prepare(api_request)
         return prepared
+
+
+class AheadClock:
+    """A clock ``ahead`` seconds ahead of another (the clock-skew variant)."""
+
+    def __init__(self, base: Clock, ahead: float) -> None:
+        self.base = base
+        self.ahead = ahead
+
+    def now(self) -> float:
+        return self.base.now() + self.ahead
+
+
+def _accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an Accept-Encoding value accepts gzip (``gzip;q=0`` refuses it)."""
+    for part in (accept_encoding or "").split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() in {"gzip", "*"}:
+            q = params.strip().removeprefix("q=").strip() if params.strip().startswith("q=") else "1"
+            try:
+                return float(q) > 0
+            except ValueError:
+                return True
+    return False
 
 
 class PortInUse(OSError):
@@ -156,6 +202,8 @@ def _config(app: SandboxApp, host: str, port: int) -> uvicorn.Config:
         port=port,
         log_level="warning",
         access_log=False,
+        # the app dates its answers by the service's clock (the clock-skew variant moves it)
+        date_header=False,
         lifespan="on",
         timeout_graceful_shutdown=1,
     )

@@ -20,7 +20,16 @@ import pytest
 
 from klikit_harness import contract
 from klikit_harness.checking import expect, profiles
-from klikit_harness.suites.contract.conftest import UNKNOWN_ID, entry, need, publish, push_body, section_in, served
+from klikit_harness.suites.contract.conftest import (
+    UNKNOWN_ID,
+    entry,
+    member,
+    need,
+    publish,
+    push_body,
+    section_in,
+    served,
+)
 
 INT32_MAX = 2**31 - 1
 MIB = 1024 * 1024
@@ -99,7 +108,7 @@ def test_every_weekday_key_and_no_other(api, writes):
     got = expect.ok(api, _section_with(api, "weekdays", every_day), "schedule.shape")
     sid = expect.members(got, "id")["id"]
     business = expect.ok(api, api.call("getMenu"), "getmenu.business-mode")["menu"]["sections"]
-    served_times = (section_in(business, sid) or {}).get("availableTimes")
+    served_times = member(section_in(business, sid), "availableTimes")
     if served_times != every_day:
         raise expect.mismatch(api, "a schedule of all seven weekdays did not come back as sent", "schedule.shape", served_times, every_day)
     for bad in profiles.cases(["7", "01"], ["-1", "8", "mon", "", " 1", "1.0"]):
@@ -197,7 +206,7 @@ def test_a_near_future_publish_runs_on_time(api, store):
     when = (_target_now(api.get_menu(store)) + timedelta(seconds=LEAD_S + 1)).replace(microsecond=0)
     body = {"stores": [store.as_json()], "providerIDs": [1], "scheduledAt": when.strftime("%Y-%m-%dT%H:%M:%SZ")}
     expect.ok(api, api.call("publishMenu", body), "publish.scheduled")
-    early = (section_in(served(api, store), sid) or {}).get("visibilities")
+    early = member(section_in(served(api, store), sid), "visibilities")
     # Judged only when the read was surely answered before scheduledAt: a slow round trip (a loaded
     # runner, a far target) may reach the target after it, when the new snapshot is right.
     read_by = _target_now(api.get_menu(store))
@@ -206,7 +215,7 @@ def test_a_near_future_publish_runs_on_time(api, store):
     deadline, now = time.monotonic() + LEAD_S + GRACE_S, early
     while time.monotonic() < deadline:
         time.sleep(1.0)
-        now = (section_in(served(api, store), sid) or {}).get("visibilities")
+        now = member(section_in(served(api, store), sid), "visibilities")
         if now == marker:
             return
     raise expect.mismatch(api, f"a publish scheduled {LEAD_S:g} s ahead had not run {GRACE_S:g} s after its time",

@@ -13,12 +13,12 @@ from klikit_harness import contract
 from klikit_harness.checking import expect, profiles
 from klikit_harness.checking.failures import Violation
 from klikit_harness.checking.target import AUTO
-from klikit_harness.suites.contract.conftest import create_section, first_known, need, publish, served, snapshot
+from klikit_harness.suites.contract.conftest import create_section, first_known, member, need, publish, served, snapshot
 
 
 def count_titled(api, title: str) -> int:
     sections = expect.ok(api, api.call("getMenu"), "getmenu.business-mode")["menu"]["sections"]
-    return sum(1 for s in sections if title in s.get("title", {}).values())
+    return sum(1 for s in sections if title in (member(s, "title") or {}).values())
 
 
 @pytest.mark.behaviour("envelope.request-id", "envelope.success-has-data", "envelope.json-body")
@@ -119,12 +119,12 @@ def test_foreign_section_is_404(target, api, client_for, writes):
     if not sections:
         pytest.skip("the business of KLIKIT_FOREIGN_CREDENTIAL has no section to probe")
     sid = sections[0].get("id")
-    before = sections[0].get("visibilities")
+    before = member(sections[0], "visibilities")
     r = api.call("setSectionVisibilities", {"visibilities": {"1": False, "99": True}}, sectionID=sid)
     expect.error(api, r, "resource_not_found", "tenancy.foreign-section-404")
     after = next(s for s in expect.ok(foreign, foreign.call("getMenu"), "getmenu.business-mode")["menu"]["sections"] if s.get("id") == sid)
-    if after.get("visibilities") != before:
-        raise Violation("another business's section was changed", behaviour="tenancy.foreign-section-404", received=after.get("visibilities"), documented=before)
+    if member(after, "visibilities") != before:
+        raise Violation("another business's section was changed", behaviour="tenancy.foreign-section-404", received=member(after, "visibilities"), documented=before)
 
 
 @pytest.mark.behaviour("idempotency.key-required-on-writes", "codes.vocabulary")

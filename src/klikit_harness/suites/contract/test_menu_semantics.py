@@ -15,6 +15,7 @@ from klikit_harness.suites.contract.conftest import (
     business_sections,
     day,
     entry,
+    member,
     node,
     publish,
     push_body,
@@ -25,7 +26,7 @@ from klikit_harness.suites.contract.conftest import (
 
 
 def times_of(section):
-    return None if section is None else section.get("availableTimes")
+    return None if section is None else member(section, "availableTimes")
 
 
 # --------------------------------------------------- stores without a menu
@@ -102,7 +103,7 @@ def test_populate_attaches_every_named_section_with_its_sequence(api, menu_a):
     for name, sid in menu_a.ids.items():
         got = section_in(menu_a.served, sid)
         want = menu_a.entries[name]["sequence"]
-        if got is None or got.get("sequence") != want:
+        if got is None or member(got, "sequence") != want:
             raise expect.mismatch(api, f"populated section {name} not served with its sequence after publish", "populate.attaches-fresh-stores",
                                   got, {"id": sid, "sequence": want})
 
@@ -169,9 +170,9 @@ def test_sync_attaches_a_section_at_its_business_values(api, menu_a, new_section
     menu = served(api, menu_a.store)
     got = section_in(menu, sid)
     with expect.settled(api):
-        if got is None or got.get("sequence") != 9:
+        if got is None or member(got, "sequence") != 9:
             raise expect.mismatch(api, "sync did not attach the named section with the body's sequence", "sync.attaches-missing-sections", got, {"id": sid, "sequence": 9})
-    if got is not None and (got.get("availableTimes"), got.get("visibilities")) != (day(5, 1000, 1200), {"1": True, "6": True}):
+    if got is not None and (member(got, "availableTimes"), member(got, "visibilities")) != (day(5, 1000, 1200), {"1": True, "6": True}):
         raise expect.mismatch(api, "sync did not apply the business values", "sync.business-values-applied", got, "the business schedule and visibilities")
     with expect.settled(api):
         if node(section_in(menu, menu_a.ids["fifth"])) != before_fifth:
@@ -198,8 +199,8 @@ def test_sync_keeps_persisted_overrides_unless_told(api, menu_a):
         if node(section_in(served(api, store), sid)) != before:
             raise expect.mismatch(api, "sync was visible before publish", "getmenu.stale-until-publish", "menu changed", "unchanged until publish")
         publish(api, store)
-        got = section_in(served(api, store), sid) or {}
-        return got.get("availableTimes"), got.get("visibilities")
+        got = section_in(served(api, store), sid)
+        return member(got, "availableTimes"), member(got, "visibilities")
 
     times, vis = sync_and_read("sync.persisted-fields-kept")
     if times != own_times:
@@ -223,17 +224,17 @@ def test_sync_persist_list_details(api, menu_a):
     with expect.settled(api):
         expect.ok(api, api.call("syncMenuToStores", push_body([store], {sid: entry(4)}, fieldIncludeOnSync=["bogus"])), "sync.unknown-field-names-ignored")
     publish(api, store)
-    got = section_in(served(api, store), sid) or {}
+    got = section_in(served(api, store), sid)
     with expect.settled(api):
-        if (got.get("availableTimes"), got.get("enabled")) != (own_times, False):
+        if (member(got, "availableTimes"), member(got, "enabled")) != (own_times, False):
             raise expect.mismatch(api, "the default persist list did not keep isEnabled and availableTimes", "sync.default-persist-list",
                                   got, {"availableTimes": own_times, "enabled": False})
     # an explicit list keeps isEnabled only, then fieldIncludeOnSync takes it off: both go back to business values
     body = push_body([store], {sid: entry(4)}, persistFieldOnSync={"sections": ["isEnabled"]}, fieldIncludeOnSync=["isEnabled"])
     expect.ok(api, api.call("syncMenuToStores", body), "sync.persist-then-include")
     publish(api, store)
-    got = section_in(served(api, store), sid) or {}
-    if (got.get("availableTimes"), got.get("enabled")) != (menu_a.business["details"]["availableTimes"], True):
+    got = section_in(served(api, store), sid)
+    if (member(got, "availableTimes"), member(got, "enabled")) != (menu_a.business["details"]["availableTimes"], True):
         raise expect.mismatch(api, "persistFieldOnSync then fieldIncludeOnSync", "sync.persist-then-include", got, "business values")
 
 
@@ -263,17 +264,17 @@ def test_zone_store_writes_touch_only_that_store(api, menu_a):
     zone = [store.as_json()]
     expect.ok(api, api.call("setSectionVisibilities", {"visibilities": {"6": True}, "zoneStores": zone}, sectionID=sid), "visibility.zone-stores-override-only")
     expect.ok(api, api.call("enableSections", {"ids": [sid], "isEnabled": False, "zoneStores": zone}), "enable.zone-stores-override-only")
-    business = section_in(business_sections(api), sid) or {}
-    if business.get("visibilities") != {"1": True}:
-        raise expect.mismatch(api, "a zoneStores visibility write changed the business row", "visibility.zone-stores-override-only", business.get("visibilities"), {"1": True})
-    if business.get("enabled") is not True:
-        raise expect.mismatch(api, "a zoneStores enable write changed the business row", "enable.zone-stores-override-only", business.get("enabled"), True)
+    business = section_in(business_sections(api), sid)
+    if member(business, "visibilities") != {"1": True}:
+        raise expect.mismatch(api, "a zoneStores visibility write changed the business row", "visibility.zone-stores-override-only", member(business, "visibilities"), {"1": True})
+    if member(business, "enabled") is not True:
+        raise expect.mismatch(api, "a zoneStores enable write changed the business row", "enable.zone-stores-override-only", member(business, "enabled"), True)
     publish(api, store)
-    got = section_in(served(api, store), sid) or {}
-    if got.get("visibilities") != {"6": True}:
-        raise expect.mismatch(api, "the store did not get its visibility override", "visibility.zone-stores-override-only", got.get("visibilities"), {"6": True})
-    if got.get("enabled") is not False:
-        raise expect.mismatch(api, "the store did not get its enable override", "enable.zone-stores-override-only", got.get("enabled"), False)
+    got = section_in(served(api, store), sid)
+    if member(got, "visibilities") != {"6": True}:
+        raise expect.mismatch(api, "the store did not get its visibility override", "visibility.zone-stores-override-only", member(got, "visibilities"), {"6": True})
+    if member(got, "enabled") is not False:
+        raise expect.mismatch(api, "the store did not get its enable override", "enable.zone-stores-override-only", member(got, "enabled"), False)
 
 
 # ------------------------------------------------------ menu_b: one populate
@@ -325,7 +326,7 @@ def test_reset_drops_one_stores_overrides(api, menu_a, menu_b):
     with expect.settled(api):
         if got is None:
             raise expect.mismatch(api, "reset detached the section", "reset.keeps-sections", "absent", sid)
-    if got is not None and (got.get("availableTimes"), got.get("visibilities")) != (business["availableTimes"], business["visibilities"]):
+    if got is not None and (member(got, "availableTimes"), member(got, "visibilities")) != (business["availableTimes"], business["visibilities"]):
         raise expect.mismatch(api, "reset kept a store override", "reset.drops-overrides", got, "business values")
     with expect.settled(api):
         other = times_of(section_in(served(api, menu_a.store), menu_a.ids["override"]))
@@ -336,9 +337,9 @@ def test_reset_drops_one_stores_overrides(api, menu_a, menu_b):
     body = {"stores": [store.as_json()], "business_id": 1, "note": {"why": "harness"}}
     expect.ok(api, api.call("resetStoreOverrides", body), "reset.passthrough-body")
     publish(api, store)
-    got = section_in(served(api, store), sid) or {}
-    if got.get("visibilities") != business["visibilities"]:
-        raise expect.mismatch(api, "a reset carrying business_id did not reset the caller's store", "tenancy.business-id-pinned", got.get("visibilities"), business["visibilities"])
+    got = section_in(served(api, store), sid)
+    if member(got, "visibilities") != business["visibilities"]:
+        raise expect.mismatch(api, "a reset carrying business_id did not reset the caller's store", "tenancy.business-id-pinned", member(got, "visibilities"), business["visibilities"])
 
 
 # ------------------------------------------------- stores that have a menu
