@@ -148,6 +148,9 @@ def _probes_guarded(target: Target) -> Iterator[None]:
 
     probes = _CappedSession(target, user_agent=False)
     original = REQUESTS_TRANSPORT.send
+    # Two fuzz sessions may be open in one process (the suite's and a self-test's): each puts back
+    # what it found, so the last to close leaves the class's method.
+    shadowed = vars(REQUESTS_TRANSPORT).get("send")
 
     def send(case: Any, *, session: requests.Session | None = None, **kwargs: Any) -> Any:
         if session is None:
@@ -159,7 +162,10 @@ def _probes_guarded(target: Target) -> Iterator[None]:
     try:
         yield
     finally:
-        del REQUESTS_TRANSPORT.send  # the class's method again
+        if shadowed is None:
+            vars(REQUESTS_TRANSPORT).pop("send", None)  # the class's method again
+        else:
+            REQUESTS_TRANSPORT.send = shadowed  # type: ignore[method-assign]
         probes.close()
 
 
