@@ -31,26 +31,37 @@ def section(title: str, command: list[str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="skip the slow parts (CLI fuzzing, release/nightly suites)")
+    parser.add_argument(
+        "--quick", action="store_true", help="skip the slow parts (CLI fuzzing, release/nightly suites)"
+    )
     args = parser.parse_args()
     py = sys.executable
     section("stand-in throughput and memory", [py, "benchmarks/standin_bench.py"])
     section("fuzzing throughput", [py, "benchmarks/fuzz_bench.py", *(["--quick"] if args.quick else [])])
     section("hostile targets: bounded reads and the run deadline", [py, "benchmarks/hostile_bench.py"])
     if (HERE / "suite_bench.py").is_file():
-        section("suite wall time and requests per profile", [py, "benchmarks/suite_bench.py", *(["--quick"] if args.quick else [])])
+        section(
+            "suite wall time and requests per profile",
+            [py, "benchmarks/suite_bench.py", *(["--quick"] if args.quick else [])],
+        )
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "mutants.json"
         cli = str(Path(py).with_name("klikit-harness"))
-        wall = section("mutants (smoke)", [cli if os.path.exists(cli) else "klikit-harness", "mutants", "--json", str(out)])
+        wall = section(
+            "mutants (smoke)", [cli if os.path.exists(cli) else "klikit-harness", "mutants", "--json", str(out)]
+        )
         if out.is_file():
             data = json.loads(out.read_text())
-            kills = sorted(d["seconds_to_first_failure"] for d in data["defects"] if d["seconds_to_first_failure"] is not None)
+            kills = sorted(
+                d["seconds_to_first_failure"] for d in data["defects"] if d["seconds_to_first_failure"] is not None
+            )
             median = kills[len(kills) // 2] if kills else float("nan")
             print("\n## summary")
-            print(f"mutants: {data['summary']['killed']}/{data['summary']['defects']} killed, clean run "
-                  f"{'passed' if data['summary']['clean_passed'] else 'FAILED'}, total wall {wall:.0f} s, "
-                  f"median time to kill {median:.1f} s  (klikit-harness mutants)")
+            print(
+                f"mutants: {data['summary']['killed']}/{data['summary']['defects']} killed, clean run "
+                f"{'passed' if data['summary']['clean_passed'] else 'FAILED'}, total wall {wall:.0f} s, "
+                f"median time to kill {median:.1f} s  (klikit-harness mutants)"
+            )
     print(f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
 
 

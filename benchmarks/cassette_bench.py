@@ -55,14 +55,21 @@ def workload(n: int, seed: int = 7) -> Iterator[tuple[str, str, dict[str, str], 
             }
             yield "POST", "/menus/sync", {}, json.dumps(body).encode()
         elif roll < 0.85:
-            yield "POST", "/menus/publish", {}, json.dumps({"stores": [{"brandID": brand, "branchID": branch}], "providerIDs": [1]}).encode()
+            yield (
+                "POST",
+                "/menus/publish",
+                {},
+                json.dumps({"stores": [{"brandID": brand, "branchID": branch}], "providerIDs": [1]}).encode(),
+            )
         elif roll < 0.90:
             yield "POST", "/menus/sections", {}, json.dumps({"title": {"en": f"bench {i}"}, "sequence": 1}).encode()
         else:
             yield "POST", "/menus/sync", {}, b'{"stores": "not a list"}'
 
 
-def send_all(client: httpx.Client, base_url: str, requests: list[tuple[str, str, dict[str, str], bytes]]) -> list[httpx.Response]:
+def send_all(
+    client: httpx.Client, base_url: str, requests: list[tuple[str, str, dict[str, str], bytes]]
+) -> list[httpx.Response]:
     answers = []
     for method, path, params, body in requests:
         headers = {"content-type": "application/json", "idempotency-key": str(uuid.uuid4())} if method == "POST" else {}
@@ -87,7 +94,9 @@ def main() -> None:
     parser.add_argument("--exchanges", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is printed")
     parser.add_argument(
-        "--clock", choices=sorted(CLOCKS), default="wall",
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
         help="wall time, or this process's CPU time (use on a loaded machine: other processes do not count)",
     )
     args = parser.parse_args()
@@ -121,8 +130,17 @@ def main() -> None:
 
         def add_all(recorder: Recorder = again, exchanges: list[httpx.Response] = recorded) -> None:
             for r in exchanges:
-                recorder.add(r.request.method, str(r.request.url), r.request.headers, r.request.content,
-                             r.status_code, r.headers, r.content, nodeid="n", behaviours=("bench",))
+                recorder.add(
+                    r.request.method,
+                    str(r.request.url),
+                    r.request.headers,
+                    r.request.content,
+                    r.status_code,
+                    r.headers,
+                    r.content,
+                    nodeid="n",
+                    behaviours=("bench",),
+                )
 
         _, took = timed(add_all)
         add_times.append(took)
@@ -156,10 +174,14 @@ def main() -> None:
     med = statistics.median
     overhead_us = (med(recorded_times) - med(bare_times)) / n * 1e6
     print(f"exchanges: {n} (median of {args.repeat} runs, {CLOCK} clock)")
-    print(f"record: simulator alone {n / med(bare_times):,.0f} exchanges/s, with RecordingTransport "
-          f"{n / med(recorded_times):,.0f}/s -> overhead {overhead_us:,.0f} µs/exchange")
-    print(f"record: Recorder.add {med(add_times) / n * 1e6:,.0f} µs/exchange, close() (write the file) "
-          f"{med(close_times) / n * 1e6:,.0f} µs/exchange")
+    print(
+        f"record: simulator alone {n / med(bare_times):,.0f} exchanges/s, with RecordingTransport "
+        f"{n / med(recorded_times):,.0f}/s -> overhead {overhead_us:,.0f} µs/exchange"
+    )
+    print(
+        f"record: Recorder.add {med(add_times) / n * 1e6:,.0f} µs/exchange, close() (write the file) "
+        f"{med(close_times) / n * 1e6:,.0f} µs/exchange"
+    )
     print(f"cassette: {size:,} bytes, {size / n:,.0f} bytes/exchange")
     print(f"floor: httpx over a bare MockTransport {n / med(floor_times):,.0f} requests/s")
     print(f"replay (transport): {n / med(replay_transport_times):,.0f} exchanges/s")

@@ -108,7 +108,15 @@ def _child_suite(transport: str, nodelay: bool, profile_to: str | None) -> dict[
 
     os.environ["KLIKIT_FUZZ_TRANSPORTS"] = transport
     os.environ.setdefault("KLIKIT_PROFILE", "smoke")
-    args = [SUITE, "-q", "-p", "no:cacheprovider", "--hypothesis-seed=1", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    args = [
+        SUITE,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--hypothesis-seed=1",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+    ]
     start = time.perf_counter()
     if profile_to:
         import cProfile
@@ -119,8 +127,13 @@ def _child_suite(transport: str, nodelay: bool, profile_to: str | None) -> dict[
     else:
         code = pytest.main(args, plugins=[Plugin()])
     wall = time.perf_counter() - start
-    return {"exit": int(code), "wall": wall, "requests": meter.requests, "standin_s": meter.standin_s,
-            "core_s": meter.core_s}
+    return {
+        "exit": int(code),
+        "wall": wall,
+        "requests": meter.requests,
+        "standin_s": meter.standin_s,
+        "core_s": meter.core_s,
+    }
 
 
 def _child_cli(config_file: str | None, nodelay: bool) -> dict[str, Any]:
@@ -138,21 +151,33 @@ def _child_cli(config_file: str | None, nodelay: bool) -> dict[str, Any]:
         command += ["run", str(ROOT / "contracts" / "openapi.yaml"), "--seed", "1"]
         if config_file is not None:  # default settings: only what the CLI needs to reach the stand-in
             main = sandbox.env()
-            command += ["--url", main["KLIKIT_BASE_URL"], "--auth", f"{main['KLIKIT_PARTNER_KEY']}:{main['KLIKIT_SECRET_KEY']}"]
+            command += [
+                "--url",
+                main["KLIKIT_BASE_URL"],
+                "--auth",
+                f"{main['KLIKIT_PARTNER_KEY']}:{main['KLIKIT_SECRET_KEY']}",
+            ]
         start = time.perf_counter()
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - start
     summary = [line.strip() for line in done.stdout.splitlines() if "generated" in line or " in " in line[-12:]]
-    return {"exit": done.returncode, "wall": wall, "requests": meter.requests, "standin_s": meter.standin_s,
-            "core_s": meter.core_s, "summary": summary[-2:]}
+    return {
+        "exit": done.returncode,
+        "wall": wall,
+        "requests": meter.requests,
+        "standin_s": meter.standin_s,
+        "core_s": meter.core_s,
+        "summary": summary[-2:],
+    }
 
 
 # --------------------------------------------------------------- parent side
 
 
 def _run_child(*args: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, __file__, "--child", *args], cwd=ROOT, capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     for line in reversed(done.stdout.splitlines()):
         if line.startswith("{"):
             return json.loads(line)  # type: ignore[no-any-return]
@@ -162,8 +187,10 @@ def _run_child(*args: str) -> dict[str, Any]:
 def _row(label: str, r: dict[str, Any]) -> str:
     rps = r["requests"] / r["wall"] if r["wall"] else 0.0
     share = 100 * r["standin_s"] / r["wall"] if r["wall"] else 0.0
-    return (f"| {label} | {r['requests']:,} | {r['wall']:.1f} s | {rps:,.0f} | {share:.0f}% | "
-            f"{'pass' if r['exit'] == 0 else 'exit ' + str(r['exit'])} |")
+    return (
+        f"| {label} | {r['requests']:,} | {r['wall']:.1f} s | {rps:,.0f} | {share:.0f}% | "
+        f"{'pass' if r['exit'] == 0 else 'exit ' + str(r['exit'])} |"
+    )
 
 
 def _where_the_time_goes(path: str, run: dict[str, Any]) -> list[str]:
@@ -177,8 +204,9 @@ def _where_the_time_goes(path: str, run: dict[str, Any]) -> list[str]:
     collection = cumulative("_pytest/main.py", "pytest_collection")
     call = cumulative("schemathesis/generation/case.py", "call")
     validate = cumulative("schemathesis/generation/case.py", "validate_response")
-    klikit = cumulative("checking/fuzz_hooks.py", "run") + cumulative("checking/fuzz_hooks.py",
-                                                                      "klikit_no_write_on_rejection")
+    klikit = cumulative("checking/fuzz_hooks.py", "run") + cumulative(
+        "checking/fuzz_hooks.py", "klikit_no_write_on_rejection"
+    )
     standin = run["standin_s"]
     lines = [
         f"profile of the in-process run ({run['requests']:,} requests, {run['wall']:.1f} s wall, "
@@ -221,10 +249,12 @@ def main() -> None:
     print(_row("fuzz suite, loopback HTTP, TCP_NODELAY", _run_child("suite", "http", "nodelay")), flush=True)
     if not opts.quick:
         print(_row("schemathesis CLI, default settings", _run_child("cli", "default")), flush=True)
-        print(_row("schemathesis CLI, default settings, TCP_NODELAY", _run_child("cli", "default", "nodelay")),
-              flush=True)
-        print(_row("schemathesis CLI + schemathesis.toml, TCP_NODELAY", _run_child("cli", "toml", "nodelay")),
-              flush=True)
+        print(
+            _row("schemathesis CLI, default settings, TCP_NODELAY", _run_child("cli", "default", "nodelay")), flush=True
+        )
+        print(
+            _row("schemathesis CLI + schemathesis.toml, TCP_NODELAY", _run_child("cli", "toml", "nodelay")), flush=True
+        )
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "inprocess.prof")
         run = _run_child("suite", "in-process", f"profile={path}")

@@ -57,7 +57,10 @@ def workload(seed: int = 7) -> Iterator[tuple[str, str, dict[str, str], bytes]]:
                 body = {"title": {"en": "bench"}, "sequence": 1}
                 yield "POST", f"{BASE}/menus/sections", headers, json.dumps(body).encode()
             elif roll < 0.85:
-                body = {"stores": [{"brandID": brand, "branchID": branch}], "sections": {"1022": {"sequence": 1, "availableTimes": {}}}}
+                body = {
+                    "stores": [{"brandID": brand, "branchID": branch}],
+                    "sections": {"1022": {"sequence": 1, "availableTimes": {}}},
+                }
                 yield "POST", f"{BASE}/menus/sync", headers, json.dumps(body).encode()
             else:
                 body = {"stores": [{"brandID": brand, "branchID": branch}], "providerIDs": [1]}
@@ -98,7 +101,9 @@ def bench_asgi(n: int) -> float:
     items = list(itertools.islice(workload(), n))
 
     async def run() -> float:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=SandboxApp(service)), base_url="http://bench") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=SandboxApp(service)), base_url="http://bench"
+        ) as client:
             start = time.perf_counter()
             for method, target, headers, body in items:
                 await client.request(method, target, headers=headers, content=body or None)
@@ -107,7 +112,7 @@ def bench_asgi(n: int) -> float:
     return asyncio.run(run())
 
 
-BASELINE_APP = '''
+BASELINE_APP = """
 import sys, uvicorn
 BODY = b'{"request_id":"req_baseline","data":{"menu":{"sections":[]}}}'
 async def app(scope, receive, send):
@@ -118,15 +123,15 @@ async def app(scope, receive, send):
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": BODY})
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
-'''
+"""
 
-STANDIN_APP = '''
+STANDIN_APP = """
 import sys, uvicorn
 sys.path.insert(0, "benchmarks")
 from standin_bench import unthrottled
 from klikit_harness.standin.sandbox import SandboxApp
 uvicorn.run(SandboxApp(unthrottled()), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
-'''
+"""
 
 
 def free_port() -> int:
@@ -196,7 +201,9 @@ def main() -> None:
     print(f"{'measure':<{width}}  {'figure':>14}  vs baseline")
     for name, figure, ratio in rows:
         print(f"{name:<{width}}  {figure:>14}  {ratio}")
-    print(f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; command: python benchmarks/standin_bench.py")
+    print(
+        f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; command: python benchmarks/standin_bench.py"
+    )
 
 
 if __name__ == "__main__":

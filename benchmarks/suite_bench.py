@@ -155,7 +155,9 @@ def extrapolate(stopped: Row, release: Row | None) -> Row:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bound", type=float, default=900.0, help="seconds a single nightly run may take (default 900)")
+    parser.add_argument(
+        "--bound", type=float, default=900.0, help="seconds a single nightly run may take (default 900)"
+    )
     parser.add_argument("--profiles", default="smoke,release,nightly")
     parser.add_argument("--suites", default="contract,all", help="contract, all, or both (default)")
     parser.add_argument("--out", type=Path, help="also write the table here")
@@ -178,7 +180,16 @@ def main() -> int:
                     release = row
                 rows.append(row)
                 print(f"  {row.cells()[2]} s, {row.cells()[4]} requests{row.note}", file=sys.stderr, flush=True)
-    header = ["profile", "suites", "wall on stand-in (s)", "tests p/f/s", "requests", "fresh stores", "at 5 req/s remote", "command"]
+    header = [
+        "profile",
+        "suites",
+        "wall on stand-in (s)",
+        "tests p/f/s",
+        "requests",
+        "fresh stores",
+        "at 5 req/s remote",
+        "command",
+    ]
     lines = [
         f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}; "
         "target: the embedded stand-in; one run at a time.",

@@ -51,8 +51,10 @@ SECTION_PATH = re.compile(r".*/menus/sections/([^/]+)/visibilities$")
 
 def _error(field: str, message: str) -> tuple[int, bytes]:
     entry = contract.errors().code_for("request_invalid", "reference")
-    body = {"request_id": "ind-" + os.urandom(8).hex(),
-            "error": {"code": entry.code, "message": f"{field}: {message}", "details": {"field": field}}}
+    body = {
+        "request_id": "ind-" + os.urandom(8).hex(),
+        "error": {"code": entry.code, "message": f"{field}: {message}", "details": {"field": field}},
+    }
     return entry.status, json.dumps(body).encode()
 
 
@@ -78,8 +80,7 @@ class IndependentServer:
         key = headers.get("idempotency-key", "").strip(" \t")
         # Its own 400s come after auth and the Idempotency-Key, as DESIGN.md orders the checks.
         ready = "authorization" in headers and (method == "GET" or 1 <= len(key) <= 64)
-        refused = self._refuse(method, path, scope.get("query_string", b"").decode("latin-1"), body) \
-            if ready else None
+        refused = self._refuse(method, path, scope.get("query_string", b"").decode("latin-1"), body) if ready else None
         if refused is not None:
             await self._answer(send, *refused)
             return
@@ -109,15 +110,24 @@ class IndependentServer:
             envelope = json.loads(payload)
             envelope["data"] = {}
             payload = json.dumps(envelope).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [*headers, (b"content-length", str(len(payload)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [*headers, (b"content-length", str(len(payload)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
     @staticmethod
     async def _answer(send: Any, status: int, payload: bytes) -> None:
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
     @staticmethod

@@ -109,8 +109,15 @@ def serving(host: str = "127.0.0.1") -> Iterator[RunningSandbox]:
     service = build_service(seed)
     sock = bind(host, 0)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(LegitimateChoices(SandboxApp(service)), host=host, port=port, log_level="warning",
-                            access_log=False, lifespan="off", timeout_graceful_shutdown=1)
+    config = uvicorn.Config(
+        LegitimateChoices(SandboxApp(service)),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -112,10 +112,14 @@ def settings_as(fuzz: support.FuzzRun) -> Iterator[Any]:
 
 
 def populate_answer(body: bytes) -> tuple[Any, schemathesis.Response]:
-    request = {"stores": [{"brandID": 663, "branchID": 1062}], "sections": {"1022": {"sequence": 1, "availableTimes": {}}}}
+    request = {
+        "stores": [{"brandID": 663, "branchID": 1062}],
+        "sections": {"1022": {"sequence": 1, "availableTimes": {}}},
+    }
     ex = exchange("POST", "/menus/populate", 200, body, request=request)
-    case = load(None)["/menus/populate"]["POST"].Case(body=request, headers={"Idempotency-Key": "k"},
-                                                      media_type="application/json")
+    case = load(None)["/menus/populate"]["POST"].Case(
+        body=request, headers={"Idempotency-Key": "k"}, media_type="application/json"
+    )
     return case, st_response(ex)
 
 
@@ -154,8 +158,9 @@ def test_an_accepted_schema_violating_request_fails_only_for_an_enforced_constra
     assert not fuzz_hooks.filter_failure(schemathesis.HookContext(), failure, None, st_response(untitled))
     assert log.behaviours() == ["section.create-title-required"]
     # a documented constraint stays enforced on every target
-    no_stores = exchange("POST", "/menus/publish", 200, envelope_ok({"success": 0, "failed": 0}),
-                         request={"providerIDs": [1]})
+    no_stores = exchange(
+        "POST", "/menus/publish", 200, envelope_ok({"success": 0, "failed": 0}), request={"providerIDs": [1]}
+    )
     failure = AcceptedNegativeData(operation="op", message="m", status_code=200, expected_statuses=["400"])
     assert fuzz_hooks.filter_failure(schemathesis.HookContext(), failure, None, st_response(no_stores))
     assert getattr(failure, fuzz_hooks.VIOLATION).behaviour == "publish.requires-stores-and-providers"
@@ -167,11 +172,24 @@ def test_an_accepted_schema_violating_request_fails_only_for_an_enforced_constra
 #: members the docs leave open its own way (no brandIDs: no docs page and no DESIGN.md sentence names it)
 BUSINESS_MENU_WITHOUT_BRAND_IDS = {
     "request_id": "0af0f90815518ac157c838fd0e07ed5a",
-    "data": {"menu": {
-        "businessInfo": {"businessID": 398, "name": "Cimol Bojot"},
-        "sections": [{"id": 1022, "sequence": 1, "title": {"en": "Lunch"}, "description": {}, "enabled": True,
-                      "image": "", "isMealForOne": False, "visibilities": {"1": True}, "availableTimes": {}}],
-    }},
+    "data": {
+        "menu": {
+            "businessInfo": {"businessID": 398, "name": "Cimol Bojot"},
+            "sections": [
+                {
+                    "id": 1022,
+                    "sequence": 1,
+                    "title": {"en": "Lunch"},
+                    "description": {},
+                    "enabled": True,
+                    "image": "",
+                    "isMealForOne": False,
+                    "visibilities": {"1": True},
+                    "availableTimes": {},
+                }
+            ],
+        }
+    },
 }
 
 
@@ -199,11 +217,20 @@ def test_a_oneof_failure_is_blamed_on_the_best_matching_branch_never_on_the_cont
 
 @pytest.mark.behaviour("response.required-members")
 def test_the_best_branch_is_the_deepest_then_the_one_of_the_value_s_type():
-    root = {"components": {"schemas": {"X": {"oneOf": [
-        {"x-behaviour": "object-branch", "type": "object", "required": ["a"]},
-        {"x-behaviour": "string-branch", "type": "string", "minLength": 5},
-        {"x-behaviour": "list-branch", "type": "array", "items": {"type": "integer"}},
-    ]}}}, "$ref": "#/components/schemas/X"}
+    root = {
+        "components": {
+            "schemas": {
+                "X": {
+                    "oneOf": [
+                        {"x-behaviour": "object-branch", "type": "object", "required": ["a"]},
+                        {"x-behaviour": "string-branch", "type": "string", "minLength": 5},
+                        {"x-behaviour": "list-branch", "type": "array", "items": {"type": "integer"}},
+                    ]
+                }
+            }
+        },
+        "$ref": "#/components/schemas/X",
+    }
     validator = Draft202012Validator(root)
 
     def blamed_on(instance: Any) -> list[str]:
@@ -250,26 +277,33 @@ def test_another_2xx_and_further_members_are_the_stand_ins_choices(settings_as):
     body = json.dumps({"request_id": "r", "data": {"id": 9, "etag": "x"}, "served_by": "edge-1"}).encode()
     for status, behaviour in ((201, "response.success-status"), (200, "response.closed-objects")):
         ex = exchange("POST", "/menus/sections", status, body, request=request)
-        case = load(None)["/menus/sections"]["POST"].Case(body=request, headers={"Idempotency-Key": "k"},
-                                                           media_type="application/json")
+        case = load(None)["/menus/sections"]["POST"].Case(
+            body=request, headers={"Idempotency-Key": "k"}, media_type="application/json"
+        )
         settings_as(checks.everything_enforced)
         with pytest.raises(Violation) as info, fuzz_hooks.judged():
-            case.validate_response(st_response(ex), checks=[status_code_conformance, response_schema_conformance,
-                                                            *fuzz_hooks.HARNESS_CHECKS])
+            case.validate_response(
+                st_response(ex),
+                checks=[status_code_conformance, response_schema_conformance, *fuzz_hooks.HARNESS_CHECKS],
+            )
         assert info.value.behaviour == behaviour
-        viewed = load(REAL)["/menus/sections"]["POST"].Case(body=request, headers={"Idempotency-Key": "k"},
-                                                              media_type="application/json")
+        viewed = load(REAL)["/menus/sections"]["POST"].Case(
+            body=request, headers={"Idempotency-Key": "k"}, media_type="application/json"
+        )
         log = settings_as(REAL)
         with fuzz_hooks.judged():
-            viewed.validate_response(st_response(ex), checks=[status_code_conformance, response_schema_conformance,
-                                                               *fuzz_hooks.HARNESS_CHECKS])
+            viewed.validate_response(
+                st_response(ex),
+                checks=[status_code_conformance, response_schema_conformance, *fuzz_hooks.HARNESS_CHECKS],
+            )
         assert log.behaviours() == []
     # what is stated still fails everywhere: data.id missing
     ex = exchange("POST", "/menus/sections", 201, envelope_ok({"etag": "x"}), request=request)
     settings_as(REAL)
     with pytest.raises(Violation) as info, fuzz_hooks.judged():
-        viewed.validate_response(st_response(ex), checks=[status_code_conformance, response_schema_conformance,
-                                                           *fuzz_hooks.HARNESS_CHECKS])
+        viewed.validate_response(
+            st_response(ex), checks=[status_code_conformance, response_schema_conformance, *fuzz_hooks.HARNESS_CHECKS]
+        )
     assert info.value.behaviour == "section.create-returns-id"
 
 
@@ -277,8 +311,12 @@ def test_another_2xx_and_further_members_are_the_stand_ins_choices(settings_as):
 
 
 def verdict_of(ex: Any, judge: Any = checks.everything_enforced) -> str | None:
-    ctx = checks.Context(main=("pk_test", "sk_test_secret_1234"), own_stores=frozenset({(663, 1062)}),
-                         own_sections=frozenset({1022}), judgement=judge)
+    ctx = checks.Context(
+        main=("pk_test", "sk_test_secret_1234"),
+        own_stores=frozenset({(663, 1062)}),
+        own_sections=frozenset({1022}),
+        judgement=judge,
+    )
     try:
         checks.input_answer(ex, ctx)
     except checks.InputAnswerViolation as failure:
@@ -289,34 +327,112 @@ def verdict_of(ex: Any, judge: Any = checks.everything_enforced) -> str | None:
 STORE = {"brandID": 663, "branchID": 1062}
 
 
-@pytest.mark.behaviour("populate.times-optional", "input.null-means-absent", "input.query-id-leading-zeros",
-                       "input.query-id-zero-invalid", "envelope.validation-before-tenancy", "envelope.check-order")
-@pytest.mark.parametrize(("ex", "behaviour"), [
-    (exchange("POST", "/menus/populate", 400, envelope_error("request_invalid", "sections.1022.availableTimes"),
-              request={"stores": [STORE], "sections": {"1022": {"sequence": 1, "availableTimes": None}}}),
-     "populate.times-optional"),
-    (exchange("POST", "/menus/populate", 400, envelope_error("request_invalid", "fieldIncludeOnSync"),
-              request={"stores": [STORE], "sections": {"1022": {"sequence": 1, "availableTimes": {}}},
-                       "fieldIncludeOnSync": None}), "input.null-means-absent"),
-    (exchange("GET", "/menus", 400, envelope_error("request_invalid", "brand_id"), query="brand_id=0663&branch_id=1062"),
-     "input.query-id-leading-zeros"),
-    (exchange("PATCH", "/menus/sections/0/visibilities", 404, envelope_error("resource_not_found"),
-              request={"visibilities": {"1": True}}), "input.query-id-zero-invalid"),
-    (exchange("POST", "/menus/populate", 404, envelope_error("resource_not_found"),
-              request={"stores": [{"brandID": 9, "branchID": 9}], "sections": {"1022": {}}}),
-     "envelope.validation-before-tenancy"),
-    # ownership answered before the missing Idempotency-Key (which DESIGN's order puts ahead of validation)
-    (exchange("POST", "/menus/populate", 404, envelope_error("resource_not_found", "stores[0]"), key=None,
-              request={"stores": [{"brandID": 9, "branchID": 9}], "sections": {"1022": {}}}),
-     "envelope.check-order"),
-    # a bad path id among other faults: the 404 names the unknown store, not the id
-    (exchange("PATCH", "/menus/sections/2570766500/visibilities", 404, envelope_error("resource_not_found", "zoneStores[0]"),
-              request={"visibilities": {"3": False}, "zoneStores": [{"brandID": 9, "branchID": 9}], "": None}),
-     "envelope.validation-before-tenancy"),
-    (exchange("POST", "/menus/sections", 200, envelope_ok({"id": 9}), request={"title": {"en": "x"}, "colour": 1}),
-     "input.unknown-fields"),
-], ids=["times-null-refused", "null-refused", "leading-zero-refused", "zero-404", "tenancy-first",
-        "tenancy-before-the-key", "tenancy-before-a-bad-path-id", "unknown-field"])
+@pytest.mark.behaviour(
+    "populate.times-optional",
+    "input.null-means-absent",
+    "input.query-id-leading-zeros",
+    "input.query-id-zero-invalid",
+    "envelope.validation-before-tenancy",
+    "envelope.check-order",
+)
+@pytest.mark.parametrize(
+    ("ex", "behaviour"),
+    [
+        (
+            exchange(
+                "POST",
+                "/menus/populate",
+                400,
+                envelope_error("request_invalid", "sections.1022.availableTimes"),
+                request={"stores": [STORE], "sections": {"1022": {"sequence": 1, "availableTimes": None}}},
+            ),
+            "populate.times-optional",
+        ),
+        (
+            exchange(
+                "POST",
+                "/menus/populate",
+                400,
+                envelope_error("request_invalid", "fieldIncludeOnSync"),
+                request={
+                    "stores": [STORE],
+                    "sections": {"1022": {"sequence": 1, "availableTimes": {}}},
+                    "fieldIncludeOnSync": None,
+                },
+            ),
+            "input.null-means-absent",
+        ),
+        (
+            exchange(
+                "GET",
+                "/menus",
+                400,
+                envelope_error("request_invalid", "brand_id"),
+                query="brand_id=0663&branch_id=1062",
+            ),
+            "input.query-id-leading-zeros",
+        ),
+        (
+            exchange(
+                "PATCH",
+                "/menus/sections/0/visibilities",
+                404,
+                envelope_error("resource_not_found"),
+                request={"visibilities": {"1": True}},
+            ),
+            "input.query-id-zero-invalid",
+        ),
+        (
+            exchange(
+                "POST",
+                "/menus/populate",
+                404,
+                envelope_error("resource_not_found"),
+                request={"stores": [{"brandID": 9, "branchID": 9}], "sections": {"1022": {}}},
+            ),
+            "envelope.validation-before-tenancy",
+        ),
+        # ownership answered before the missing Idempotency-Key (which DESIGN's order puts ahead of validation)
+        (
+            exchange(
+                "POST",
+                "/menus/populate",
+                404,
+                envelope_error("resource_not_found", "stores[0]"),
+                key=None,
+                request={"stores": [{"brandID": 9, "branchID": 9}], "sections": {"1022": {}}},
+            ),
+            "envelope.check-order",
+        ),
+        # a bad path id among other faults: the 404 names the unknown store, not the id
+        (
+            exchange(
+                "PATCH",
+                "/menus/sections/2570766500/visibilities",
+                404,
+                envelope_error("resource_not_found", "zoneStores[0]"),
+                request={"visibilities": {"3": False}, "zoneStores": [{"brandID": 9, "branchID": 9}], "": None},
+            ),
+            "envelope.validation-before-tenancy",
+        ),
+        (
+            exchange(
+                "POST", "/menus/sections", 200, envelope_ok({"id": 9}), request={"title": {"en": "x"}, "colour": 1}
+            ),
+            "input.unknown-fields",
+        ),
+    ],
+    ids=[
+        "times-null-refused",
+        "null-refused",
+        "leading-zero-refused",
+        "zero-404",
+        "tenancy-first",
+        "tenancy-before-the-key",
+        "tenancy-before-a-bad-path-id",
+        "unknown-field",
+    ],
+)
 def test_each_departure_is_blamed_on_the_behaviour_it_departs_from(ex, behaviour):
     assert verdict_of(ex) == behaviour
     assert contract.behaviour(behaviour).status in {"assumed", "incidental"}  # observed off the reference
@@ -324,8 +440,13 @@ def test_each_departure_is_blamed_on_the_behaviour_it_departs_from(ex, behaviour
 
 @pytest.mark.behaviour("input.missing-required", "input.unknown-fields")
 def test_the_oracle_blames_an_enforced_constraint_first():
-    both = exchange("POST", "/menus/publish", 200, envelope_ok({"success": 0, "failed": 0}),
-                    request={"providerIDs": [1], "colour": 1})
+    both = exchange(
+        "POST",
+        "/menus/publish",
+        200,
+        envelope_ok({"success": 0, "failed": 0}),
+        request={"providerIDs": [1], "colour": 1},
+    )
     assert verdict_of(both, REAL) == "publish.requires-stores-and-providers"
 
 
@@ -358,18 +479,33 @@ def cases(fuzz: support.FuzzRun) -> list[tuple[str, str, dict[str, Any], str]]:
     assert fresh is not None
     return [
         ("/menus/sections", "POST", {"body": {}}, "section.create-title-required"),
-        ("/menus/populate", "POST", {"body": {"stores": [fresh.as_json()],
-                                              "sections": {str(fuzz.settings.sections[0]): {"sequence": 1}}}},
-         "populate.times-optional"),
-        ("/menus/sections/{sectionID}/visibilities", "PATCH",
-         {"path_parameters": {"sectionID": section}, "body": {"visibilities": {"1": True}}}, "section.visibilities-result"),
-        ("/menus", "GET", {"query": {"brand_id": f"0{store['brandID']}", "branch_id": store["branchID"]}},
-         "input.query-id-leading-zeros"),
+        (
+            "/menus/populate",
+            "POST",
+            {"body": {"stores": [fresh.as_json()], "sections": {str(fuzz.settings.sections[0]): {"sequence": 1}}}},
+            "populate.times-optional",
+        ),
+        (
+            "/menus/sections/{sectionID}/visibilities",
+            "PATCH",
+            {"path_parameters": {"sectionID": section}, "body": {"visibilities": {"1": True}}},
+            "section.visibilities-result",
+        ),
+        (
+            "/menus",
+            "GET",
+            {"query": {"brand_id": f"0{store['brandID']}", "branch_id": store["branchID"]}},
+            "input.query-id-leading-zeros",
+        ),
     ]
 
 
-@pytest.mark.behaviour("section.create-title-required", "populate.times-optional", "section.visibilities-result",
-                       "input.query-id-leading-zeros")
+@pytest.mark.behaviour(
+    "section.create-title-required",
+    "populate.times-optional",
+    "section.visibilities-result",
+    "input.query-id-leading-zeros",
+)
 def test_an_independent_server_raises_no_false_alarm_off_the_reference(fuzz, independent):
     observed = set()
     for path, method, parts, _ in cases(fuzz):
@@ -378,8 +514,12 @@ def test_an_independent_server_raises_no_false_alarm_off_the_reference(fuzz, ind
     assert all(contract.behaviour(b).status in {"assumed", "incidental"} for b in observed)
 
 
-@pytest.mark.behaviour("section.create-title-required", "populate.times-optional", "section.visibilities-result",
-                       "input.query-id-leading-zeros")
+@pytest.mark.behaviour(
+    "section.create-title-required",
+    "populate.times-optional",
+    "section.visibilities-result",
+    "input.query-id-leading-zeros",
+)
 def test_the_same_answers_fail_the_reference_each_on_its_own_behaviour(fuzz, independent):
     for path, method, parts, behaviour in cases(fuzz):
         with pytest.raises(Violation) as info:

@@ -33,7 +33,12 @@ def guard(**kw: Any) -> Guard:
 def test_a_write_naming_a_store_outside_the_allowlist_is_not_sent() -> None:
     g = guard()
     with pytest.raises(NotSent, match=r"not sent \(safety\).*5:6.*KLIKIT_STORES") as info:
-        g.admit("POST", URL + "/menus/populate", populate({"brandID": 663, "branchID": 1062}, {"brandID": 5, "branchID": 6}), basic("pk"))
+        g.admit(
+            "POST",
+            URL + "/menus/populate",
+            populate({"brandID": 663, "branchID": 1062}, {"brandID": 5, "branchID": 6}),
+            basic("pk"),
+        )
     assert not isinstance(info.value, AssertionError)
     assert g.sent == 0 and g.not_sent == 1
     assert g.blocked[0].method == "POST" and "5:6" in g.blocked[0].reason
@@ -71,7 +76,12 @@ def test_a_write_whose_query_names_a_store_is_checked_but_getmenu_is_a_read() ->
 )
 def test_invalid_ids_cannot_name_a_store_and_pass(value: Any) -> None:
     g = guard()
-    g.admit("POST", URL + "/menus/publish", json.dumps({"stores": [{"brandID": value, "branchID": 6}], "providerIDs": [1]}).encode(), None)
+    g.admit(
+        "POST",
+        URL + "/menus/publish",
+        json.dumps({"stores": [{"brandID": value, "branchID": 6}], "providerIDs": [1]}).encode(),
+        None,
+    )
     g.admit("POST", URL + "/menus/publish", b'{"stores": [{"brandID": 5, "branchID": 6}', None)  # not JSON
     assert g.sent == 2 and g.not_sent == 0
 
@@ -100,7 +110,10 @@ def test_read_only_refuses_every_write_even_without_stores() -> None:
 
 
 def test_rewrite_keeps_invalid_ids_and_the_json_type() -> None:
-    body = {"stores": [{"brandID": 5.0, "branchID": 6}, {"brandID": -1, "branchID": 6}], "zoneStores": [{"brandID": 7, "branchID": 8}]}
+    body = {
+        "stores": [{"brandID": 5.0, "branchID": 6}, {"brandID": -1, "branchID": 6}],
+        "zoneStores": [{"brandID": 7, "branchID": 8}],
+    }
     rewrite_stores(body, lambda: {"brandID": 663, "branchID": 1062})
     assert body["stores"][0] == {"brandID": 663.0, "branchID": 1062}
     assert isinstance(body["stores"][0]["brandID"], float)
@@ -236,7 +249,9 @@ def test_the_plain_cli_setup_and_cases_pass_the_guard(sandbox: Any, monkeypatch:
     outside = operation.Case(body={"stores": [{"brandID": 663, "branchID": 1063}], "providerIDs": [1]})
     with pytest.raises(NotSent, match="663:1063"):
         fuzz_hooks.refused(settings.guard, outside, {})
-    fuzz_hooks.refused(settings.guard, operation.Case(body={"stores": [{"brandID": 663, "branchID": 1062}],
-                                                            "providerIDs": [1]}), {})
-    fuzz_hooks.refused(settings.guard, operation.Case(body={"stores": [{"brandID": -1, "branchID": 1063}],
-                                                            "providerIDs": [1]}), {})
+    fuzz_hooks.refused(
+        settings.guard, operation.Case(body={"stores": [{"brandID": 663, "branchID": 1062}], "providerIDs": [1]}), {}
+    )
+    fuzz_hooks.refused(
+        settings.guard, operation.Case(body={"stores": [{"brandID": -1, "branchID": 1063}], "providerIDs": [1]}), {}
+    )

@@ -80,7 +80,9 @@ def max_in_any_window(times: list[float], width: float = 1.0) -> int:
 @pytest.mark.loopback
 def test_rate_cap_and_count_hold_at_the_server() -> None:
     with serve_stamped() as (_, recorder, env):
-        settings = load_settings(None, **{k.removeprefix("KLIKIT_").lower(): v for k, v in {**env, "KLIKIT_MAX_RPS": "20"}.items()})
+        settings = load_settings(
+            None, **{k.removeprefix("KLIKIT_").lower(): v for k, v in {**env, "KLIKIT_MAX_RPS": "20"}.items()}
+        )
         target = Target(env["KLIKIT_BASE_URL"], settings)  # no service: a real target, capped at 20/s
 
         def by_httpx() -> None:
@@ -102,7 +104,9 @@ def test_rate_cap_and_count_hold_at_the_server() -> None:
         wall = time.monotonic() - started
         received = list(recorder.arrivals)
     peak = max_in_any_window(received)
-    print(f"rate: {len(received)} received, {target.requests_sent} counted, peak {peak} in any 1-s window, {wall:.1f} s")
+    print(
+        f"rate: {len(received)} received, {target.requests_sent} counted, peak {peak} in any 1-s window, {wall:.1f} s"
+    )
     assert len(received) == target.requests_sent == 60
     assert peak <= 20
     assert wall >= 2.0  # 60 requests at 20/s cannot finish in under two full windows
@@ -137,9 +141,24 @@ def test_suites_over_http_change_no_store_outside_the_allowlist(tmp_path: Path) 
         before = world_state(service)
         report = tmp_path / "report"
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest", *map(str, suites.paths(suites.NAMES)), *suites.pytest_location(), "-q", "-p", "no:randomly",
-             "--klikit-target", env["KLIKIT_BASE_URL"], "--klikit-env-file", str(env_file),
-             "--klikit-profile", profiles.current(), "--klikit-report", str(report)],
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                *map(str, suites.paths(suites.NAMES)),
+                *suites.pytest_location(),
+                "-q",
+                "-p",
+                "no:randomly",
+                "--klikit-target",
+                env["KLIKIT_BASE_URL"],
+                "--klikit-env-file",
+                str(env_file),
+                "--klikit-profile",
+                profiles.current(),
+                "--klikit-report",
+                str(report),
+            ],
             env=child_env(),
             cwd=ROOT,
             capture_output=True,
@@ -151,12 +170,16 @@ def test_suites_over_http_change_no_store_outside_the_allowlist(tmp_path: Path) 
         received = len(recorder.arrivals)
     assert proc.returncode in (0, 1), proc.stdout[-4000:] + proc.stderr[-2000:]
     meta = json.loads((report / "results.json").read_text())["meta"]
-    print(f"records ({profiles.current()}): {received} received, {meta['requests']} counted, "
-          f"{len(meta['not_sent'])} not sent (safety)")
+    print(
+        f"records ({profiles.current()}): {received} received, {meta['requests']} counted, "
+        f"{len(meta['not_sent'])} not sent (safety)"
+    )
     print("\n".join(line for line in proc.stdout.splitlines() if "passed" in line or "not sent" in line))
     assert received == meta["requests"]
     changed = sorted(str(k) for k in before if k != allowed and k not in fresh and before[k] != after[k])
     assert not changed, f"stores outside the allowlist changed: {changed}"
     assert before.keys() == after.keys()
-    untouched_fresh = [k for k in before if k.brand_id == 5297 and k.branch_id >= 2101]  # the stand-in's fresh stores nobody listed
+    untouched_fresh = [
+        k for k in before if k.brand_id == 5297 and k.branch_id >= 2101
+    ]  # the stand-in's fresh stores nobody listed
     assert untouched_fresh and all(not after[k][0] for k in untouched_fresh)

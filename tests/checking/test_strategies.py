@@ -23,7 +23,9 @@ def test_valid_schedules_are_accepted(schedule):
     assert oracle_accepts_schedule(schedule)
 
 
-@pytest.mark.behaviour("schedule.shape", "schedule.hhmm-range", "schedule.start-before-end", "schedule.no-overlap-within-day")
+@pytest.mark.behaviour(
+    "schedule.shape", "schedule.hhmm-range", "schedule.start-before-end", "schedule.no-overlap-within-day"
+)
 @given(ks.invalid_schedules())
 def test_invalid_schedules_are_rejected(case):
     kind, schedule = case

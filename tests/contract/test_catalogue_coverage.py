@@ -31,7 +31,13 @@ def emitted_codes() -> set[str]:
 
 
 def test_the_scan_finds_the_core_codes():
-    assert {"auth_missing", "request_invalid", "state_idempotency_conflict", "rate_limit_exceeded", "method_not_allowed"} <= emitted_codes()
+    assert {
+        "auth_missing",
+        "request_invalid",
+        "state_idempotency_conflict",
+        "rate_limit_exceeded",
+        "method_not_allowed",
+    } <= emitted_codes()
 
 
 @pytest.mark.behaviour("envelope.code-status-catalogue")
@@ -57,7 +63,9 @@ def test_every_emitted_code_and_status_is_documented_in_openapi():
     catalogue = contract.errors()
     for code in emitted_codes():
         status = str(catalogue.reference[code].status)
-        holders = [n for n, s in statuses_by_response.items() if s == status and f"`{code}`" in shared[n]["description"]]
+        holders = [
+            n for n, s in statuses_by_response.items() if s == status and f"`{code}`" in shared[n]["description"]
+        ]
         assert holders, f"{code} ({status}) is in no shared response of openapi.yaml"
         if code != "method_not_allowed":  # 405 answers methods no operation defines
             assert status in documented_statuses, f"status {status} of {code} is documented by no operation"

@@ -18,10 +18,18 @@ CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 
 def _limits_of(folder: Path) -> subprocess.CompletedProcess[str]:
     """The limits a fresh interpreter reads from the contract files in ``folder``."""
-    code = ("import json; from klikit_harness.contract import limits as l; "
-            "print(json.dumps([l.BASE_PATH, l.MAX_KEY_LENGTH, l.INT32_MAX]))")
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={"KLIKIT_CONTRACTS_DIR": str(folder), "PATH": ""}, check=False)
+    code = (
+        "import json; from klikit_harness.contract import limits as l; "
+        "print(json.dumps([l.BASE_PATH, l.MAX_KEY_LENGTH, l.INT32_MAX]))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"KLIKIT_CONTRACTS_DIR": str(folder), "PATH": ""},
+        check=False,
+    )
 
 
 def _edited_copy(tmp_path: Path, edit: dict[str, object]) -> Path:
@@ -40,8 +48,9 @@ def test_the_key_length_the_id_bound_and_the_base_path_are_the_documents() -> No
 
 
 def test_a_limit_changed_in_openapi_yaml_changes_the_harness(tmp_path: Path) -> None:
-    folder = _edited_copy(tmp_path, {"maxLength": 80, "maximum": 999,
-                                     "servers": [{"url": "https://example.test/api/v2/"}]})
+    folder = _edited_copy(
+        tmp_path, {"maxLength": 80, "maximum": 999, "servers": [{"url": "https://example.test/api/v2/"}]}
+    )
     done = _limits_of(folder)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == ["/api/v2", 80, 999]

@@ -234,9 +234,7 @@ def test_error_responses_carry_the_error_envelope(openapi):
     }
     for name in shared:
         response = openapi["components"]["responses"][name]
-        assert response["content"]["application/json"]["schema"] == {
-            "$ref": "#/components/schemas/ErrorEnvelope"
-        }, name
+        assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorEnvelope"}, name
     envelope = openapi["components"]["schemas"]["ErrorEnvelope"]
     assert envelope["required"] == ["request_id", "error"]
     assert envelope["additionalProperties"] is False
@@ -257,20 +255,12 @@ def test_error_statuses_match_the_reference_catalogue(openapi, errors):
 
     shared = _shared_error_responses(openapi)
     for name, status in shared.items():
-        assert codes_by_status.get(status), (
-            f"{name} documents {status}, which no reference code uses"
-        )
-        described = set(
-            DESCRIBED_CODE.findall(openapi["components"]["responses"][name]["description"])
-        )
+        assert codes_by_status.get(status), f"{name} documents {status}, which no reference code uses"
+        described = set(DESCRIBED_CODE.findall(openapi["components"]["responses"][name]["description"]))
         described_known = described & set(reference)
-        assert described == described_known, (
-            f"{name} names codes not in errors.yaml: {described - described_known}"
-        )
+        assert described == described_known, f"{name} names codes not in errors.yaml: {described - described_known}"
         expected = codes_by_status[status]
-        assert described == expected, (
-            f"{name} ({status}) lists {sorted(described)}, catalogue has {sorted(expected)}"
-        )
+        assert described == expected, f"{name} ({status}) lists {sorted(described)}, catalogue has {sorted(expected)}"
 
     for op_id, (_, _, op) in _operations(openapi).items():
         for status in op["responses"]:
@@ -321,10 +311,7 @@ SYNC_EXAMPLE = {
     "stores": [{"brandID": 663, "branchID": 1062}],
     "sections": {"1022": {"sequence": 1, "availableTimes": {}}},
 }
-WEEK = {
-    str(day): {"disabled": False, "slots": [{"startTime": 900, "endTime": 2200}]}
-    for day in range(7)
-}
+WEEK = {str(day): {"disabled": False, "slots": [{"startTime": 900, "endTime": 2200}]} for day in range(7)}
 CREATE_EXAMPLE = {
     "title": {"en": "All Day Menu", "id": "Menu Sepanjang Hari"},
     "description": {"en": "Available 09:00 – 22:00"},
@@ -479,9 +466,7 @@ def test_schema_accepts(openapi, schema, instance):
             "CreateSectionRequest",
             {
                 "title": {"en": "x"},
-                "availableTimes": {
-                    "0": {"disabled": False, "slots": [{"startTime": 900, "endTime": 2400}]}
-                },
+                "availableTimes": {"0": {"disabled": False, "slots": [{"startTime": 900, "endTime": 2400}]}},
             },
         ),
         ("CreateSectionRequest", {"title": {"en": "x"}, "blackoutDates": ["25-12-2025"]}),
@@ -507,9 +492,7 @@ def test_schema_accepts(openapi, schema, instance):
     ],
 )
 def test_schema_rejects(openapi, schema, instance):
-    assert list(_schema_validator(openapi, schema).iter_errors(instance)), (
-        f"{schema} accepted {instance!r}"
-    )
+    assert list(_schema_validator(openapi, schema).iter_errors(instance)), f"{schema} accepted {instance!r}"
 
 
 # --------------------------------------------------------------------------- behaviours.yaml
@@ -556,9 +539,7 @@ def test_contested_behaviours_cover_the_known_contradictions(behaviours):
         "idempotency.key-required-on-writes",
     ):
         assert by_id[behaviour_id]["status"] == "contested", behaviour_id
-    contradictions = {
-        ref for b in behaviours if b["status"] == "contested" for ref in b.get("dossier", [])
-    }
+    contradictions = {ref for b in behaviours if b["status"] == "contested" for ref in b.get("dossier", [])}
     assert {"C1", "C2", "C3", "C4", "C5", "C7"} <= contradictions
 
 
@@ -707,8 +688,11 @@ def _response_chains(doc: dict):
 def test_every_closed_answer_object_names_the_behaviour_that_closes_it(openapi):
     """No docs page and no DESIGN.md sentence says an answer carries "nothing else": every closed
     answer object is closed by the incidental response.closed-objects, named on the object itself."""
-    closed = [(where, chain[-1]) for where, chain in _response_chains(openapi)
-              if chain[-1].get("additionalProperties") is False]
+    closed = [
+        (where, chain[-1])
+        for where, chain in _response_chains(openapi)
+        if chain[-1].get("additionalProperties") is False
+    ]
     assert len(closed) >= 12
     for where, node in closed:
         assert (node.get("x-behaviours") or {}).get("additionalProperties") == "response.closed-objects", where
@@ -771,7 +755,7 @@ def _as_real_target(behaviours: list[dict]):
 
 
 def test_stated_envelope_exclusions_survive_every_view(openapi, behaviours):
-    """"2xx: no error" and "non-2xx: no data" are stated: they hold even where closedness is only observed."""
+    """ "2xx: no error" and "non-2xx: no data" are stated: they hold even where closedness is only observed."""
     from klikit_harness.contract import view as schema_view
 
     view = schema_view.documented_view(openapi, _as_real_target(behaviours))

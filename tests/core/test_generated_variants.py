@@ -130,7 +130,10 @@ DOC: dict[str, Any] = {
                 "x-behaviour": "doc.payload",
                 "type": "object",
                 "required": ["id"],
-                "properties": {"id": {"type": "integer"}, "tags": {"type": "object", "propertyNames": {"pattern": "^[a-z]+$"}}},
+                "properties": {
+                    "id": {"type": "integer"},
+                    "tags": {"type": "object", "propertyNames": {"pattern": "^[a-z]+$"}},
+                },
             },
         },
     },
@@ -168,9 +171,17 @@ def test_documented_and_contested_constraints_and_request_schemas_yield_none():
     names = set(generate())
     # Error is closed by a documented sentence; ThingData.id and .flag are required by documented/contested ones;
     # ListResponse's status is documented; Slot and ThingRequest belong to requests; a map (tags) gets no member
-    for absent in ("extra-member.error", "drop-member.thing-data.id", "drop-member.thing-data.flag",
-                   "status-201.list-things", "extra-member.slot", "extra-member.thing-request",
-                   "extra-member.thing.tags", "drop-member.error-envelope.data", "drop-member.thing-response.error"):
+    for absent in (
+        "extra-member.error",
+        "drop-member.thing-data.id",
+        "drop-member.thing-data.flag",
+        "status-201.list-things",
+        "extra-member.slot",
+        "extra-member.thing-request",
+        "extra-member.thing.tags",
+        "drop-member.error-envelope.data",
+        "drop-member.thing-response.error",
+    ):
         assert absent not in names
 
 
@@ -192,8 +203,13 @@ def test_a_departure_carries_where_it_applies():
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("MenuSection", "menu-section"), ("blackoutDates", "blackout-dates"), ("request_id", "request-id"),
-     ("providerIDs", "provider-ids"), ("branchID", "branch-id")],
+    [
+        ("MenuSection", "menu-section"),
+        ("blackoutDates", "blackout-dates"),
+        ("request_id", "request-id"),
+        ("providerIDs", "provider-ids"),
+        ("branchID", "branch-id"),
+    ],
 )
 def test_kebab(text, expected):
     assert kebab(text) == expected
@@ -201,8 +217,12 @@ def test_kebab(text, expected):
 
 def test_on_the_project_contract_open_objects_and_optional_members_are_found():
     names = {d.name for d in variants.generated_departures()}
-    assert {"extra-member.business-info", "extra-member.menu-section", "drop-member.menu-section.blackout-dates",
-            "drop-member.error.details"} <= names
+    assert {
+        "extra-member.business-info",
+        "extra-member.menu-section",
+        "drop-member.menu-section.blackout-dates",
+        "drop-member.error.details",
+    } <= names
     # shared with requests: no departure
     assert not any(n.startswith(("extra-member.slot", "extra-member.day-schedule")) for n in names)
     assert "components/schemas/MenuSection" in response_objects(contract.openapi())

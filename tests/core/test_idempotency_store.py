@@ -39,7 +39,9 @@ def test_fingerprint_includes_method_and_path():
     assert fingerprint("POST", "/a", {}) != fingerprint("PATCH", "/a", {})
 
 
-@pytest.mark.behaviour("idempotency.replay-same-response", "idempotency.conflict-different-body", "idempotency.in-flight-conflict")
+@pytest.mark.behaviour(
+    "idempotency.replay-same-response", "idempotency.conflict-different-body", "idempotency.in-flight-conflict"
+)
 def test_reserve_inflight_replay_conflict():
     store = IdempotencyStore()
     first = store.begin("cred", "k", "fp1", 0.0)

@@ -113,7 +113,9 @@ def test_matches_reads_type_required_and_forbidden_members():
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=3),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["id", "note", "times", "x"]), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["id", "note", "times", "x"]), inner, max_size=3)
+    ),
     max_leaves=12,
 )
 

@@ -40,7 +40,9 @@ def test_disabled_days_are_never_checked(pair):
     disabled = {"3": {"disabled": True, "slots": [a, b]}}
     assert not schedules.is_valid(enabled)
     assert schedules.is_valid(disabled)
-    assert schedules.collision({"3": {"disabled": True, "slots": [a]}}, {"3": {"disabled": False, "slots": [b]}}) is None
+    assert (
+        schedules.collision({"3": {"disabled": True, "slots": [a]}}, {"3": {"disabled": False, "slots": [b]}}) is None
+    )
 
 
 @given(ks.overlapping_schedules())

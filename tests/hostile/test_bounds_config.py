@@ -26,7 +26,9 @@ def test_the_variables_set_the_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_defaults_are_the_readmes() -> None:
     settings = load_settings(None)
-    assert settings.bounds() == Bounds(max_body_bytes=10 * 1024 * 1024, connect_timeout=10, read_timeout=30, answer_timeout=60)
+    assert settings.bounds() == Bounds(
+        max_body_bytes=10 * 1024 * 1024, connect_timeout=10, read_timeout=30, answer_timeout=60
+    )
     assert settings.max_time == 7200
 
 
@@ -40,7 +42,9 @@ def test_the_defaults_are_the_readmes() -> None:
         ("KLIKIT_MAX_TIME", "0", "KLIKIT_MAX_TIME must be > 0"),
     ],
 )
-def test_a_bad_bound_names_its_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str) -> None:
+def test_a_bad_bound_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigError, match=message):
         load_settings(None)

@@ -14,7 +14,9 @@ from klikit_harness.partner import envelope
 
 from .conftest import BOUNDS
 
-REDIRECTS = [f"redirect-{code}-{where}" for code in (301, 302, 307, 308) for where in ("path", "host", "production", "scheme")]
+REDIRECTS = [
+    f"redirect-{code}-{where}" for code in (301, 302, 307, 308) for where in ("path", "host", "production", "scheme")
+]
 
 
 def _violation(target_for: Any, behaviour: str) -> tuple[Violation, Any]:
@@ -25,7 +27,9 @@ def _violation(target_for: Any, behaviour: str) -> tuple[Violation, Any]:
 
 
 @pytest.mark.parametrize("behaviour", REDIRECTS)
-def test_a_redirect_is_never_followed_and_fails_the_answer(target_for: Any, hostile_server: Any, behaviour: str) -> None:
+def test_a_redirect_is_never_followed_and_fails_the_answer(
+    target_for: Any, hostile_server: Any, behaviour: str
+) -> None:
     before = len(hostile_server.requests)
     violation, last = _violation(target_for, behaviour)
     assert violation.behaviour == "envelope.json-body"

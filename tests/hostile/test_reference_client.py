@@ -67,7 +67,10 @@ def test_a_body_broken_off_is_connection_lost_with_the_key(hostile_server: Any, 
         _client(hostile_server, behaviour).call("getMenu")
 
 
-@pytest.mark.parametrize(("behaviour", "limit"), [("never", BOUNDS.read_timeout), ("drip-head", BOUNDS.answer_timeout), ("drip", BOUNDS.answer_timeout)])
+@pytest.mark.parametrize(
+    ("behaviour", "limit"),
+    [("never", BOUNDS.read_timeout), ("drip-head", BOUNDS.answer_timeout), ("drip", BOUNDS.answer_timeout)],
+)
 def test_a_stuck_answer_is_a_request_timeout_on_time(hostile_server: Any, behaviour: str, limit: float) -> None:
     started = time.monotonic()
     with pytest.raises((RequestTimeout, ContractViolation)) as caught:

@@ -12,7 +12,7 @@ import pytest
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.loopback
 
-SUITE = '''
+SUITE = """
 import pytest
 from klikit_harness.checking import expect
 
@@ -21,7 +21,7 @@ def test_get_menu(klikit_target):
     with klikit_target.client() as api:
         response = api.call("getMenu")
     expect.envelope(api, response)
-'''
+"""
 ARTEFACTS = ("report.html", "report.md", "results.json", "junit.xml", "target-profile.yaml")
 #: the longest excerpt of a body a report line carries (``HttpExchange.received``'s 300 and its prefix)
 EXCERPT_BOUND = 600
@@ -35,8 +35,16 @@ def _run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, url: str) -
     pytester.makepyfile(test_inner=SUITE)
     report = pytester.path / "report"
     result = pytester.runpytest(
-        "-p", "no:cacheprovider", "-p", "no:rerunfailures", "--klikit-target", url, "--klikit-report", str(report),
-        "--junitxml", str(report / "junit.xml"),
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:rerunfailures",
+        "--klikit-target",
+        url,
+        "--klikit-report",
+        str(report),
+        "--junitxml",
+        str(report / "junit.xml"),
     )
     return result, json.loads((report / "results.json").read_text()), report
 

@@ -24,7 +24,19 @@ SLACK = 45.0
 def _run(url: str, report: Path, *extra: str, **env: str) -> subprocess.Popen[str]:
     variables = {k: v for k, v in os.environ.items() if not k.startswith(("KLIKIT_", "PYTEST_"))}
     variables.update(KLIKIT_PARTNER_KEY="pk_hostile", KLIKIT_SECRET_KEY="sk_hostile_secret", **env)
-    command = [sys.executable, "-m", "klikit_harness", "run", "--target", url, "--suite", "contract", "--report", str(report), *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "klikit_harness",
+        "run",
+        "--target",
+        url,
+        "--suite",
+        "contract",
+        "--report",
+        str(report),
+        *extra,
+    ]
     return subprocess.Popen(command, env=variables, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -34,7 +46,14 @@ def test_a_never_answering_target_ends_on_time_with_exit_3_and_a_report_naming_w
     url = hostile_server.url("never")
     started = time.monotonic()
     # both at once: one stopped by the run deadline, one by the read timeout of its first request
-    by_deadline = _run(url, tmp_path / "deadline", "--max-time", f"{MAX_TIME:g}", KLIKIT_READ_TIMEOUT="300", KLIKIT_ANSWER_TIMEOUT="300")
+    by_deadline = _run(
+        url,
+        tmp_path / "deadline",
+        "--max-time",
+        f"{MAX_TIME:g}",
+        KLIKIT_READ_TIMEOUT="300",
+        KLIKIT_ANSWER_TIMEOUT="300",
+    )
     by_read_timeout = _run(url, tmp_path / "read", KLIKIT_READ_TIMEOUT="1")
     out_deadline, _ = by_deadline.communicate(timeout=MAX_TIME + SLACK + 30)
     deadline_wall = time.monotonic() - started

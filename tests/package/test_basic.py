@@ -30,7 +30,7 @@ def test_a_header_it_writes_reads_back_to_the_same_pair() -> None:
         ("Basic", None),
         ("Basic not-base64!", None),
         (f"Basic {_b64(b'no-colon')}", None),
-        (f"Basic {_b64(bytes([0xff, 0x3a, 0x41]))}", None),  # not UTF-8
+        (f"Basic {_b64(bytes([0xFF, 0x3A, 0x41]))}", None),  # not UTF-8
     ],
 )
 def test_parse_basic_reads_the_pair_or_none(header: str | None, pair: tuple[str, str] | None) -> None:

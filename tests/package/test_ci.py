@@ -80,9 +80,9 @@ def test_the_merge_job_merges_each_proof_into_the_job_summary() -> None:
 
 def test_ci_runs_the_readme_test_command_then_the_slow_lane() -> None:
     command = readme_test_command()
-    assert "-m \"not slow\"" in command and "-n " in command
+    assert '-m "not slow"' in command and "-n " in command
     tests = _run(_workflow()["jobs"]["tests"])
-    assert f"{command} --durations=20" in tests and 'pytest -m slow --durations=20' in tests
+    assert f"{command} --durations=20" in tests and "pytest -m slow --durations=20" in tests
     script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert f"{command} --durations=20" in script and "pytest -m slow --durations=20" in script
 
@@ -94,7 +94,7 @@ def test_ci_lints_type_checks_and_runs_the_built_wheel_from_an_empty_directory_b
     wheel = script.split("wheel_outside_the_checkout() {", 1)[1].split("\n}\n", 1)[0]
     assert 'python -m venv "$work/venv"' in wheel and '"$work/venv/bin/python" -m pip install' in wheel
     assert 'cd "$work/empty"' in wheel and '"$work/venv/bin/klikit-harness" run --suite contract' in wheel
-    assert script.index("step \"the wheel") < script.index(f"{readme_test_command()} --durations=20")
+    assert script.index('step "the wheel') < script.index(f"{readme_test_command()} --durations=20")
 
 
 def test_each_proofs_merge_reads_only_its_own_shards() -> None:

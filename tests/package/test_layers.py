@@ -47,8 +47,9 @@ def imports_in(source: str, package: list[str]) -> set[str]:
 def upward(layer: str, imported: set[str]) -> list[str]:
     """The imports that reach a layer below ``layer`` in the README's table."""
     layers = layer_table()
-    return sorted(t for t in imported if (other := layer_of(t, layers)) is not None
-                  and layers.index(other) > layers.index(layer))
+    return sorted(
+        t for t in imported if (other := layer_of(t, layers)) is not None and layers.index(other) > layers.index(layer)
+    )
 
 
 def layer_of(dotted: str, layers: list[str]) -> str | None:
@@ -65,8 +66,9 @@ def test_the_table_names_every_package_and_every_module_sits_in_one() -> None:
     assert loose == FACE, f"modules outside the layers: {sorted(loose - FACE)}"
 
 
-@pytest.mark.parametrize("path", sorted(p for p in PACKAGE.rglob("*.py") if p.parent != PACKAGE),
-                         ids=lambda p: str(p.relative_to(PACKAGE)))
+@pytest.mark.parametrize(
+    "path", sorted(p for p in PACKAGE.rglob("*.py") if p.parent != PACKAGE), ids=lambda p: str(p.relative_to(PACKAGE))
+)
 def test_a_layer_imports_only_the_layers_above_it(path: Path) -> None:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     found = upward(parts[1], imports_in(path.read_text(encoding="utf-8"), list(parts[:-1])))

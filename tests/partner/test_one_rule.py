@@ -36,8 +36,13 @@ BAD_RETRY_AFTER = ["²", "٣", "0", "-1", "1.5", "soon", "", "Wed, 21 Oct 2026 0
 
 def answer(status: int, body: Any, headers: dict[str, str] | None = None, method: str = "GET") -> HttpExchange:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return HttpExchange(method=method, url=URL + "/menus", status=status,
-                        headers={"content-type": "application/json", **(headers or {})}, body=raw)
+    return HttpExchange(
+        method=method,
+        url=URL + "/menus",
+        status=status,
+        headers={"content-type": "application/json", **(headers or {})},
+        body=raw,
+    )
 
 
 def rule_of(breach: envelope.Breach | None) -> tuple[str, str] | None:
@@ -83,24 +88,39 @@ def test_a_reading_holds_the_code_to_its_vocabulary_and_none_accepts_either():
     assert rule_of(envelope.catalogued(ex, "reference")) == ("envelope.code-status-catalogue", "code_in_catalogue")
 
 
-@pytest.mark.behaviour("envelope.json-body", "envelope.request-id", "envelope.success-has-data",
-                       "envelope.error-shape", "envelope.code-status-catalogue")
+@pytest.mark.behaviour(
+    "envelope.json-body",
+    "envelope.request-id",
+    "envelope.success-has-data",
+    "envelope.error-shape",
+    "envelope.code-status-catalogue",
+)
 @pytest.mark.parametrize(
     ("ex", "behaviour"),
     [
         (answer(200, b"<html>", {"content-type": "text/html"}), "envelope.json-body"),
-        (answer(200, b"{", ), "envelope.json-body"),
+        (
+            answer(
+                200,
+                b"{",
+            ),
+            "envelope.json-body",
+        ),
         (answer(200, b"[" * 100_000 + b"]" * 100_000), "envelope.json-body"),  # too deep to parse: still a breach
         (answer(200, b"\xff\xfe"), "envelope.json-body"),
         (answer(200, [1]), "envelope.json-body"),
         (answer(200, {"data": {}}), "envelope.request-id"),
         (answer(200, {"request_id": "r"}), "envelope.success-has-data"),
         (answer(404, {"request_id": "r", "error": {"code": "resource_not_found"}}), "envelope.error-shape"),
-        (answer(404, {"request_id": "r", "error": {"code": "resource_not_found", "message": "m"}, "data": {}}),
-         "envelope.error-shape"),
+        (
+            answer(404, {"request_id": "r", "error": {"code": "resource_not_found", "message": "m"}, "data": {}}),
+            "envelope.error-shape",
+        ),
         (answer(404, {"request_id": "r", "error": {"code": "nope", "message": "m"}}), "envelope.code-status-catalogue"),
-        (answer(418, {"request_id": "r", "error": {"code": "resource_not_found", "message": "m"}}),
-         "envelope.code-status-catalogue"),
+        (
+            answer(418, {"request_id": "r", "error": {"code": "resource_not_found", "message": "m"}}),
+            "envelope.code-status-catalogue",
+        ),
     ],
 )
 def test_each_breach_names_its_behaviour_and_a_registered_check(ex, behaviour):
@@ -127,8 +147,14 @@ def _mock_client(status: int, body: Any, headers: dict[str, Any]) -> KlikitClien
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, json=body, headers=headers)
 
-    return KlikitClient(URL, KEY, SECRET, transport=httpx.MockTransport(handler),
-                        retry=RetryPolicy(max_attempts=2), sleep=lambda _s: None)
+    return KlikitClient(
+        URL,
+        KEY,
+        SECRET,
+        transport=httpx.MockTransport(handler),
+        retry=RetryPolicy(max_attempts=2),
+        sleep=lambda _s: None,
+    )
 
 
 @pytest.mark.behaviour("ratelimit.retry-after-seconds", "client.contract-violation-detected")
@@ -175,8 +201,9 @@ def test_the_targets_every_429_check_reports_a_bad_retry_after(value):
 def test_a_suite_failure_reproduces_the_judged_answer_with_its_clients_credential_variables():
     target = _target()
     with respx.mock(base_url=URL) as router, target.client(("pk_other", "sk_other_secret"), variable="OTHER") as api:
-        router.get("/menus").respond(404, json={"request_id": "req_404", "error": {"code": "resource_not_found",
-                                                                                   "message": SECRET}})
+        router.get("/menus").respond(
+            404, json={"request_id": "req_404", "error": {"code": "resource_not_found", "message": SECRET}}
+        )
         with pytest.raises(Violation) as info:
             expect.error(api, api.call("getMenu"), "request_invalid", "input.wrong-types")
         read_back = expect.mismatch(api, "state read back", "getmenu.store-fields", {"secret": SECRET}, "no secret")
@@ -190,7 +217,11 @@ def test_a_suite_failure_reproduces_the_judged_answer_with_its_clients_credentia
 @pytest.mark.behaviour("envelope.json-body")
 @pytest.mark.parametrize(
     ("status", "content", "ctype"),
-    [(200, b"\xff", "application/json"), (200, b"[1]", "application/json"), (502, b"<h1>Bad Gateway</h1>", "text/html")],
+    [
+        (200, b"\xff", "application/json"),
+        (200, b"[1]", "application/json"),
+        (502, b"<h1>Bad Gateway</h1>", "text/html"),
+    ],
 )
 def test_the_expectations_read_the_same_rules(status, content, ctype):
     target = _target()
@@ -211,8 +242,9 @@ def _each_way(request: httpx.Request) -> list[HttpExchange]:
     import requests
 
     response = httpx.Response(200, json={"request_id": "r", "data": {}}, request=request)
-    prepared = requests.Request(request.method, str(request.url), headers=dict(request.headers),
-                                data=request.content).prepare()
+    prepared = requests.Request(
+        request.method, str(request.url), headers=dict(request.headers), data=request.content
+    ).prepare()
     legacy = requests.Response()
     legacy.status_code, legacy._content, legacy.request = 200, response.content, prepared
     legacy.headers.update(response.headers)
@@ -221,9 +253,17 @@ def _each_way(request: httpx.Request) -> list[HttpExchange]:
 
 @pytest.mark.behaviour("client.secrets-never-leak")
 def test_every_builder_gives_the_same_record_and_reproduction():
-    request = httpx.Request("POST", URL + "/menus/sections", content=b'{"title": {"en": "x"}}',
-                            headers={"Idempotency-Key": "k-1", "Content-Type": "application/json",
-                                     "Authorization": "Basic cGs6c2s=", "User-Agent": "x"})
+    request = httpx.Request(
+        "POST",
+        URL + "/menus/sections",
+        content=b'{"title": {"en": "x"}}',
+        headers={
+            "Idempotency-Key": "k-1",
+            "Content-Type": "application/json",
+            "Authorization": "Basic cGs6c2s=",
+            "User-Agent": "x",
+        },
+    )
     via_httpx, via_requests = _each_way(request)
     assert via_httpx.request_id == via_requests.request_id == "r"
     assert via_httpx.curl() == via_requests.curl()
@@ -233,8 +273,10 @@ def test_every_builder_gives_the_same_record_and_reproduction():
 
 
 @pytest.mark.behaviour("client.secrets-never-leak")
-@pytest.mark.parametrize(("credential", "shown"), [("", None), ("KLIKIT_BURST_CREDENTIAL", '"$KLIKIT_BURST_CREDENTIAL"'),
-                                                    ("A_KEY:A_SECRET", '"$A_KEY:$A_SECRET"')])
+@pytest.mark.parametrize(
+    ("credential", "shown"),
+    [("", None), ("KLIKIT_BURST_CREDENTIAL", '"$KLIKIT_BURST_CREDENTIAL"'), ("A_KEY:A_SECRET", '"$A_KEY:$A_SECRET"')],
+)
 def test_a_reproduction_names_the_credentials_variables(credential, shown):
     ex: Callable[..., HttpExchange] = HttpExchange
     curl = ex("GET", URL, 200, {}, b"", {"authorization": "Basic eDp5"}, None, credential).curl()
@@ -259,8 +301,15 @@ def test_every_answer_takes_a_code_of_either_vocabulary_and_leaves_the_reading_t
 @pytest.mark.behaviour("envelope.error-shape", "envelope.success-has-data", "response.closed-objects")
 def test_members_beyond_the_stated_ones_break_no_envelope_rule():
     """The envelope page and DESIGN.md say what must be present, never "nothing else"."""
-    extra_error = {"request_id": "r", "error": {"code": "resource_not_found", "message": "m", "hint": "see docs"},
-                   "served_by": "edge-1"}
+    extra_error = {
+        "request_id": "r",
+        "error": {"code": "resource_not_found", "message": "m", "hint": "see docs"},
+        "served_by": "edge-1",
+    }
     assert envelope.first_breach(answer(404, extra_error), "reference") is None
-    assert envelope.first_breach(answer(200, {"request_id": "r", "data": {"id": 1, "etag": "x"}, "took_ms": 3}),
-                                 "reference") is None
+    assert (
+        envelope.first_breach(
+            answer(200, {"request_id": "r", "data": {"id": 1, "etag": "x"}, "took_ms": 3}), "reference"
+        )
+        is None
+    )

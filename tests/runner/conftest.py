@@ -89,8 +89,12 @@ class Background:
             code = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.stop()
-            pytest.fail(f"klikit-harness {' '.join(self.args)} did not finish within {timeout} s:\n{self.output()[-3000:]}")
-        return Result(self.args, code, self.out_path.read_text(errors="replace"), self.err_path.read_text(errors="replace"))
+            pytest.fail(
+                f"klikit-harness {' '.join(self.args)} did not finish within {timeout} s:\n{self.output()[-3000:]}"
+            )
+        return Result(
+            self.args, code, self.out_path.read_text(errors="replace"), self.err_path.read_text(errors="replace")
+        )
 
     def stop(self) -> None:
         """terminate, wait, then kill (uvicorn takes more than a second to stop)."""
@@ -129,7 +133,9 @@ def read_env_file(path: Path) -> dict[str, str]:
 def sandbox_server(directory: Path, *extra: str) -> Iterator[Sandbox]:
     """Start the stand-in as a subprocess on a free loopback port; stopped on exit, whatever happens."""
     env_file = directory / "sandbox.env"
-    process = Background(["sandbox", "--host", "127.0.0.1", "--port", "0", "--env-file", env_file, *extra], directory, "sandbox")
+    process = Background(
+        ["sandbox", "--host", "127.0.0.1", "--port", "0", "--env-file", env_file, *extra], directory, "sandbox"
+    )
     try:
         deadline = time.monotonic() + 30
         base_url = None
@@ -319,7 +325,6 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
             yield started
         finally:
             started.stop()
-
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -37,11 +37,20 @@ UNAUTHENTICATED_GETMENU = """
 
 def suite(*bodies: tuple[str, tuple[str, ...], str]) -> str:
     """A test module: (name, behaviour ids, body) per test."""
-    out = ["import pytest", "from klikit_harness.checking import expect", "from klikit_harness.checking.failures import Violation", ""]
+    out = [
+        "import pytest",
+        "from klikit_harness.checking import expect",
+        "from klikit_harness.checking.failures import Violation",
+        "",
+    ]
     for name, ids, body in bodies:
         marks = ", ".join(repr(b) for b in ids)
-        out += [f"@pytest.mark.behaviour({marks})", f"def {name}(klikit_target):", textwrap.indent(
-            textwrap.dedent(body).strip(), "    "), ""]
+        out += [
+            f"@pytest.mark.behaviour({marks})",
+            f"def {name}(klikit_target):",
+            textwrap.indent(textwrap.dedent(body).strip(), "    "),
+            "",
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -77,7 +86,9 @@ def test_one_broken_answer_fails_exactly_one_behaviour(pytester: pytest.Pytester
     assert test["outcome"] == "failed" and test["broken"] == [BROKEN] and not test["unattributed"]
     assert "# klikit-harness report — VIOLATIONS FOUND" in md
     assert "1 distinct failure." in md and f"### F1 · `{BROKEN}`" in md
-    result.stdout.fnmatch_lines(["1 distinct failure:", f"  F1 {BROKEN}: the body has no non-empty string request_id GET /menus ×1*"])
+    result.stdout.fnmatch_lines(
+        ["1 distinct failure:", f"  F1 {BROKEN}: the body has no non-empty string request_id GET /menus ×1*"]
+    )
 
 
 @pytest.mark.loopback

@@ -30,8 +30,12 @@ def assert_usage_error(result: Result, *names: str) -> str:
 @pytest.mark.parametrize(
     ("env", "named"),
     [
-        pytest.param({"KLIKIT_BASE_URL": "http://x"}, ["KLIKIT_BASE_URL", "KLIKIT_PARTNER_KEY"], id="base-url-without-key"),
-        pytest.param({"KLIKIT_STORES": "663-1062"}, ["KLIKIT_STORES", "663-1062", "brandID:branchID"], id="malformed-stores"),
+        pytest.param(
+            {"KLIKIT_BASE_URL": "http://x"}, ["KLIKIT_BASE_URL", "KLIKIT_PARTNER_KEY"], id="base-url-without-key"
+        ),
+        pytest.param(
+            {"KLIKIT_STORES": "663-1062"}, ["KLIKIT_STORES", "663-1062", "brandID:branchID"], id="malformed-stores"
+        ),
         pytest.param({"KLIKIT_STORES": "663:1062,0:5"}, ["KLIKIT_STORES", "0:5"], id="store-id-zero"),
         pytest.param({"KLIKIT_MAX_RPS": "abc"}, ["KLIKIT_MAX_RPS", "abc"], id="max-rps-not-a-number"),
         pytest.param({"KLIKIT_MAX_RPS": "-1"}, ["KLIKIT_MAX_RPS"], id="max-rps-negative"),
@@ -154,5 +158,7 @@ def test_empty_optional_variables_count_as_unset(tmp_path: Path, where: str) -> 
         args += ["--env-file", env_file]
         values = {}
     result = harness(*args, env=values, cwd=tmp_path)
-    assert result.returncode == EXIT_UNREACHABLE, result.explain()  # configuration accepted; the (absent) target is what fails
+    assert result.returncode == EXIT_UNREACHABLE, (
+        result.explain()
+    )  # configuration accepted; the (absent) target is what fails
     assert "unreachable" in result.stderr

@@ -30,8 +30,14 @@ def results(
     rows = rows if rows is not None else {REGRESSING: "pass", FIXED: "fail", SKIPPED: "pass", DEPARTING: "pass"}
     statuses = {REGRESSING: "documented", FIXED: "documented", SKIPPED: "contested", DEPARTING: "assumed"}
     return {
-        "meta": {"run_id": "kh-20260101-0001", "target": "https://staging.example/v1/partner", "profile": "nightly",
-                 "reading": "reference", "requests": requests, "wall_seconds": wall},
+        "meta": {
+            "run_id": "kh-20260101-0001",
+            "target": "https://staging.example/v1/partner",
+            "profile": "nightly",
+            "reading": "reference",
+            "requests": requests,
+            "wall_seconds": wall,
+        },
         "verdict": "VIOLATIONS FOUND" if "fail" in rows.values() else "CONTRACT HOLDS",
         "counts": {},
         "failures": failures or [],
@@ -45,9 +51,17 @@ def results(
 
 
 def failure(behaviour: str, fid: str = "F1", operation: str = "POST /menus/populate") -> dict[str, Any]:
-    return {"id": fid, "result": "fail", "behaviour": behaviour, "kind": "Violation: populated store overwritten",
-            "title": "populated store overwritten", "operation": operation, "count": 2,
-            "request_id": "req_0f3c", "tests": ["contract/test_rules.py::test_populate"]}
+    return {
+        "id": fid,
+        "result": "fail",
+        "behaviour": behaviour,
+        "kind": "Violation: populated store overwritten",
+        "title": "populated store overwritten",
+        "operation": operation,
+        "count": 2,
+        "request_id": "req_0f3c",
+        "tests": ["contract/test_rules.py::test_populate"],
+    }
 
 
 def write(directory: Path, data: dict[str, Any]) -> Path:
@@ -65,8 +79,10 @@ def diff(tmp_path: Path, old: dict[str, Any], new: dict[str, Any], *options: str
 
 
 def test_a_regression_exits_1_and_is_named(tmp_path: Path) -> None:
-    new = results({REGRESSING: "fail", FIXED: "fail", SKIPPED: "pass", DEPARTING: "pass"},
-                  failures=[failure(FIXED, "F1", "GET /menus"), failure(REGRESSING, "F2")])
+    new = results(
+        {REGRESSING: "fail", FIXED: "fail", SKIPPED: "pass", DEPARTING: "pass"},
+        failures=[failure(FIXED, "F1", "GET /menus"), failure(REGRESSING, "F2")],
+    )
     old = results(failures=[failure(FIXED, "F1", "GET /menus")])
     result, md = diff(tmp_path, old, new)
     assert result.returncode == EXIT_VIOLATIONS, result.explain()
@@ -91,7 +107,7 @@ def test_a_changed_reading_a_fix_and_a_newly_skipped_behaviour_are_listed(tmp_pa
     old = results(readings={DEPARTING: "reference", SKIPPED: "reference"})
     new = results(
         {REGRESSING: "pass", FIXED: "pass", SKIPPED: "skipped", DEPARTING: "observed"},
-        readings={DEPARTING: "HTTP 404 application/json: {\"request_id\":\"req_1\"}", SKIPPED: "not observed"},
+        readings={DEPARTING: 'HTTP 404 application/json: {"request_id":"req_1"}', SKIPPED: "not observed"},
     )
     result, md = diff(tmp_path, old, new)
     assert result.returncode == EXIT_OK, result.explain()

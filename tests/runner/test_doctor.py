@@ -22,7 +22,9 @@ def seed_stores() -> tuple[list[str], list[str]]:
     business = next(b for b in seed["businesses"] if b["id"] == main["business"])
     attached = {(a["store"]["brandID"], a["store"]["branchID"]) for a in business["attachments"]}
     stores = [(s["brandID"], s["branchID"]) for s in business["stores"]]
-    return [f"{b}:{r}" for b, r in stores if (b, r) in attached], [f"{b}:{r}" for b, r in stores if (b, r) not in attached]
+    return [f"{b}:{r}" for b, r in stores if (b, r) in attached], [
+        f"{b}:{r}" for b, r in stores if (b, r) not in attached
+    ]
 
 
 def items_of(stdout: str) -> list[str]:
@@ -66,9 +68,7 @@ def test_doctor_flags_a_populated_store_listed_as_fresh_and_exits_1(tmp_path: Pa
     stores, _ = seed_stores()
     populated = stores[0]
     with sandbox_server(tmp_path / "sandbox") as sandbox:
-        result = harness(
-            "doctor", "--env-file", sandbox.env_file, env={"KLIKIT_FRESH_STORES": populated}, cwd=tmp_path
-        )
+        result = harness("doctor", "--env-file", sandbox.env_file, env={"KLIKIT_FRESH_STORES": populated}, cwd=tmp_path)
     assert result.returncode == EXIT_VIOLATIONS, result.explain()
     assert result.stdout.startswith(f"doctor: {sandbox.base_url}\n")
     items = items_of(result.stdout)

@@ -24,12 +24,30 @@ def test_the_contract_suite_passes_a_server_making_the_legitimate_choices_even_s
         env_file.write_text("".join(f"{k}={v}\n" for k, v in server.env().items()))
         env_file.chmod(0o600)
         report = tmp_path / "report"
-        result = harness("run", "--suite", "contract", "--profile", "smoke", "--strict", "--env-file", env_file,
-                         "--target", server.base_url, "--report", report, cwd=tmp_path, timeout=300)
+        result = harness(
+            "run",
+            "--suite",
+            "contract",
+            "--profile",
+            "smoke",
+            "--strict",
+            "--env-file",
+            env_file,
+            "--target",
+            server.base_url,
+            "--report",
+            report,
+            cwd=tmp_path,
+            timeout=300,
+        )
     assert result.returncode == EXIT_OK, result.explain()
     results = json.loads((report / "results.json").read_text())
     assert results["failures"] == []
     observed = {b["id"] for b in results["behaviours"] if b["result"] == "observed"}
     assert "response.success-status" in observed  # createSection's 201: recorded, not failed
-    assert observed <= {"response.success-status", "response.required-members", "response.closed-objects",
-                        "idempotency.in-flight-conflict"}, observed
+    assert observed <= {
+        "response.success-status",
+        "response.required-members",
+        "response.closed-objects",
+        "idempotency.in-flight-conflict",
+    }, observed

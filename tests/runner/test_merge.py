@@ -138,13 +138,17 @@ def _sharded_mutants(
     paths = []
     for k in range(1, count + 1):
         path = tmp_path / f"s{k}.json"
-        code, output = _mutants(monkeypatch, fake, "--profile", "smoke", *extra, "--shard", f"{k}/{count}", "--json", str(path))
+        code, output = _mutants(
+            monkeypatch, fake, "--profile", "smoke", *extra, "--shard", f"{k}/{count}", "--json", str(path)
+        )
         assert code in (EXIT_OK, EXIT_VIOLATIONS), output
         paths.append(path)
     return paths
 
 
-def test_three_shards_of_mutants_merge_into_what_one_run_writes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_three_shards_of_mutants_merge_into_what_one_run_writes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     fake = FakeMutants()
     whole = tmp_path / "whole.json"
     code, output = _mutants(monkeypatch, fake, "--profile", "smoke", "--json", str(whole))

@@ -21,7 +21,10 @@ SPELLINGS = [
 ]
 
 
-@pytest.mark.parametrize(("command", "url"), [("run", SPELLINGS[2]), ("run", SPELLINGS[3]), ("doctor", SPELLINGS[1]), ("doctor", SPELLINGS[0])])
+@pytest.mark.parametrize(
+    ("command", "url"),
+    [("run", SPELLINGS[2]), ("run", SPELLINGS[3]), ("doctor", SPELLINGS[1]), ("doctor", SPELLINGS[0])],
+)
 def test_cli_refuses_every_spelling(tmp_path: Path, sinkhole: dict[str, str], command: str, url: str) -> None:  # noqa: F811
     args: list[str | Path] = [command, "--target", url]
     if command == "run":

@@ -46,9 +46,20 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict
     with sandbox_server(work) as box:
         env = box.env()
         result = harness(
-            "run", "--suite", "contract", "--env-file", box.env_file, "--report", work / "report",
-            "--record", work / "cassettes", "--", "-k", SUBSET,
-            cwd=work, timeout=200,
+            "run",
+            "--suite",
+            "contract",
+            "--env-file",
+            box.env_file,
+            "--report",
+            work / "report",
+            "--record",
+            work / "cassettes",
+            "--",
+            "-k",
+            SUBSET,
+            cwd=work,
+            timeout=200,
         )
     assert result.returncode in (0, 1), result.explain()
     cassettes = sorted((work / "cassettes").glob("run-*.har"))

@@ -41,8 +41,18 @@ def report(servers) -> tuple[Path, dict]:
     work, bad, _ = servers
     out = work / "report"
     result = harness(
-        "run", "--suite", "contract", "--env-file", bad.env_file, "--report", out, "--", "-k", SUBSET,
-        cwd=work, timeout=200,
+        "run",
+        "--suite",
+        "contract",
+        "--env-file",
+        bad.env_file,
+        "--report",
+        out,
+        "--",
+        "-k",
+        SUBSET,
+        cwd=work,
+        timeout=200,
     )
     assert result.returncode == EXIT_VIOLATIONS, result.explain()
     data = json.loads((out / "results.json").read_text())
@@ -85,8 +95,9 @@ def test_reproduce_against_the_defective_target_still_fails_with_new_request_ids
     assert result.returncode == EXIT_VIOLATIONS, result.explain()
     assert "STILL FAILS" in result.stdout and "fresh Idempotency-Keys" in result.stdout
     old_ids = {s["request_id"] for f in data["failures"] for s in f["exchanges"] or [] if s["request_id"]}
-    new_ids = [w for line in result.stdout.splitlines() if "new request_id" in line
-               for w in line.split(": ", 1)[1].split(", ")]
+    new_ids = [
+        w for line in result.stdout.splitlines() if "new request_id" in line for w in line.split(": ", 1)[1].split(", ")
+    ]
     assert new_ids and not set(new_ids) & old_ids, result.explain()
     assert not [n for n in seeded_secrets() if n in result.console]
 
@@ -122,7 +133,12 @@ def test_the_written_test_fails_on_the_defect_and_passes_once_fixed(report, serv
         env = child_env(read_env_file(env_file))
         return subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:klikit_harness", str(written)],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
 
     on_bad = standalone(bad.env_file)
@@ -175,8 +191,13 @@ def test_remap_follows_created_sections_only_where_a_section_id_stands():
         "method": "POST",
         "path": "/menus/sections/2003/visibilities",
         "query": [["brand_id", "2003"], ["section_id", "2003"]],
-        "body": json.dumps({"stores": [{"brandID": 663, "branchID": 2003}], "sections": {"2003": {"sequence": 2003}},
-                            "sectionIDs": [2003, 7]}),
+        "body": json.dumps(
+            {
+                "stores": [{"brandID": 663, "branchID": 2003}],
+                "sections": {"2003": {"sequence": 2003}},
+                "sectionIDs": [2003, 7],
+            }
+        ),
         "body_base64": False,
     }
     out = repro.remap(step, {2003: 9001})
@@ -202,7 +223,8 @@ def test_the_templates_retry_after_rule_is_the_envelopes(value: str | None) -> N
 @pytest.mark.parametrize("value", ["²", "1.5", "-1", "0", "Wed, 21 Oct 2026 07:28:00 GMT"])
 def test_the_templates_429_check_fails_clearly_on_an_undocumented_retry_after(value: str) -> None:
     answer = httpx.Response(
-        429, headers=[(b"Retry-After", value.encode())],  # as it comes off the wire: UTF-8 bytes
+        429,
+        headers=[(b"Retry-After", value.encode())],  # as it comes off the wire: UTF-8 bytes
         json={"request_id": "req_1", "error": {"code": "rate_limit_exceeded", "message": "slow down"}},
     )
     assert answer.headers["retry-after"] == value
@@ -213,18 +235,35 @@ def test_the_templates_429_check_fails_clearly_on_an_undocumented_retry_after(va
 
 
 def test_the_written_file_is_the_template_with_only_its_data_docstring_and_name_replaced(tmp_path: Path) -> None:
-    step = {"method": "GET", "path": "/menus", "query": [["brand_id", "663"], ["branch_id", "1062"]], "headers": {},
-            "body": None, "body_base64": False, "credential": "KLIKIT_PARTNER_KEY:KLIKIT_SECRET_KEY",
-            "authorization": None, "status": 429, "request_id": "req_1"}
-    failure = repro.Selected(id="F3", behaviour="ratelimit.retry-after-seconds", title="429 with Retry-After '²'",
-                             test="contract/test_x.py::t", expected={"check": "rate_limited_answer"},
-                             steps=[step], documented="Retry-After: <integer seconds >= 1>")
+    step = {
+        "method": "GET",
+        "path": "/menus",
+        "query": [["brand_id", "663"], ["branch_id", "1062"]],
+        "headers": {},
+        "body": None,
+        "body_base64": False,
+        "credential": "KLIKIT_PARTNER_KEY:KLIKIT_SECRET_KEY",
+        "authorization": None,
+        "status": 429,
+        "request_id": "req_1",
+    }
+    failure = repro.Selected(
+        id="F3",
+        behaviour="ratelimit.retry-after-seconds",
+        title="429 with Retry-After '²'",
+        test="contract/test_x.py::t",
+        expected={"check": "rate_limited_answer"},
+        steps=[step],
+        documented="Retry-After: <integer seconds >= 1>",
+    )
     written = repro.write_test(failure, tmp_path / "test_f3.py", reading="reference", run_id="kh-1").read_text()
     source = standalone.template_source()
     assert "klikit_harness" not in written and "def test_f3_ratelimit_retry_after_seconds(" in written
     code = written.split(standalone.DATA_END, 1)[1]
-    assert code.replace("def test_f3_ratelimit_retry_after_seconds(", standalone.TEST_NAME) == source.split(
-        standalone.DATA_END, 1)[1]
+    assert (
+        code.replace("def test_f3_ratelimit_retry_after_seconds(", standalone.TEST_NAME)
+        == source.split(standalone.DATA_END, 1)[1]
+    )
     namespace: dict[str, object] = {}
     exec(compile(written, "test_f3.py", "exec"), namespace)  # the written file is valid Python, its data literal
     assert namespace["STEPS"] == [step] and namespace["EXPECTED"] == failure.expected

@@ -31,19 +31,47 @@ def test_the_reader_has_a_field_for_every_field_the_report_writes(written: type,
 def _written(tmp_path: Path) -> Path:
     ids = list(contract.behaviours())
     recorder = reporting.Recorder(redact=lambda s: s.replace("sk_hidden", "[scrubbed]"))
-    step = {"method": "POST", "path": "/menus/populate", "query": [["brand_id", "663"]], "headers": {},
-            "body": "{}", "body_base64": False, "credential": None, "authorization": None, "status": 500,
-            "request_id": "req_1"}
-    broke = reporting.Fault(ids[0], "Violation: x", "x sk_hidden", request_id="req_1",
-                            expected={"check": "request_id"}, exchanges=[step])
+    step = {
+        "method": "POST",
+        "path": "/menus/populate",
+        "query": [["brand_id", "663"]],
+        "headers": {},
+        "body": "{}",
+        "body_base64": False,
+        "credential": None,
+        "authorization": None,
+        "status": 500,
+        "request_id": "req_1",
+    }
+    broke = reporting.Fault(
+        ids[0], "Violation: x", "x sk_hidden", request_id="req_1", expected={"check": "request_id"}, exchanges=[step]
+    )
     seen = reporting.Fault(ids[2], "Violation: y", "y", observed=True)
-    recorder.add(reporting.TestRecord("contract/test_x.py::a", "contract", "failed", ids[:2], duration=1.5,
-                                      requests=7, broken=[ids[0]], faults=[broke]))
-    recorder.add(reporting.TestRecord("contract/test_x.py::b", "contract", "observed", [ids[2]],
-                                      broken=[ids[2]], faults=[seen]))
+    recorder.add(
+        reporting.TestRecord(
+            "contract/test_x.py::a",
+            "contract",
+            "failed",
+            ids[:2],
+            duration=1.5,
+            requests=7,
+            broken=[ids[0]],
+            faults=[broke],
+        )
+    )
+    recorder.add(
+        reporting.TestRecord("contract/test_x.py::b", "contract", "observed", [ids[2]], broken=[ids[2]], faults=[seen])
+    )
     recorder.add(reporting.TestRecord("contract/test_x.py::c", "contract", "skipped", [ids[3]]))
-    meta = {"run_id": "kh-1", "target": "https://staging.example/v1/partner", "reading": "concepts", "strict": True,
-            "requests": 12, "wall_seconds": 3.0, "base_url": "https://staging.example/v1/partner"}
+    meta = {
+        "run_id": "kh-1",
+        "target": "https://staging.example/v1/partner",
+        "reading": "concepts",
+        "strict": True,
+        "requests": 12,
+        "wall_seconds": 3.0,
+        "base_url": "https://staging.example/v1/partner",
+    }
     reporting.write(tmp_path, recorder, meta, recorder.summary())
     return tmp_path
 
@@ -53,7 +81,12 @@ def test_a_written_report_reads_back_typed(tmp_path: Path) -> None:
     found = results.read(_written(tmp_path))
     assert found.path == tmp_path / results.RESULTS_FILE
     assert (found.run_id, found.reading, found.strict, found.requests, found.wall_seconds) == (
-        "kh-1", "concepts", True, 12.0, 3.0)
+        "kh-1",
+        "concepts",
+        True,
+        12.0,
+        3.0,
+    )
     assert found.failed_behaviours() == [ids[0]]
     assert ids[3] in found.unobserved_behaviours() and ids[0] not in found.unobserved_behaviours()
     [failure] = found.failures

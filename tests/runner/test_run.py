@@ -72,8 +72,12 @@ def test_contract_suite_on_the_embedded_standin_passes_and_writes_every_report(r
     covered = contract_ids()
     # the in-flight rule is "not observed" when every duplicate arrived after its write finished;
     # the chaos suite holds a write in flight to prove it (in-flight-executes-twice)
-    not_passing = {bid: rows[bid] for bid in covered if not rows[bid].startswith("pass")
-                   and not (bid == "idempotency.in-flight-conflict" and rows[bid].startswith("skipped (not observed"))}
+    not_passing = {
+        bid: rows[bid]
+        for bid in covered
+        if not rows[bid].startswith("pass")
+        and not (bid == "idempotency.in-flight-conflict" and rows[bid].startswith("skipped (not observed"))
+    }
     assert not not_passing, f"behaviours of the contract suite not reported as pass: {not_passing}"
     assert all(rows[bid] == "not run" for bid in set(rows) - covered)
     assert "# klikit-harness report — CONTRACT HOLDS" in reports["report.md"]
@@ -145,7 +149,9 @@ def test_a_seeded_defect_exits_1_and_the_report_names_the_behaviour_with_evidenc
     assert any("/v1/partner/menus/populate" in line for line in lines), lines
 
     assert f"FAIL     {DEFECT_BEHAVIOUR}" in result.stdout
-    assert re.search(rf"^\d+ distinct failures?:$\n(?:  F\d+ .+\n)*  F\d+ {re.escape(DEFECT_BEHAVIOUR)}: ", result.stdout, re.M)
+    assert re.search(
+        rf"^\d+ distinct failures?:$\n(?:  F\d+ .+\n)*  F\d+ {re.escape(DEFECT_BEHAVIOUR)}: ", result.stdout, re.M
+    )
     meta = json.loads(reports["results.json"])["meta"]
     assert meta["defects"] == [DEFECT] and meta["exitstatus"] == 1
     suite = ET.fromstring(reports["junit.xml"]).find("testsuite")

@@ -215,8 +215,12 @@ def profile_text(**changes: object) -> str:
         pytest.param(profile_text(assumed={"auth.revoked": "reference"}), "auth.revoked is contested", id="misfiled"),
         pytest.param(profile_text(incidental={"input.unknown-fields": "maybe"}), "'maybe'", id="bad-reading"),
         pytest.param(
-            profile_text(contract={"reading": "mixed", "behaviours": {"auth.revoked": "concepts", "codes.vocabulary":
-                                                                       "reference"}}),
+            profile_text(
+                contract={
+                    "reading": "mixed",
+                    "behaviours": {"auth.revoked": "concepts", "codes.vocabulary": "reference"},
+                }
+            ),
             "mixed contract",
             id="mixed-contract",
         ),
@@ -241,8 +245,9 @@ def test_a_missing_profile_says_where_one_comes_from(tmp_path: Path) -> None:
 def test_a_mixed_profile_is_served_with_the_reading_chosen(tmp_path: Path) -> None:
     path = tmp_path / "target-profile.yaml"
     path.write_text(
-        profile_text(contract={"reading": "mixed", "behaviours": {"auth.revoked": "concepts", "codes.vocabulary":
-                                                                   "reference"}})
+        profile_text(
+            contract={"reading": "mixed", "behaviours": {"auth.revoked": "concepts", "codes.vocabulary": "reference"}}
+        )
     )
     profile = twin.load(path)
     assert profile.contract == "mixed"

@@ -115,19 +115,28 @@ def test_a_non_strict_failure_breaks_the_variant() -> None:
 
 def test_a_variant_changing_no_assumed_behaviour_gets_its_strict_verdict_from_the_non_strict_run() -> None:
     suites = FakeSuites(HONEST)
-    outcomes = {o.name: o for o in mutation.run_variants(
-        REGISTRY, suites, status_of=STATUS.__getitem__, jobs=1, derive_strict=True)}
+    outcomes = {
+        o.name: o
+        for o in mutation.run_variants(REGISTRY, suites, status_of=STATUS.__getitem__, jobs=1, derive_strict=True)
+    }
     assert all(o.holds for o in outcomes.values())
     assert outcomes["changes-incidental"].strict_run == "derived"
     assert ("changes-incidental",) not in {variants for variants, strict in suites.calls if strict}
     assert {n for n, o in outcomes.items() if o.strict_run == "run"} == {
-        "changes-assumed", "changes-both", mutation.ALL_VARIANTS}, "an assumed change still gets its strict run"
+        "changes-assumed",
+        "changes-both",
+        mutation.ALL_VARIANTS,
+    }, "an assumed change still gets its strict run"
 
 
 def test_a_derived_strict_verdict_still_catches_an_undeclared_assumed_departure() -> None:
     suites = FakeSuites({**HONEST, "changes-incidental": {"c.incidental", "a.assumed"}})
-    outcomes = {o.name: o for o in mutation.run_variants(
-        REGISTRY, suites, names=["changes-incidental"], status_of=STATUS.__getitem__, jobs=1, derive_strict=True)}
+    outcomes = {
+        o.name: o
+        for o in mutation.run_variants(
+            REGISTRY, suites, names=["changes-incidental"], status_of=STATUS.__getitem__, jobs=1, derive_strict=True
+        )
+    }
     broken = outcomes["changes-incidental"]
     assert broken.strict_run == "derived" and broken.lenient_holds
     assert not broken.holds and broken.unexpected == ["a.assumed"]
@@ -152,8 +161,12 @@ def test_failed_behaviours_come_from_the_behaviour_rows_of_results_json(tmp_path
     recorder = reporting.Recorder()
     broke = reporting.Fault(ids[0], "Violation: x", "x")
     seen = reporting.Fault(ids[2], "Violation: y", "y", observed=True)
-    recorder.add(reporting.TestRecord("contract/test_x.py::a", "contract", "failed", ids[:2], broken=[ids[0]], faults=[broke]))
-    recorder.add(reporting.TestRecord("contract/test_x.py::b", "contract", "observed", [ids[2]], broken=[ids[2]], faults=[seen]))
+    recorder.add(
+        reporting.TestRecord("contract/test_x.py::a", "contract", "failed", ids[:2], broken=[ids[0]], faults=[broke])
+    )
+    recorder.add(
+        reporting.TestRecord("contract/test_x.py::b", "contract", "observed", [ids[2]], broken=[ids[2]], faults=[seen])
+    )
     recorder.add(reporting.TestRecord("contract/test_x.py::c", "contract", "passed", [ids[3]]))
     reporting.write(tmp_path, recorder, {"target": "embedded stand-in"}, recorder.summary())
     data = results.read(tmp_path)

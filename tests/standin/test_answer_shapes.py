@@ -17,15 +17,41 @@ from tests.support.standin import FRESH, LUNCH, POPULATED, store
 SUCCESSES: list[tuple[str, str, str, Any, str]] = [
     # (operationId, method, path, body, response schema)
     ("createSection", "POST", "/menus/sections", {"title": {"en": "shapes"}}, "CreateSectionResponse"),
-    ("setSectionVisibilities", "PATCH", f"/menus/sections/{LUNCH}/visibilities", {"visibilities": {"1": True}},
-     "SetSectionVisibilitiesResponse"),
-    ("enableSections", "PATCH", "/menus/sections/enable", {"ids": [LUNCH], "isEnabled": True}, "EnableSectionsResponse"),
-    ("populateMenu", "POST", "/menus/populate",
-     {"stores": [store(FRESH[3])], "sections": {str(LUNCH): {"sequence": 1, "availableTimes": {}}}}, "PopulateMenuResponse"),
-    ("syncMenuToStores", "POST", "/menus/sync",
-     {"stores": [store(POPULATED[0])], "sections": {str(LUNCH): {"sequence": 1, "availableTimes": {}}}},
-     "SyncMenuToStoresResponse"),
-    ("publishMenu", "POST", "/menus/publish", {"stores": [store(POPULATED[0])], "providerIDs": [1]}, "PublishMenuResponse"),
+    (
+        "setSectionVisibilities",
+        "PATCH",
+        f"/menus/sections/{LUNCH}/visibilities",
+        {"visibilities": {"1": True}},
+        "SetSectionVisibilitiesResponse",
+    ),
+    (
+        "enableSections",
+        "PATCH",
+        "/menus/sections/enable",
+        {"ids": [LUNCH], "isEnabled": True},
+        "EnableSectionsResponse",
+    ),
+    (
+        "populateMenu",
+        "POST",
+        "/menus/populate",
+        {"stores": [store(FRESH[3])], "sections": {str(LUNCH): {"sequence": 1, "availableTimes": {}}}},
+        "PopulateMenuResponse",
+    ),
+    (
+        "syncMenuToStores",
+        "POST",
+        "/menus/sync",
+        {"stores": [store(POPULATED[0])], "sections": {str(LUNCH): {"sequence": 1, "availableTimes": {}}}},
+        "SyncMenuToStoresResponse",
+    ),
+    (
+        "publishMenu",
+        "POST",
+        "/menus/publish",
+        {"stores": [store(POPULATED[0])], "providerIDs": [1]},
+        "PublishMenuResponse",
+    ),
     ("resetStoreOverrides", "POST", "/menus/reset", {"stores": [store(POPULATED[1])]}, "ResetStoreOverridesResponse"),
 ]
 
@@ -46,8 +72,13 @@ def test_every_write_succeeds_with_200_and_a_closed_payload(api, operation, meth
     assert not contract.body_validator(schema).is_valid({**r.json(), "trace": "x"})  # closed: no other member
 
 
-@pytest.mark.behaviour("response.required-members", "response.closed-objects", "getmenu.store-mode",
-                       "getmenu.business-mode", "getmenu.never-published-empty")
+@pytest.mark.behaviour(
+    "response.required-members",
+    "response.closed-objects",
+    "getmenu.store-mode",
+    "getmenu.business-mode",
+    "getmenu.never-published-empty",
+)
 def test_get_menu_answers_carry_every_member_the_contract_lists(api):
     validator = contract.body_validator("GetMenuResponse")
     for params in ({}, {"brand_id": POPULATED[0].brand_id, "branch_id": POPULATED[0].branch_id}):
@@ -57,8 +88,17 @@ def test_get_menu_answers_carry_every_member_the_contract_lists(api):
     business = api.get("/menus").json()["data"]["menu"]
     assert {"businessID", "name", "brandIDs"} <= set(business["businessInfo"])
     node = business["sections"][0]
-    assert {"id", "sequence", "title", "description", "enabled", "image", "isMealForOne", "visibilities",
-            "availableTimes"} <= set(node)
+    assert {
+        "id",
+        "sequence",
+        "title",
+        "description",
+        "enabled",
+        "image",
+        "isMealForOne",
+        "visibilities",
+        "availableTimes",
+    } <= set(node)
     schema_required = set(contract.openapi()["components"]["schemas"]["MenuSection"]["required"])
     assert schema_required <= set(node)
 

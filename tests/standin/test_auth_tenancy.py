@@ -118,7 +118,11 @@ def test_get_menu_needs_read_scope_in_both_modes(api, service):
 
 @pytest.mark.behaviour("tenancy.foreign-store-404", "tenancy.unknown-same-as-foreign")
 def test_foreign_and_unknown_stores_are_the_same_404(api):
-    foreign = assert_error(api.get("/menus", params={"brand_id": FOREIGN_STORE.brand_id, "branch_id": FOREIGN_STORE.branch_id}), 404, "resource_not_found")
+    foreign = assert_error(
+        api.get("/menus", params={"brand_id": FOREIGN_STORE.brand_id, "branch_id": FOREIGN_STORE.branch_id}),
+        404,
+        "resource_not_found",
+    )
     unknown = assert_error(api.get("/menus", params={"brand_id": 77777, "branch_id": 88888}), 404, "resource_not_found")
     assert "data" not in foreign and "data" not in unknown
 
@@ -126,8 +130,14 @@ def test_foreign_and_unknown_stores_are_the_same_404(api):
 @pytest.mark.behaviour("tenancy.foreign-section-404", "tenancy.unknown-same-as-foreign")
 def test_foreign_section_is_404_and_unchanged(api, service):
     before = state(service)
-    assert_error(api.patch(f"/menus/sections/{FOREIGN_SECTION}/visibilities", {"visibilities": {"1": False}}), 404, "resource_not_found")
-    assert_error(api.patch("/menus/sections/99999/visibilities", {"visibilities": {"1": False}}), 404, "resource_not_found")
+    assert_error(
+        api.patch(f"/menus/sections/{FOREIGN_SECTION}/visibilities", {"visibilities": {"1": False}}),
+        404,
+        "resource_not_found",
+    )
+    assert_error(
+        api.patch("/menus/sections/99999/visibilities", {"visibilities": {"1": False}}), 404, "resource_not_found"
+    )
     assert state(service) == before
 
 
@@ -135,9 +145,21 @@ def test_foreign_section_is_404_and_unchanged(api, service):
 @pytest.mark.parametrize(
     ("path", "body"),
     [
-        ("/menus/populate", {"stores": [store(FRESH[0]), store(FOREIGN_STORE)], "sections": {str(LUNCH): {"sequence": 1}}}),
-        ("/menus/populate", {"stores": [store(FRESH[0])], "sections": {str(LUNCH): {"sequence": 1}, str(FOREIGN_SECTION): {"sequence": 2}}}),
-        ("/menus/sync", {"stores": [store(POPULATED[0]), store(FOREIGN_STORE)], "sections": {str(LUNCH): {"sequence": 5}}}),
+        (
+            "/menus/populate",
+            {"stores": [store(FRESH[0]), store(FOREIGN_STORE)], "sections": {str(LUNCH): {"sequence": 1}}},
+        ),
+        (
+            "/menus/populate",
+            {
+                "stores": [store(FRESH[0])],
+                "sections": {str(LUNCH): {"sequence": 1}, str(FOREIGN_SECTION): {"sequence": 2}},
+            },
+        ),
+        (
+            "/menus/sync",
+            {"stores": [store(POPULATED[0]), store(FOREIGN_STORE)], "sections": {str(LUNCH): {"sequence": 5}}},
+        ),
         ("/menus/sync", {"stores": [store(POPULATED[0])], "sections": {str(FOREIGN_SECTION): {"sequence": 5}}}),
         ("/menus/publish", {"stores": [store(POPULATED[0]), store(FOREIGN_STORE)], "providerIDs": [1]}),
         ("/menus/reset", {"stores": [store(POPULATED[1]), store(FOREIGN_STORE)]}),
@@ -152,7 +174,9 @@ def test_foreign_resource_in_a_body_is_404_for_the_whole_request(api, service, p
 @pytest.mark.behaviour("tenancy.foreign-body-store-404")
 def test_foreign_zone_store_is_404(api, service):
     before = state(service)
-    r = api.patch(f"/menus/sections/{LUNCH}/visibilities", {"visibilities": {"1": False}, "zoneStores": [store(FOREIGN_STORE)]})
+    r = api.patch(
+        f"/menus/sections/{LUNCH}/visibilities", {"visibilities": {"1": False}, "zoneStores": [store(FOREIGN_STORE)]}
+    )
     assert_error(r, 404, "resource_not_found")
     assert state(service) == before
 
@@ -166,4 +190,6 @@ def test_business_id_in_reset_body_cannot_reach_another_business(api, service):
     assert service.world.overrides[(FOREIGN_STORE, FOREIGN_SECTION)] == {"isEnabled": False}
     assert foreign_before == {}
     # and the foreign credential cannot see our stores even naming our business
-    assert_error(api.get("/menus", params={"brand_id": 663, "branch_id": 1062}, auth=FOREIGN), 404, "resource_not_found")
+    assert_error(
+        api.get("/menus", params={"brand_id": 663, "branch_id": 1062}, auth=FOREIGN), 404, "resource_not_found"
+    )

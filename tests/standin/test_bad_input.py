@@ -32,7 +32,9 @@ def test_malformed_json(api, service, payload):
 def test_wrong_content_type(api, service, ctype):
     before = state(service)
     headers = {"content-type": ctype} if ctype else {}
-    assert_error(raw(api, "/menus/populate", json.dumps(GOOD_POPULATE).encode(), headers), 400, "request_invalid", "Content-Type")
+    assert_error(
+        raw(api, "/menus/populate", json.dumps(GOOD_POPULATE).encode(), headers), 400, "request_invalid", "Content-Type"
+    )
     assert state(service) == before
 
 
@@ -42,7 +44,9 @@ def test_non_object_body(api, payload):
     assert_error(raw(api, "/menus/sections", payload), 400, "request_invalid", "body")
 
 
-@pytest.mark.behaviour("input.missing-required", "publish.requires-stores-and-providers", "section.create-title-required")
+@pytest.mark.behaviour(
+    "input.missing-required", "publish.requires-stores-and-providers", "section.create-title-required"
+)
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [
@@ -150,7 +154,13 @@ def test_null_optional_fields_mean_absent(api, service):
     assert r.status_code == 200
 
 
-@pytest.mark.behaviour("schedule.shape", "schedule.hhmm-range", "schedule.start-before-end", "schedule.no-overlap-within-day", "schedule.invalid-details-field")
+@pytest.mark.behaviour(
+    "schedule.shape",
+    "schedule.hhmm-range",
+    "schedule.start-before-end",
+    "schedule.no-overlap-within-day",
+    "schedule.invalid-details-field",
+)
 @given(case=ks.invalid_schedules())
 def test_invalid_schedules_are_400_naming_the_field_and_write_nothing(make_api, case):
     kind, schedule = case
@@ -159,14 +169,21 @@ def test_invalid_schedules_are_400_naming_the_field_and_write_nothing(make_api, 
     body = {"stores": [store(FRESH[0])], "sections": {str(LUNCH): {"sequence": 1, "availableTimes": schedule}}}
     r = api.post("/menus/populate", body)
     err = assert_error(r, 400, "request_invalid")
-    assert "availableTimes" in err["error"]["details"]["field"] or "sections" in err["error"]["details"]["field"], (kind, err)
+    assert "availableTimes" in err["error"]["details"]["field"] or "sections" in err["error"]["details"]["field"], (
+        kind,
+        err,
+    )
     assert state(api.service) == before
 
 
 @pytest.mark.behaviour("schedule.touching-not-overlap", "schedule.disabled-days-unchecked")
 def test_touching_slots_and_disabled_overlaps_are_accepted(api):
-    touching = {"1": {"disabled": False, "slots": [{"startTime": 900, "endTime": 1200}, {"startTime": 1200, "endTime": 1500}]}}
-    disabled = {"2": {"disabled": True, "slots": [{"startTime": 900, "endTime": 1300}, {"startTime": 1200, "endTime": 1500}]}}
+    touching = {
+        "1": {"disabled": False, "slots": [{"startTime": 900, "endTime": 1200}, {"startTime": 1200, "endTime": 1500}]}
+    }
+    disabled = {
+        "2": {"disabled": True, "slots": [{"startTime": 900, "endTime": 1300}, {"startTime": 1200, "endTime": 1500}]}
+    }
     assert api.post("/menus/sections", {"title": {"en": "t"}, "availableTimes": touching}).status_code == 200
     assert api.post("/menus/sections", {"title": {"en": "d"}, "availableTimes": disabled}).status_code == 200
     assert api.post("/menus/sections", {"title": {"en": "e"}, "availableTimes": week(0, 2359)}).status_code == 200
@@ -176,7 +193,12 @@ def test_touching_slots_and_disabled_overlaps_are_accepted(api):
 @pytest.mark.parametrize("dates", [["2026-13-01"], ["2026-02-30"], ["26-1-1"], ["tomorrow"], [20261225]])
 def test_blackout_dates_must_be_calendar_dates(api, service, dates):
     before = state(service)
-    assert_error(api.post("/menus/sections", {"title": {"en": "b"}, "blackoutDates": dates}), 400, "request_invalid", "blackoutDates")
+    assert_error(
+        api.post("/menus/sections", {"title": {"en": "b"}, "blackoutDates": dates}),
+        400,
+        "request_invalid",
+        "blackoutDates",
+    )
     assert state(service) == before
 
 

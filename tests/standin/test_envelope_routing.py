@@ -58,7 +58,9 @@ def test_every_emitted_code_has_the_catalogue_status(api):
         seen.add(code)
     assert len(seen) >= 7
     assert {c for c, e in catalogue.reference.items() if e.retryable} == {
-        "rate_limit_exceeded", "downstream_unavailable", "internal",
+        "rate_limit_exceeded",
+        "downstream_unavailable",
+        "internal",
     }
 
 
@@ -71,7 +73,11 @@ def test_unknown_path_is_an_enveloped_404(api, path):
 @pytest.mark.behaviour("routing.method-not-allowed-405")
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
-    [("DELETE", "/menus", "GET"), ("GET", "/menus/sync", "POST"), ("PUT", "/menus/sections/1022/visibilities", "PATCH")],
+    [
+        ("DELETE", "/menus", "GET"),
+        ("GET", "/menus/sync", "POST"),
+        ("PUT", "/menus/sections/1022/visibilities", "PATCH"),
+    ],
 )
 def test_wrong_method_is_an_enveloped_405_with_allow(api, method, path, allow):
     r = api.request(method, path, json={})
@@ -95,7 +101,12 @@ def test_checks_run_in_the_documented_order(api, service):
     # key before the body: no key, malformed body → missing key
     assert_error(api.post("/menus/sync", content=b"{", key=None), 400, "request_missing_idempotency_key")
     # body before validation: malformed JSON → request_invalid on the body
-    assert_error(api.post("/menus/sync", content=b"{", headers={"content-type": "application/json"}), 400, "request_invalid", "body")
+    assert_error(
+        api.post("/menus/sync", content=b"{", headers={"content-type": "application/json"}),
+        400,
+        "request_invalid",
+        "body",
+    )
     # replay/conflict before validation: same key, different (invalid) body → 409
     body = {"stores": [store(FRESH[0])], "sections": {"1022": {"sequence": 1, "availableTimes": {}}}}
     assert api.post("/menus/populate", body, key="order-1").status_code == 200

@@ -14,10 +14,17 @@ SECTION = {"title": {"en": "Idempotent section"}, "sequence": 3}
 
 
 @pytest.mark.behaviour("idempotency.key-required-on-writes")
-@pytest.mark.parametrize("path", ["/menus/sections", "/menus/populate", "/menus/sync", "/menus/publish", "/menus/reset"])
+@pytest.mark.parametrize(
+    "path", ["/menus/sections", "/menus/populate", "/menus/sync", "/menus/publish", "/menus/reset"]
+)
 def test_writes_without_a_key_are_rejected_under_reference(api, service, path):
     before = state(service)
-    assert_error(api.post(path, {"stores": [store(POPULATED[0])]}, key=None), 400, "request_missing_idempotency_key", "Idempotency-Key")
+    assert_error(
+        api.post(path, {"stores": [store(POPULATED[0])]}, key=None),
+        400,
+        "request_missing_idempotency_key",
+        "Idempotency-Key",
+    )
     assert state(service) == before
 
 
@@ -57,7 +64,12 @@ def test_replay_returns_the_original_response_and_writes_once(api, service):
 @pytest.mark.behaviour("idempotency.body-compared-parsed")
 def test_whitespace_and_key_order_do_not_matter(api, service):
     body = {"stores": [store(POPULATED[0])], "providerIDs": [1]}
-    first = api.post("/menus/publish", content=json.dumps(body).encode(), key="parsed-1", headers={"content-type": "application/json"})
+    first = api.post(
+        "/menus/publish",
+        content=json.dumps(body).encode(),
+        key="parsed-1",
+        headers={"content-type": "application/json"},
+    )
     reordered = b'{ "providerIDs" : [1],\n  "stores": [{"branchID": 1062, "brandID": 663}] }'
     again = api.post("/menus/publish", content=reordered, key="parsed-1", headers={"content-type": "application/json"})
     assert again.content == first.content
@@ -68,7 +80,9 @@ def test_whitespace_and_key_order_do_not_matter(api, service):
 def test_same_key_different_body_is_409_and_writes_nothing(api, service):
     assert api.post("/menus/sections", SECTION, key="conflict-1").status_code == 200
     before = state(service)
-    body = assert_error(api.post("/menus/sections", {**SECTION, "sequence": 4}, key="conflict-1"), 409, "state_idempotency_conflict")
+    body = assert_error(
+        api.post("/menus/sections", {**SECTION, "sequence": 4}, key="conflict-1"), 409, "state_idempotency_conflict"
+    )
     assert body["error"]["details"]["reason"] == "different_body"
     assert state(service) == before
 
@@ -77,7 +91,9 @@ def test_same_key_different_body_is_409_and_writes_nothing(api, service):
 def test_same_key_on_another_endpoint_is_409(api, service):
     body = {"stores": [store(POPULATED[1])]}
     assert api.post("/menus/reset", body, key="path-1").status_code == 200
-    assert_error(api.post("/menus/publish", {**body, "providerIDs": [1]}, key="path-1"), 409, "state_idempotency_conflict")
+    assert_error(
+        api.post("/menus/publish", {**body, "providerIDs": [1]}, key="path-1"), 409, "state_idempotency_conflict"
+    )
 
 
 @pytest.mark.behaviour("idempotency.scoped-per-credential")
@@ -122,7 +138,9 @@ def test_errors_are_not_stored(api, service):
 def test_duplicate_while_in_flight_is_409(api, service):
     token = base64.b64encode(f"{MAIN[0]}:{MAIN[1]}".encode()).decode()
     headers = {"authorization": f"Basic {token}", "content-type": "application/json", "idempotency-key": "flight-1"}
-    held = service.prepare(ApiRequest("POST", "/v1/partner/menus/sections", headers=headers, body=json.dumps(SECTION).encode()))
+    held = service.prepare(
+        ApiRequest("POST", "/v1/partner/menus/sections", headers=headers, body=json.dumps(SECTION).encode())
+    )
     assert isinstance(held, Prepared)
     body409 = assert_error(api.post("/menus/sections", SECTION, key="flight-1"), 409, "state_idempotency_conflict")
     assert body409["error"]["details"]["reason"] == "in_flight"

@@ -50,7 +50,11 @@ def test_twenty_populates_of_one_fresh_store_populate_it_once():
     target = FRESH[-1]
     with serve_in_thread(write_delay=0.01) as sandbox:
         requests = [
-            ("/menus/populate", {"stores": [store(target)], "sections": {str(LUNCH): {"sequence": i}}}, str(uuid.uuid4()))
+            (
+                "/menus/populate",
+                {"stores": [store(target)], "sections": {str(LUNCH): {"sequence": i}}},
+                str(uuid.uuid4()),
+            )
             for i in range(N)
         ]
         responses = fire(sandbox.base_url, requests)

@@ -12,7 +12,9 @@ OVERRIDDEN = POPULATED[1]
 
 @pytest.mark.behaviour("publish.counts", "publish.unpopulated-counts-failed", "publish.klikit-provider")
 def test_publish_counts_stores(api):
-    r = api.post("/menus/publish", {"stores": [store(POPULATED[0]), store(FRESH[0]), store(POPULATED[2])], "providerIDs": [1]})
+    r = api.post(
+        "/menus/publish", {"stores": [store(POPULATED[0]), store(FRESH[0]), store(POPULATED[2])], "providerIDs": [1]}
+    )
     assert r.json()["data"] == {"success": 2, "failed": 1}
 
 
@@ -54,17 +56,27 @@ def test_scheduled_publish_waits_for_its_time(api, clock):
 def test_zero_past_or_absent_scheduled_at_runs_now(api, when):
     body = {"stores": [store(FRESH[2])], "sections": {str(DINNER): {"sequence": 1}}}
     assert api.post("/menus/populate", body).status_code == 200
-    assert api.post("/menus/publish", {"stores": [store(FRESH[2])], "providerIDs": [1], "scheduledAt": when}).status_code == 200
+    assert (
+        api.post("/menus/publish", {"stores": [store(FRESH[2])], "providerIDs": [1], "scheduledAt": when}).status_code
+        == 200
+    )
     assert [s["id"] for s in api.store_menu(FRESH[2])] == [DINNER]
 
 
 @pytest.mark.behaviour("publish.scheduled")
 @pytest.mark.parametrize("when", ["tomorrow", "2026-01-01T10:00:00"])
 def test_unreadable_scheduled_at_is_400(api, when):
-    assert_error(api.post("/menus/publish", {"stores": [store(POPULATED[0])], "providerIDs": [1], "scheduledAt": when}), 400, "request_invalid", "scheduledAt")
+    assert_error(
+        api.post("/menus/publish", {"stores": [store(POPULATED[0])], "providerIDs": [1], "scheduledAt": when}),
+        400,
+        "request_invalid",
+        "scheduledAt",
+    )
 
 
-@pytest.mark.behaviour("getmenu.store-mode", "getmenu.store-fields", "getmenu.provider-ids-string", "getmenu.enabled-read-name")
+@pytest.mark.behaviour(
+    "getmenu.store-mode", "getmenu.store-fields", "getmenu.provider-ids-string", "getmenu.enabled-read-name"
+)
 def test_store_mode_shape(api):
     menu = api.get("/menus", params={"brand_id": 5297, "branch_id": 1293}).json()["data"]["menu"]
     assert set(menu) == {"branchInfo", "sections"}
@@ -75,7 +87,9 @@ def test_store_mode_shape(api):
         assert "isEnabled" not in section
 
 
-@pytest.mark.behaviour("getmenu.business-mode", "getmenu.store-fields", "getmenu.enabled-read-name", "getmenu.business-mode-live")
+@pytest.mark.behaviour(
+    "getmenu.business-mode", "getmenu.store-fields", "getmenu.enabled-read-name", "getmenu.business-mode-live"
+)
 def test_business_mode_shape_and_liveness(api):
     menu = api.get("/menus").json()["data"]["menu"]
     assert set(menu) == {"businessInfo", "sections"}
@@ -93,7 +107,10 @@ def test_exactly_one_parameter_is_400(api, params):
 
 
 @pytest.mark.behaviour("input.wrong-types", "input.absurd-numbers")
-@pytest.mark.parametrize("params", [{"brand_id": "abc", "branch_id": 1}, {"brand_id": 0, "branch_id": 1}, {"brand_id": 2**31, "branch_id": 1}])
+@pytest.mark.parametrize(
+    "params",
+    [{"brand_id": "abc", "branch_id": 1}, {"brand_id": 0, "branch_id": 1}, {"brand_id": 2**31, "branch_id": 1}],
+)
 def test_bad_query_ids_are_400(api, params):
     assert_error(api.get("/menus", params=params), 400, "request_invalid")
 
@@ -105,7 +122,9 @@ def test_never_published_store_is_empty(api):
     assert r.json()["data"]["menu"]["sections"] == []
 
 
-@pytest.mark.behaviour("reset.drops-overrides", "reset.visible-after-publish", "reset.keeps-sections", "reset.result-count")
+@pytest.mark.behaviour(
+    "reset.drops-overrides", "reset.visible-after-publish", "reset.keeps-sections", "reset.result-count"
+)
 def test_reset_drops_overrides_visible_after_publish(api, service):
     before = api.store_menu(OVERRIDDEN)
     r = api.post("/menus/reset", {"stores": [store(OVERRIDDEN)]})

@@ -7,7 +7,9 @@ import pytest
 from tests.support.standin import BURST, MAIN, assert_error
 
 
-@pytest.mark.behaviour("ratelimit.429-envelope-retry-after", "ratelimit.retry-after-seconds", "ratelimit.every-request-counts")
+@pytest.mark.behaviour(
+    "ratelimit.429-envelope-retry-after", "ratelimit.retry-after-seconds", "ratelimit.every-request-counts"
+)
 def test_burst_credential_gets_enveloped_429_with_retry_after(api, clock):
     codes = [api.get("/menus", auth=BURST).status_code for _ in range(5)]
     assert codes == [200] * 5

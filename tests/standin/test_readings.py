@@ -57,7 +57,9 @@ def test_section_write_payloads(api):
 @pytest.mark.behaviour("input.query-id-zero-invalid", "input.query-id-leading-zeros")
 def test_query_ids_zero_and_leading_zeros(api):
     key = POPULATED[0]
-    assert_error(api.get("/menus", params={"brand_id": 0, "branch_id": key.branch_id}), 400, "request_invalid", "brand_id")
+    assert_error(
+        api.get("/menus", params={"brand_id": 0, "branch_id": key.branch_id}), 400, "request_invalid", "brand_id"
+    )
     assert_error(api.patch("/menus/sections/0/visibilities", {"visibilities": {}}), 400, "request_invalid", "sectionID")
     padded = api.get("/menus", params={"brand_id": f"0{key.brand_id}", "branch_id": key.branch_id})
     plain = api.get("/menus", params={"brand_id": key.brand_id, "branch_id": key.branch_id})
@@ -68,8 +70,9 @@ def test_query_ids_zero_and_leading_zeros(api):
 @pytest.mark.behaviour("input.standin-bounds")
 def test_the_stand_ins_own_bounds(api):
     too_many_slots = {"0": {"disabled": False, "slots": [{"startTime": 0, "endTime": 1}] * 25}}
-    assert_error(api.post("/menus/sections", {"title": {"en": "x"}, "availableTimes": too_many_slots}), 400,
-                 "request_invalid")
+    assert_error(
+        api.post("/menus/sections", {"title": {"en": "x"}, "availableTimes": too_many_slots}), 400, "request_invalid"
+    )
     assert_error(api.post("/menus/sections", {"title": {"english": "x"}}), 400, "request_invalid")
     assert api.post("/menus/sections", {"title": {"en": "x"}, "availableTimes": week(900, 1700)}).status_code == 200
 

@@ -33,7 +33,12 @@ def test_create_returns_a_new_positive_id(api):
     assert business_section(api, a)["title"] == {"en": "Test section"}
 
 
-@pytest.mark.behaviour("visibility.replaces-map", "visibility.missing-provider-hidden", "visibility.provider-keys-strings", "section.empty-zone-stores-business")
+@pytest.mark.behaviour(
+    "visibility.replaces-map",
+    "visibility.missing-provider-hidden",
+    "visibility.provider-keys-strings",
+    "section.empty-zone-stores-business",
+)
 @pytest.mark.parametrize("zone", [None, [], "absent"])
 def test_business_visibility_is_replaced_whole(api, zone):
     body = {"visibilities": {"9": True}}
@@ -79,7 +84,11 @@ def test_empty_ids_is_400(api):
 @pytest.mark.behaviour("enable.foreign-ids-404")
 def test_foreign_id_is_404_and_nothing_flips(api, service):
     before = state(service)
-    assert_error(api.patch("/menus/sections/enable", {"ids": [LUNCH, FOREIGN_SECTION], "isEnabled": False}), 404, "resource_not_found")
+    assert_error(
+        api.patch("/menus/sections/enable", {"ids": [LUNCH, FOREIGN_SECTION], "isEnabled": False}),
+        404,
+        "resource_not_found",
+    )
     assert state(service) == before
 
 

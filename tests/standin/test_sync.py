@@ -26,16 +26,27 @@ def lunch(api, key=OVERRIDDEN):
 
 
 def sync(api, *, stores=(OVERRIDDEN,), sections=None, **extra):
-    body = {"stores": [store(k) for k in stores], "sections": sections or {str(LUNCH): {"sequence": 1, "availableTimes": {}}}, **extra}
+    body = {
+        "stores": [store(k) for k in stores],
+        "sections": sections or {str(LUNCH): {"sequence": 1, "availableTimes": {}}},
+        **extra,
+    }
     r = api.post("/menus/sync", body)
     assert r.status_code == 200, r.text
     return r.json()["data"]
 
 
-@pytest.mark.behaviour("sync.persisted-fields-kept", "sync.default-persist-list", "sync.empty-times-follows-persist-list", "sync.visibility-persisted")
+@pytest.mark.behaviour(
+    "sync.persisted-fields-kept",
+    "sync.default-persist-list",
+    "sync.empty-times-follows-persist-list",
+    "sync.visibility-persisted",
+)
 def test_default_sync_keeps_store_overrides(api):
     # a business-level change that must not reach the store's own values
-    assert api.patch(f"/menus/sections/{LUNCH}/visibilities", {"visibilities": {"1": False, "9": True}}).status_code == 200
+    assert (
+        api.patch(f"/menus/sections/{LUNCH}/visibilities", {"visibilities": {"1": False, "9": True}}).status_code == 200
+    )
     sync(api)
     served = lunch(api)
     assert served["availableTimes"] == week(1200, 1400)
@@ -52,7 +63,9 @@ def test_field_include_forces_the_business_value(api):
 
 @pytest.mark.behaviour("sync.visibility-persisted", "sync.field-include-overwrites")
 def test_visibilities_in_field_include_apply_the_business_map(api):
-    assert api.patch(f"/menus/sections/{LUNCH}/visibilities", {"visibilities": {"1": False, "9": True}}).status_code == 200
+    assert (
+        api.patch(f"/menus/sections/{LUNCH}/visibilities", {"visibilities": {"1": False, "9": True}}).status_code == 200
+    )
     sync(api, fieldIncludeOnSync=["visibilities"])
     served = lunch(api)
     assert served["visibilities"] == {"1": False, "9": True}
@@ -85,7 +98,11 @@ def test_include_is_subtracted_from_an_explicit_list(api):
 
 @pytest.mark.behaviour("sync.unknown-field-names-ignored")
 def test_unknown_field_names_are_ignored(api):
-    sync(api, fieldIncludeOnSync=["nonsense", "title"], persistFieldOnSync={"sections": ["availableTimes", "visibilities", "bogus"]})
+    sync(
+        api,
+        fieldIncludeOnSync=["nonsense", "title"],
+        persistFieldOnSync={"sections": ["availableTimes", "visibilities", "bogus"]},
+    )
     served = lunch(api)
     assert served["availableTimes"] == week(1200, 1400)
 
@@ -99,7 +116,10 @@ def test_explicit_times_win_over_the_persist_list(api):
 @pytest.mark.behaviour("sync.overlap-rejected", "sync.atomic")
 def test_colliding_explicit_times_are_rejected_and_change_nothing(api, service):
     before = state(service)
-    body = {"stores": [store(POPULATED[0]), store(OVERRIDDEN)], "sections": {str(LUNCH): {"sequence": 1, "availableTimes": week(1600, 1800)}}}
+    body = {
+        "stores": [store(POPULATED[0]), store(OVERRIDDEN)],
+        "sections": {str(LUNCH): {"sequence": 1, "availableTimes": week(1600, 1800)}},
+    }
     err = assert_error(api.post("/menus/sync", body), 400, "request_invalid")
     assert err["error"]["details"]["weekday"] in {str(d) for d in range(7)}
     assert state(service) == before
@@ -116,7 +136,11 @@ def test_stores_without_a_menu_are_skipped(api, service):
 
 @pytest.mark.behaviour("sync.attaches-missing-sections", "sync.sections-keyed-by-id")
 def test_missing_sections_are_attached_and_sequences_set(api):
-    sync(api, stores=(POPULATED[0],), sections={str(LATE): {"sequence": 7, "availableTimes": {}}, str(LUNCH): {"sequence": 5, "availableTimes": {}}})
+    sync(
+        api,
+        stores=(POPULATED[0],),
+        sections={str(LATE): {"sequence": 7, "availableTimes": {}}, str(LUNCH): {"sequence": 5, "availableTimes": {}}},
+    )
     api.publish(POPULATED[0])
     served = {s["id"]: s for s in api.store_menu(POPULATED[0])}
     assert set(served) == {LUNCH, DINNER, LATE}
@@ -136,6 +160,10 @@ def test_unnamed_sections_keep_their_store_state(api, service):
 @pytest.mark.behaviour("sync.foreign-resource-404")
 def test_unknown_section_is_404(api, service):
     before = state(service)
-    assert_error(api.post("/menus/sync", {"stores": [store(OVERRIDDEN)], "sections": {"424242": {"sequence": 1}}}), 404, "resource_not_found")
+    assert_error(
+        api.post("/menus/sync", {"stores": [store(OVERRIDDEN)], "sections": {"424242": {"sequence": 1}}}),
+        404,
+        "resource_not_found",
+    )
     assert state(service) == before
     assert BREAKFAST not in service.world.attachments[OVERRIDDEN]

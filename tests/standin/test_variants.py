@@ -95,8 +95,18 @@ def check_success_data_empty(p: Pair) -> None:
     writes = [
         ("PATCH", f"/menus/sections/{LUNCH}/visibilities", {"visibilities": {"1": True}}, {"id": LUNCH}),
         ("PATCH", "/menus/sections/enable", {"ids": [LUNCH], "isEnabled": True}, {"updated": 1}),
-        ("POST", "/menus/populate", push(FRESH[0], {LUNCH: {"sequence": 1, "availableTimes": {}}}), {"populated": 1, "skipped": 0}),
-        ("POST", "/menus/sync", push(POPULATED[0], {LUNCH: {"sequence": 1, "availableTimes": {}}}), {"synced": 1, "skipped": 0}),
+        (
+            "POST",
+            "/menus/populate",
+            push(FRESH[0], {LUNCH: {"sequence": 1, "availableTimes": {}}}),
+            {"populated": 1, "skipped": 0},
+        ),
+        (
+            "POST",
+            "/menus/sync",
+            push(POPULATED[0], {LUNCH: {"sequence": 1, "availableTimes": {}}}),
+            {"synced": 1, "skipped": 0},
+        ),
         ("POST", "/menus/reset", {"stores": [store(POPULATED[0])]}, {"reset": 1}),
     ]
     for method, path, body, reference in writes:
@@ -214,7 +224,9 @@ def check_leading_zero_ids_400(p: Pair) -> None:
     vis = {"visibilities": {"1": True}}
     assert p.ref.patch(f"/menus/sections/0{LUNCH}/visibilities", vis).status_code == 200
     assert_error(p.var.patch(f"/menus/sections/0{LUNCH}/visibilities", vis), 400, "request_invalid", "sectionID")
-    assert p.var.get("/menus", params={"brand_id": str(key.brand_id), "branch_id": str(key.branch_id)}).status_code == 200
+    assert (
+        p.var.get("/menus", params={"brand_id": str(key.brand_id), "branch_id": str(key.branch_id)}).status_code == 200
+    )
 
 
 def check_unknown_query_400(p: Pair) -> None:
@@ -376,13 +388,19 @@ def check_publish_empty_counts_success(p: Pair) -> None:
 
 def check_last_fault_first(p: Pair) -> None:
     # no Idempotency-Key and a malformed body: the reference answers the key (DESIGN's order), the variant the body
-    for api, code, field in ((p.ref, "request_missing_idempotency_key", "Idempotency-Key"),
-                             (p.var, "request_invalid", "body")):
+    for api, code, field in (
+        (p.ref, "request_missing_idempotency_key", "Idempotency-Key"),
+        (p.var, "request_invalid", "body"),
+    ):
         assert_error(api.post("/menus/sync", content=b"{", key=None, headers=JSON), 400, code, field)
     # a body missing its visibilities and a path id that is no id: the schema first, or the path id
     for api, field in ((p.ref, "visibilities"), (p.var, "sectionID")):
-        assert_error(api.patch("/menus/sections/abc/visibilities", {"zoneStores": [store(POPULATED[0])]}), 400,
-                     "request_invalid", field)
+        assert_error(
+            api.patch("/menus/sections/abc/visibilities", {"zoneStores": [store(POPULATED[0])]}),
+            400,
+            "request_invalid",
+            field,
+        )
     # a request with one fault gets the same answer from both
     for api in p.both():
         assert_error(api.patch(f"/menus/sections/{LUNCH}/visibilities", {}), 400, "request_invalid", "visibilities")
@@ -500,7 +518,9 @@ TOUR: list[tuple[str, str, str, Any, tuple[str, str]]] = [
 def _tour(api: InProcessApi) -> list[Any]:
     answers = []
     for _op, method, path, body, auth in TOUR:
-        answers.append(api.request(method, path, json=body, auth=auth) if body is not None else api.get(path, auth=auth))
+        answers.append(
+            api.request(method, path, json=body, auth=auth) if body is not None else api.get(path, auth=auth)
+        )
     return answers
 
 
@@ -594,16 +614,26 @@ def test_each_check_fails_when_the_variant_is_off(pair_for, name):
 
 
 @pytest.mark.behaviour(
-    "section.visibilities-result", "enable.result-count", "populate.result-counts", "sync.result-counts", "reset.result-count"
+    "section.visibilities-result",
+    "enable.result-count",
+    "populate.result-counts",
+    "sync.result-counts",
+    "reset.result-count",
 )
 def test_reference_success_payloads(api):
-    assert api.patch(f"/menus/sections/{LUNCH}/visibilities", {"visibilities": {"1": True}}).json()["data"] == {"id": LUNCH}
-    assert api.patch("/menus/sections/enable", {"ids": [LUNCH, LUNCH], "isEnabled": True}).json()["data"] == {"updated": 1}
+    assert api.patch(f"/menus/sections/{LUNCH}/visibilities", {"visibilities": {"1": True}}).json()["data"] == {
+        "id": LUNCH
+    }
+    assert api.patch("/menus/sections/enable", {"ids": [LUNCH, LUNCH], "isEnabled": True}).json()["data"] == {
+        "updated": 1
+    }
 
 
 @pytest.mark.behaviour("populate.sequence-required", "populate.times-optional")
 def test_reference_push_entries_need_sequence_not_times(api):
-    assert_error(api.post("/menus/populate", push(FRESH[0], {LUNCH: {"availableTimes": {}}})), 400, "request_invalid", "sequence")
+    assert_error(
+        api.post("/menus/populate", push(FRESH[0], {LUNCH: {"availableTimes": {}}})), 400, "request_invalid", "sequence"
+    )
     assert api.post("/menus/populate", push(FRESH[0], {LUNCH: {"sequence": 2}})).status_code == 200
     api.publish(FRESH[0])
     assert [(s["id"], s["sequence"]) for s in api.store_menu(FRESH[0])] == [(LUNCH, 2)]
@@ -611,8 +641,12 @@ def test_reference_push_entries_need_sequence_not_times(api):
 
 @pytest.mark.behaviour("envelope.validation-before-tenancy")
 def test_reference_validates_before_checking_ownership(api):
-    assert_error(api.post("/menus/publish", {"stores": [store(FOREIGN_STORE)], "providerIDs": []}), 400, "request_invalid")
-    assert_error(api.post("/menus/publish", {"stores": [store(FOREIGN_STORE)], "providerIDs": [1]}), 404, "resource_not_found")
+    assert_error(
+        api.post("/menus/publish", {"stores": [store(FOREIGN_STORE)], "providerIDs": []}), 400, "request_invalid"
+    )
+    assert_error(
+        api.post("/menus/publish", {"stores": [store(FOREIGN_STORE)], "providerIDs": [1]}), 404, "resource_not_found"
+    )
 
 
 @pytest.mark.behaviour("envelope.routing-before-auth")
@@ -634,7 +668,9 @@ def test_reference_retry_after_is_the_refill_time(api, service, clock):
 @pytest.mark.behaviour("input.query-id-zero-invalid", "input.query-id-leading-zeros")
 def test_reference_query_and_path_id_forms(api):
     key = POPULATED[0]
-    assert_error(api.get("/menus", params={"brand_id": "0", "branch_id": key.branch_id}), 400, "request_invalid", "brand_id")
+    assert_error(
+        api.get("/menus", params={"brand_id": "0", "branch_id": key.branch_id}), 400, "request_invalid", "brand_id"
+    )
     assert_error(api.patch("/menus/sections/0/visibilities", {"visibilities": {}}), 400, "request_invalid", "sectionID")
     padded = api.get("/menus", params={"brand_id": f"00{key.brand_id}", "branch_id": key.branch_id})
     plain = api.get("/menus", params={"brand_id": key.brand_id, "branch_id": key.branch_id})

@@ -172,10 +172,18 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "ok": _answer("200 OK", ENVELOPE),
     **{
         f"redirect-{code}-{where}": _redirect(status, location)
-        for code, status in (("301", "301 Moved Permanently"), ("302", "302 Found"),
-                             ("307", "307 Temporary Redirect"), ("308", "308 Permanent Redirect"))
-        for where, location in (("path", "/ok/v1/partner/menus"), ("host", "http://elsewhere.invalid/v1/partner/menus"),
-                                ("production", PRODUCTION), ("scheme", "ftp://files.invalid/menu.json"))
+        for code, status in (
+            ("301", "301 Moved Permanently"),
+            ("302", "302 Found"),
+            ("307", "307 Temporary Redirect"),
+            ("308", "308 Permanent Redirect"),
+        )
+        for where, location in (
+            ("path", "/ok/v1/partner/menus"),
+            ("host", "http://elsewhere.invalid/v1/partner/menus"),
+            ("production", PRODUCTION),
+            ("scheme", "ftp://files.invalid/menu.json"),
+        )
     },
     "endless": _endless,
     "gigabyte": _gigabyte,
@@ -256,7 +264,11 @@ class HostileServer:
             with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError, OSError):
                 request = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
                 length = next(
-                    (int(line.split(":", 1)[1]) for line in request.split("\r\n") if line.lower().startswith("content-length:")),
+                    (
+                        int(line.split(":", 1)[1])
+                        for line in request.split("\r\n")
+                        if line.lower().startswith("content-length:")
+                    ),
                     0,
                 )
                 if length:

@@ -127,7 +127,9 @@ def state(service: Service) -> Any:
 
 def assert_error(response: httpx.Response, status: int, code: str, field: str | None = None) -> dict[str, Any]:
     """An error envelope with this status and code (and details naming ``field``)."""
-    assert response.status_code == status, f"expected {status} {code}, got {response.status_code}: {response.text[:300]}"
+    assert response.status_code == status, (
+        f"expected {status} {code}, got {response.status_code}: {response.text[:300]}"
+    )
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
     assert set(body) == {"request_id", "error"}, body

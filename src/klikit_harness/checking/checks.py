@@ -115,8 +115,15 @@ class RequestIdLog:
 
     def seen(self, request_id: str, exchange: HttpExchange) -> bool:
         """Record ``request_id``; True when a *different* exchange already carried it."""
-        identity = hash((exchange.method, exchange.url, exchange.request_body, exchange.body,
-                         exchange.request_headers.get("x-schemathesis-testcaseid")))
+        identity = hash(
+            (
+                exchange.method,
+                exchange.url,
+                exchange.request_body,
+                exchange.body,
+                exchange.request_headers.get("x-schemathesis-testcaseid"),
+            )
+        )
         with self._lock:
             previous = self._seen.get(request_id)
             if previous is None:
@@ -194,16 +201,30 @@ def _fail(
     # the expectation is the check that failed: `klikit-harness reproduce` runs it again on a re-sent exchange
     caller = sys._getframe(1).f_code
     name = next((c.name for c in CHECKS.values() if getattr(c.function, "__code__", None) is caller), None)
-    return kind.of(ex, title, behaviour=behaviour, documented=documented, redact=ctx.redact, origin=ctx.origin,
-                   expected={"check": name} if name else None)
+    return kind.of(
+        ex,
+        title,
+        behaviour=behaviour,
+        documented=documented,
+        redact=ctx.redact,
+        origin=ctx.origin,
+        expected={"check": name} if name else None,
+    )
 
 
 def _breached(kind: type[Violation], ex: HttpExchange, ctx: Context, breach: Breach | None) -> None:
     """Raise ``breach`` (a rule of ``envelope``) as a ``kind`` naming the check that states the rule."""
     if breach is None:
         return
-    raise kind.of(ex, breach.title, behaviour=breach.behaviour, documented=breach.documented, redact=ctx.redact,
-                  origin=ctx.origin, expected={"check": breach.check})
+    raise kind.of(
+        ex,
+        breach.title,
+        behaviour=breach.behaviour,
+        documented=breach.documented,
+        redact=ctx.redact,
+        origin=ctx.origin,
+        expected={"check": breach.check},
+    )
 
 
 # -------------------------------------------------------------- the checks
@@ -229,8 +250,14 @@ def request_id_distinct(ex: HttpExchange, ctx: Context) -> None:
     if not rid or ex.headers.get("idempotent-replayed", "").lower() == "true":
         return
     if ctx.request_ids.seen(rid, ex):
-        raise _fail(DuplicateRequestId, ex, ctx, f"request_id {rid!r} was already used by another answer",
-                    "envelope.request-id", "a request_id per request (only an idempotent replay repeats one)")
+        raise _fail(
+            DuplicateRequestId,
+            ex,
+            ctx,
+            f"request_id {rid!r} was already used by another answer",
+            "envelope.request-id",
+            "a request_id per request (only an idempotent replay repeats one)",
+        )
 
 
 @check("success_envelope", "envelope.success-has-data")
@@ -255,10 +282,14 @@ def code_in_catalogue(ex: HttpExchange, ctx: Context) -> None:
 def no_server_error(ex: HttpExchange, ctx: Context) -> None:
     """No request a client can send is answered with a 5xx."""
     if ex.status >= 500:
-        raise _fail(ServerErrorViolation, ex, ctx, f"HTTP {ex.status} for a client's request",
-                    "input.no-server-error",
-                    "2xx, or a 4xx of errors.yaml naming what is wrong with the request (input.malformed-json: "
-                    "never a 500)")
+        raise _fail(
+            ServerErrorViolation,
+            ex,
+            ctx,
+            f"HTTP {ex.status} for a client's request",
+            "input.no-server-error",
+            "2xx, or a 4xx of errors.yaml naming what is wrong with the request (input.malformed-json: never a 500)",
+        )
 
 
 @check("rate_limited_answer", "ratelimit.429-envelope-retry-after", "ratelimit.retry-after-seconds")
@@ -279,8 +310,14 @@ def no_secret_echo(ex: HttpExchange, ctx: Context) -> None:
     haystack = ex.body.decode("utf-8", "replace") + "\n" + "\n".join(f"{k}: {v}" for k, v in ex.headers.items())
     if any(needle in haystack for needle in needles):
         # The message never repeats the secret: the received text goes through the redactor.
-        raise _fail(SecretEchoed, ex, ctx, "the answer echoes the secret key", "client.secrets-never-leak",
-                    "no answer, success or error, carries the secret key or the Authorization header")
+        raise _fail(
+            SecretEchoed,
+            ex,
+            ctx,
+            "the answer echoes the secret key",
+            "client.secrets-never-leak",
+            "no answer, success or error, carries the secret key or the Authorization header",
+        )
 
 
 def _status_of(meaning: str, ctx: Context) -> int:
@@ -424,8 +461,9 @@ def operation_of(ex: HttpExchange, ctx: Context) -> str | None:
     return _routes(ctx).operation_id(ex.method, unquote(ex.path))
 
 
-def _ids_outside(op_id: str, body: Mapping[str, Any] | None, params: Mapping[str, str],
-                 query: Mapping[str, str], ctx: Context) -> bool:
+def _ids_outside(
+    op_id: str, body: Mapping[str, Any] | None, params: Mapping[str, str], query: Mapping[str, str], ctx: Context
+) -> bool:
     """Does the request name a store or section not known to be the caller's?"""
     stores: list[Any] = []
     sections: list[Any] = []
@@ -489,12 +527,20 @@ def expected_answer(ex: HttpExchange, ctx: Context) -> Verdict:
     duplicated = any(len(query.get(name, [])) > 1 for name in ("brand_id", "branch_id"))
     # The contract says nothing about a repeated query parameter: the first value or a 400 are both fine.
     kind = Either if duplicated else Valid
-    return kind(op_id, _OPERATION_BEHAVIOUR[op_id], ids_outside=outside, has_explicit_times=explicit,
-                relies_on=outcome.relies_on, body_schema=op.body_schema, body=body)
+    return kind(
+        op_id,
+        _OPERATION_BEHAVIOUR[op_id],
+        ids_outside=outside,
+        has_explicit_times=explicit,
+        relies_on=outcome.relies_on,
+        body_schema=op.body_schema,
+        body=body,
+    )
 
 
-def _ids_outside_safely(op_id: str, body: Any, params: Mapping[str, str], query: Mapping[str, str],
-                        ctx: Context) -> bool:
+def _ids_outside_safely(
+    op_id: str, body: Any, params: Mapping[str, str], query: Mapping[str, str], ctx: Context
+) -> bool:
     """``_ids_outside`` for a body that may not match its schema (then: can it name a foreign id at all?)."""
     try:
         return _ids_outside(op_id, body if isinstance(body, Mapping) else None, params, query, ctx)
@@ -599,8 +645,9 @@ def _other_reading(ex: HttpExchange, verdict: Reject, ctx: Context) -> _OtherRea
     request, routes = _api_request(ex), _routes(ctx)
     blamed: list[str] = []
     for name in validation.READING_VARIANTS:
-        found = tuple(_fault(f) for f in validation.faults(request, routes, reading=ctx.reading,
-                                                             variants=v.VariantSet([name])))
+        found = tuple(
+            _fault(f) for f in validation.faults(request, routes, reading=ctx.reading, variants=v.VariantSet([name]))
+        )
         if _NO_CREDENTIAL in verdict.faults:  # after the route, before everything else
             found = (*found, _NO_CREDENTIAL) if verdict.operation_id is None else (_NO_CREDENTIAL, *found)
         answered = answered_fault(ex, found, ctx, ids_outside=verdict.ids_outside)
@@ -628,12 +675,19 @@ def matches_acceptance(ex: HttpExchange, verdict: Valid | Either, ctx: Context) 
         # A non-empty availableTimes in populate / sync is compared with the store's other
         # sections: a collision is a 400 that depends on the target's state, not on the body.
         return err.get("code") == catalogue.code_for("request_invalid", ctx.reading).code and _names_field(
-            err, ["availableTimes"])
+            err, ["availableTimes"]
+        )
     return False
 
 
-@check("input_answer", "input.strict-integers", "getmenu.one-param-400", "schedule.invalid-details-field",
-       "routing.unknown-query-ignored", "tenancy.unknown-same-as-foreign")
+@check(
+    "input_answer",
+    "input.strict-integers",
+    "getmenu.one-param-400",
+    "schedule.invalid-details-field",
+    "routing.unknown-query-ignored",
+    "tenancy.unknown-same-as-foreign",
+)
 def input_answer(ex: HttpExchange, ctx: Context) -> None:
     """The answer is the one the reference semantics give this request (accept or the named rejection).
 
@@ -657,12 +711,20 @@ def input_answer(ex: HttpExchange, ctx: Context) -> None:
     if matches_acceptance(ex, verdict, ctx):
         return
     if ex.status == _status_of("resource_not_found", ctx):
-        title, behaviour = "a request naming only the caller's own stores and sections got 404", \
-            "tenancy.unknown-same-as-foreign"
+        title, behaviour = (
+            "a request naming only the caller's own stores and sections got 404",
+            "tenancy.unknown-same-as-foreign",
+        )
     else:
         title, behaviour = f"a request the contract accepts got {ex.status}", _blame_refusal(ex, verdict, ctx)
-    raise _fail(InputAnswerViolation, ex, ctx, f"{verdict.operation_id}: {title}", behaviour,
-                "2xx (404 only for ids outside the caller's business; unknown query parameters are ignored)")
+    raise _fail(
+        InputAnswerViolation,
+        ex,
+        ctx,
+        f"{verdict.operation_id}: {title}",
+        behaviour,
+        "2xx (404 only for ids outside the caller's business; unknown query parameters are ignored)",
+    )
 
 
 def _judge_rejection(ex: HttpExchange, verdict: Reject, ctx: Context) -> None:
@@ -680,15 +742,25 @@ def _judge_rejection(ex: HttpExchange, verdict: Reject, ctx: Context) -> None:
         else:
             order, named = other.behaviour, "a fault of another reading the run accepts"
     if order is not None:
-        raise _fail(InputAnswerViolation, ex, ctx,
-                    f"{verdict.operation_id or ex.path}: answered for a later check ({named}) before "
-                    f"{verdict.first.reason}", order, _documented(verdict.faults[:1], verdict, ctx))
+        raise _fail(
+            InputAnswerViolation,
+            ex,
+            ctx,
+            f"{verdict.operation_id or ex.path}: answered for a later check ({named}) before {verdict.first.reason}",
+            order,
+            _documented(verdict.faults[:1], verdict, ctx),
+        )
     if answered is not None or (other is not None and other.accepted):
         return
     more = f" (and {len(verdict.faults) - 1} other fault(s))" if len(verdict.faults) > 1 else ""
-    raise _fail(InputAnswerViolation, ex, ctx, f"{verdict.operation_id or ex.path}: {verdict.reason}{more}",
-                _blame_rejection(ex, verdict, ctx, other.behaviour if other is not None else None),
-                _documented(verdict.faults, verdict, ctx))
+    raise _fail(
+        InputAnswerViolation,
+        ex,
+        ctx,
+        f"{verdict.operation_id or ex.path}: {verdict.reason}{more}",
+        _blame_rejection(ex, verdict, ctx, other.behaviour if other is not None else None),
+        _documented(verdict.faults, verdict, ctx),
+    )
 
 
 def _documented(faults: Iterable[Fault], verdict: Reject, ctx: Context) -> str:
@@ -697,8 +769,11 @@ def _documented(faults: Iterable[Fault], verdict: Reject, ctx: Context) -> str:
     for f in faults:
         entry = contract.errors().code_for(f.meaning, ctx.reading)
         named = f" whose details name {', '.join(f.fields[:3])}" if f.fields else ""
-        also = " (or 404 resource_not_found: the request names ids not known to be the caller's)" \
-            if f.stage == "rules" and verdict.ids_outside else ""
+        also = (
+            " (or 404 resource_not_found: the request names ids not known to be the caller's)"
+            if f.stage == "rules" and verdict.ids_outside
+            else ""
+        )
         said.append(f"{entry.status} {entry.code}{named}{also}")
     return "; or ".join(dict.fromkeys(said))
 
@@ -712,8 +787,12 @@ def _blame_rejection(ex: HttpExchange, verdict: Reject, ctx: Context, reading: s
     ids = {"sectionID", "brand_id", "branch_id"}
     # Only bad ids: a 404 reads one of them as an unknown id (a reading of ids, not of the order of checks).
     about_the_ids = all(f.fields and set(f.fields) <= ids for f in verdict.faults)
-    if ex.status == not_found.status and err.get("code") == not_found.code and verdict.ids_outside \
-            and not about_the_ids:
+    if (
+        ex.status == not_found.status
+        and err.get("code") == not_found.code
+        and verdict.ids_outside
+        and not about_the_ids
+    ):
         if verdict.meaning == "request_invalid":
             # Ownership checked before validation: which check wins is the stand-in's own choice.
             return "envelope.validation-before-tenancy"

@@ -50,8 +50,9 @@ def _fail(
 ) -> Violation:
     # the exchange as the client recorded it: its reproduction signs with the client's credential variables
     ex = HttpExchange.from_httpx(response, credential=client.variable or "")
-    return Violation.of(ex, title, behaviour=behaviour, documented=documented, redact=client.target.redactor,
-                        expected=expected)
+    return Violation.of(
+        ex, title, behaviour=behaviour, documented=documented, redact=client.target.redactor, expected=expected
+    )
 
 
 def _breach(client: TargetClient, response: httpx.Response, breach: Breach) -> Violation:
@@ -142,8 +143,14 @@ def _success_status(client: TargetClient, response: httpx.Response) -> None:
     if fixed is None or listed is None or response.status_code == listed:
         return
     client.target.settle(
-        _fail(client, response, f"{operation} succeeded with HTTP {response.status_code}, not {listed}", fixed,
-              f"HTTP {listed}", {"status": listed}),
+        _fail(
+            client,
+            response,
+            f"{operation} succeeded with HTTP {response.status_code}, not {listed}",
+            fixed,
+            f"HTTP {listed}",
+            {"status": listed},
+        ),
         _source(),
     )
 
@@ -246,5 +253,11 @@ def contested(client: TargetClient, response: httpx.Response, behaviour: str, me
 
 def mismatch(client: TargetClient, title: str, behaviour: str, received: Any, documented: Any) -> Violation:
     """A ``Violation`` about state read back from the target, with the last exchange as its reproduction."""
-    return Violation.of(client.last, title, behaviour=behaviour, documented=documented,
-                        redact=client.target.redactor, received=str(received))
+    return Violation.of(
+        client.last,
+        title,
+        behaviour=behaviour,
+        documented=documented,
+        redact=client.target.redactor,
+        received=str(received),
+    )

@@ -85,10 +85,16 @@ def _label(case: Case | None, ex: checks.HttpExchange) -> str:
 _KIND_BEHAVIOUR: tuple[tuple[tuple[type, ...], str, str], ...] = (
     ((ServerError,), "input.no-server-error", "2xx, or a 4xx of errors.yaml naming what is wrong"),
     ((UndefinedStatusCode,), "envelope.code-status-catalogue", "a status the operation documents (errors.yaml)"),
-    ((MissingContentType, UndefinedContentType, MalformedMediaType, ContentDeserializationError, MalformedJson),
-     "envelope.json-body", "a JSON object served as application/json"),
-    ((UnsupportedMethodResponse, AllowHeaderMismatch), "routing.method-not-allowed-405",
-     "405 method_not_allowed with an Allow header listing the path's methods"),
+    (
+        (MissingContentType, UndefinedContentType, MalformedMediaType, ContentDeserializationError, MalformedJson),
+        "envelope.json-body",
+        "a JSON object served as application/json",
+    ),
+    (
+        (UnsupportedMethodResponse, AllowHeaderMismatch),
+        "routing.method-not-allowed-405",
+        "405 method_not_allowed with an Allow header listing the path's methods",
+    ),
 )
 
 
@@ -124,8 +130,14 @@ def violation_of(
     op_id = operation_id_of(case) if case is not None else checks.operation_of(ex, ctx)
 
     def made(title: str, behaviour: str | None, documented: str) -> Violation:
-        return Violation.of(ex, f"{_label(case, ex)}: {title}", behaviour=behaviour, documented=documented,
-                            redact=ctx.redact, origin=ctx.origin)
+        return Violation.of(
+            ex,
+            f"{_label(case, ex)}: {title}",
+            behaviour=behaviour,
+            documented=documented,
+            redact=ctx.redact,
+            origin=ctx.origin,
+        )
 
     if isinstance(failure, CustomFailure):
         if isinstance(failure.exception, Violation):
@@ -141,8 +153,11 @@ def violation_of(
             return found
         if not isinstance(checks.expected_answer(ex, ctx), checks.Unknown):
             return None
-        behaviour = _header_behaviour(failure.header_name, "required") if isinstance(
-            failure, MissingHeaderNotRejected) else "input.wrong-types"
+        behaviour = (
+            _header_behaviour(failure.header_name, "required")
+            if isinstance(failure, MissingHeaderNotRejected)
+            else "input.wrong-types"
+        )
         return made(failure.title, behaviour, str(failure.message)[:300])
     if isinstance(failure, EnsureResourceAvailability):
         verdict = checks.expected_answer(ex, ctx)
@@ -157,8 +172,11 @@ def violation_of(
         return made(failure.title, behaviour, "401 for a request without valid credentials")
     if isinstance(failure, MissingHeaders):
         names = list(failure.missing_headers)
-        return made(failure.title, _header_behaviour(names[0] if names else "", "required", op_id, ex.status),
-                    f"headers {', '.join(names)}")
+        return made(
+            failure.title,
+            _header_behaviour(names[0] if names else "", "required", op_id, ex.status),
+            f"headers {', '.join(names)}",
+        )
     if isinstance(failure, JsonSchemaError):
         if failure.title == "Response header does not conform to the schema":
             return made(failure.title, _bad_header_behaviour(op_id, ex), "response headers as documented")
@@ -167,8 +185,9 @@ def violation_of(
         # a success with another 2xx than the contract's: the behaviour that fixes the success status
         fixed = schema_view.success_status_behaviour(op_id)
         if fixed is not None:
-            return made(failure.title, fixed,
-                        "the success status openapi.yaml gives (any 2xx where only success is stated)")
+            return made(
+                failure.title, fixed, "the success status openapi.yaml gives (any 2xx where only success is stated)"
+            )
     for kinds, behaviour, documented in _KIND_BEHAVIOUR:
         if isinstance(failure, kinds):
             return made(str(getattr(failure, "title", "")), behaviour, documented)
@@ -223,9 +242,12 @@ def _bad_header_behaviour(op_id: str | None, ex: checks.HttpExchange) -> str:
             continue
         value: Any = int(raw) if schema.get("type") == "integer" and raw.strip().lstrip("-").isdigit() else raw
         if not Draft202012Validator(schema).is_valid(value):
-            return schema_view.behaviour_in((header, schema), next(iter(
-                e.validator for e in Draft202012Validator(schema).iter_errors(value)))) or \
-                "envelope.code-status-catalogue"
+            return (
+                schema_view.behaviour_in(
+                    (header, schema), next(iter(e.validator for e in Draft202012Validator(schema).iter_errors(value)))
+                )
+                or "envelope.code-status-catalogue"
+            )
     return "envelope.code-status-catalogue"
 
 
@@ -251,4 +273,3 @@ def _response_behaviour(op_id: str | None, ex: checks.HttpExchange, ctx: checks.
     broken = [b for error in validator.iter_errors(ex.json) for b in schema_view.error_behaviours(error, root)]
     schema = contract.openapi()["components"]["schemas"][name]
     return schema_view.strongest(broken, ctx.judgement) or str(schema.get(schema_view.ANNOTATION))
-

@@ -18,7 +18,6 @@ behaviour in ``fuzz_attribution``; their public names are importable from
 here too.
 """
 
-
 from __future__ import annotations
 
 import json
@@ -290,7 +289,6 @@ def filter_failure(
     return False
 
 
-
 @schemathesis.hook
 def before_load_schema(context: schemathesis.HookContext, raw_schema: dict[str, Any]) -> None:
     """The documented view of the contract, and links that set a request body set all of it.
@@ -338,7 +336,6 @@ def after_load_schema(context: schemathesis.HookContext, schema: schemathesis.Ba
     spec = rate_limit_spec(env.effective_max_rps(standin=loopback))
     if spec:
         schema.config.update(rate_limit=spec)
-
 
 
 # ------------------------------------------------------------------- checks

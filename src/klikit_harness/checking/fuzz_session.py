@@ -35,7 +35,6 @@ GROUNDING_SHARE = 0.75
 FUZZ_SECTION_TITLE = "klikit-harness fuzz"
 
 
-
 @dataclass
 class FuzzSettings:
     """What the hooks know about the run."""
@@ -140,11 +139,20 @@ def settings_from_env() -> FuzzSettings:
     # Schemathesis paces the cases (rate-limit); the guard refuses writes outside the allowlist and
     # paces these two setup requests under the same cap.
     bounds = env.bounds()
-    guard = Guard(allowed=env.writable_stores(), max_rps=env.effective_max_rps(standin=False),
-                  menu_path=_path_of(env.base_url).rstrip("/") + contract.operations()["getMenu"].path,
-                  host=host_of(env.base_url), bounds=bounds)
-    with httpx.Client(base_url=env.base_url, auth=(key, secret), transport=BoundedTransport(bounds=bounds),
-                      timeout=bounds.httpx_timeout(), event_hooks=guard.httpx_hooks()) as client:
+    guard = Guard(
+        allowed=env.writable_stores(),
+        max_rps=env.effective_max_rps(standin=False),
+        menu_path=_path_of(env.base_url).rstrip("/") + contract.operations()["getMenu"].path,
+        host=host_of(env.base_url),
+        bounds=bounds,
+    )
+    with httpx.Client(
+        base_url=env.base_url,
+        auth=(key, secret),
+        transport=BoundedTransport(bounds=bounds),
+        timeout=bounds.httpx_timeout(),
+        event_hooks=guard.httpx_hooks(),
+    ) as client:
         try:
             answer = client.get(contract.operations()["getMenu"].path)
             sections = listed_section_ids(answer.json())
@@ -176,8 +184,9 @@ def settings_from_env() -> FuzzSettings:
     def settled(violation: Violation, source: str = "") -> None:
         settle(violation, judgement=judge, log=log, source=source)
 
-    return FuzzSettings(ctx=ctx, stores=stores, sections=sections, own_sections=own, run_id=run_id,
-                        settle=settled, guard=guard)
+    return FuzzSettings(
+        ctx=ctx, stores=stores, sections=sections, own_sections=own, run_id=run_id, settle=settled, guard=guard
+    )
 
 
 def cli_judgement() -> Callable[[str], Judgement]:
@@ -215,7 +224,6 @@ def rate_limit_spec(max_rps: float | None) -> str | None:
     return f"{int(max_rps)}/s" if max_rps >= 1 else f"{max(1, int(max_rps * 60))}/m"
 
 
-
 #: the judgement the schema is loaded under (None: every behaviour enforced, the raw contract)
 _VIEW: Callable[[str], Judgement] | None = None
 
@@ -224,7 +232,6 @@ def use_view(judge: Callable[[str], Judgement] | None) -> None:
     """Load every later schema as the documented view under ``judge`` (None: the raw contract)."""
     global _VIEW
     _VIEW = judge
-
 
 
 def deferred() -> bool:
@@ -264,7 +271,6 @@ def learn(ex: checks.HttpExchange, settings: FuzzSettings) -> None:
             settings.ctx.own_sections = settings.ctx.own_sections | {sid}
             if sid not in settings.own_sections:
                 settings.own_sections.append(sid)
-
 
 
 def settings_for(

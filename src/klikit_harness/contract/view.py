@@ -63,13 +63,39 @@ Chain = Sequence[Mapping[str, Any]]
 
 #: keywords that restrict what a value may be (``type`` stays: the view never changes a value's type)
 CONSTRAINT_KEYWORDS = (
-    "required", "additionalProperties", "propertyNames", "pattern", "format", "enum", "const",
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
-    "minItems", "maxItems", "uniqueItems", "minLength", "maxLength", "minProperties", "maxProperties",
+    "required",
+    "additionalProperties",
+    "propertyNames",
+    "pattern",
+    "format",
+    "enum",
+    "const",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minLength",
+    "maxLength",
+    "minProperties",
+    "maxProperties",
 )
 #: keywords whose values are schemas (one, a list, or a map of them)
-_ONE = ("additionalProperties", "propertyNames", "items", "not", "contains", "if", "then", "else",
-        "unevaluatedProperties", "unevaluatedItems")
+_ONE = (
+    "additionalProperties",
+    "propertyNames",
+    "items",
+    "not",
+    "contains",
+    "if",
+    "then",
+    "else",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+)
 _MANY = ("allOf", "anyOf", "oneOf", "prefixItems")
 _MAP = ("properties", "patternProperties", "$defs", "dependentSchemas")
 _RANK = {"documented": 0, "contested": 0, "assumed": 1, "incidental": 2}
@@ -177,8 +203,8 @@ def annotated(doc: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
             yield f"{location} {key}", str(bid)
     for path, item in (doc.get("paths") or {}).items():
         for method, op in item.items():
-            for code, response in ((op.get("responses") or {}).items() if isinstance(op, Mapping) else ()):
-                for key, bid in ((response.get(KEYWORDS) or {}).items() if isinstance(response, Mapping) else ()):
+            for code, response in (op.get("responses") or {}).items() if isinstance(op, Mapping) else ():
+                for key, bid in (response.get(KEYWORDS) or {}).items() if isinstance(response, Mapping) else ():
                     yield f"paths/{path}/{method}/responses/{code} {key}", str(bid)
 
 
@@ -420,8 +446,11 @@ def _relax_node(chain: tuple[Mapping[str, Any], ...], judge: Judge) -> None:
                 continue
             if name not in kept and observed(behaviour_in(chain, "optional", name, fallback=False)):
                 kept.append(name)  # leaving it out is only the stand-in's permission: always send it
-            if isinstance(sub, dict) and allows_null(sub) and observed(
-                    behaviour_in((*chain, sub), "null", name, fallback=False)):
+            if (
+                isinstance(sub, dict)
+                and allows_null(sub)
+                and observed(behaviour_in((*chain, sub), "null", name, fallback=False))
+            ):
                 _drop_null(sub)  # null for "absent" is only the stand-in's permission: never send it
         if kept:
             node["required"] = kept
@@ -540,8 +569,9 @@ def _drop_links_from(view: dict[str, Any], replaced: set[str]) -> None:
                 data = (envelope.get("properties") or {}).get("data") or {}
                 ref = str(data.get("$ref", ""))
                 if ref.rsplit("/", 1)[-1] in replaced or any(schemas.get(n) is data for n in replaced):
-                    response["links"] = {k: v for k, v in response["links"].items()
-                                         if "$response.body#/data" not in repr(v)}
+                    response["links"] = {
+                        k: v for k, v in response["links"].items() if "$response.body#/data" not in repr(v)
+                    }
                     if not response["links"]:
                         del response["links"]
 

@@ -45,9 +45,7 @@ def matches(doc: Mapping[str, Any], node: Mapping[str, Any], value: Any) -> bool
     if types is not None:
         names = [types] if isinstance(types, str) else list(types)
         is_bool = isinstance(value, bool)
-        if not any(
-            isinstance(value, _JSON_TYPES.get(t, ())) and (t == "boolean" or not is_bool) for t in names
-        ):
+        if not any(isinstance(value, _JSON_TYPES.get(t, ())) and (t == "boolean" or not is_bool) for t in names):
             return False
     if isinstance(value, dict):
         if not set(node.get("required") or ()) <= value.keys():

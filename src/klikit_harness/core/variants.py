@@ -290,11 +290,13 @@ LATENCY_S = 0.04
 # --- generated from the contract's response side (core/generated_variants.py)
 #: departures the stand-in cannot show: its answers never carry the member they drop or edit inside
 #: (tests/standin/test_variants.py proves each leaves every answer as it is)
-UNSHOWN = frozenset({
-    "drop-member.menu-section.categories",
-    "drop-member.menu-section.linked-categories",
-    "extra-member.menu-section.categories.items",
-})
+UNSHOWN = frozenset(
+    {
+        "drop-member.menu-section.categories",
+        "drop-member.menu-section.linked-categories",
+        "extra-member.menu-section.categories.items",
+    }
+)
 
 
 #: departures a documented sentence forbids where the schema cannot say so (one MenuSection schema serves

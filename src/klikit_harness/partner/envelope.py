@@ -111,8 +111,7 @@ def media(ex: HttpExchange, reading: Reading | None = None) -> Breach | None:
     kind = ex.content_type.split(";")[0].strip().lower()
     if kind == JSON_TYPE:
         return None
-    return Breach("envelope.json-body", "json_body", f"content-type is {kind or 'missing'}, not {JSON_TYPE}",
-                  _ENVELOPE)
+    return Breach("envelope.json-body", "json_body", f"content-type is {kind or 'missing'}, not {JSON_TYPE}", _ENVELOPE)
 
 
 def json_object(ex: HttpExchange, reading: Reading | None = None) -> Breach | None:
@@ -132,8 +131,12 @@ def request_id(ex: HttpExchange, reading: Reading | None = None) -> Breach | Non
     env = ex.envelope
     if env is None or (isinstance(env.get("request_id"), str) and env["request_id"]):
         return None
-    return Breach("envelope.request-id", "request_id", "the body has no non-empty string request_id",
-                  "a top-level non-empty string request_id on every answer, success or error")
+    return Breach(
+        "envelope.request-id",
+        "request_id",
+        "the body has no non-empty string request_id",
+        "a top-level non-empty string request_id on every answer, success or error",
+    )
 
 
 def success_shape(ex: HttpExchange, reading: Reading | None = None) -> Breach | None:
@@ -141,9 +144,12 @@ def success_shape(ex: HttpExchange, reading: Reading | None = None) -> Breach | 
     env = ex.envelope
     if env is None or not is_success(ex.status) or ("data" in env and "error" not in env):
         return None
-    return Breach("envelope.success-has-data", "success_envelope",
-                  f"a {ex.status} body {'without data' if 'data' not in env else 'with error'}",
-                  "{request_id, data} on every 2xx answer, no error key")
+    return Breach(
+        "envelope.success-has-data",
+        "success_envelope",
+        f"a {ex.status} body {'without data' if 'data' not in env else 'with error'}",
+        "{request_id, data} on every 2xx answer, no error key",
+    )
 
 
 def error_shape(ex: HttpExchange, reading: Reading | None = None) -> Breach | None:
@@ -164,8 +170,12 @@ def error_shape(ex: HttpExchange, reading: Reading | None = None) -> Breach | No
         and "data" not in env
     ):
         return None
-    return Breach("envelope.error-shape", "error_envelope", f"a {ex.status} body without a proper error object",
-                  "{request_id, error: {code, message, details?}} on every non-2xx answer, no data key")
+    return Breach(
+        "envelope.error-shape",
+        "error_envelope",
+        f"a {ex.status} body without a proper error object",
+        "{request_id, error: {code, message, details?}} on every non-2xx answer, no data key",
+    )
 
 
 def catalogued(ex: HttpExchange, reading: Reading | None = None) -> Breach | None:
@@ -181,13 +191,19 @@ def catalogued(ex: HttpExchange, reading: Reading | None = None) -> Breach | Non
     entry = _entry(code, reading)
     where = f" ({reading} reading)" if reading else ""
     if entry is None:
-        return Breach("envelope.code-status-catalogue", "code_in_catalogue",
-                      f"error code {code!r} is not in the catalogue{where}",
-                      f"every error.code is a code of contracts/errors.yaml{where}")
+        return Breach(
+            "envelope.code-status-catalogue",
+            "code_in_catalogue",
+            f"error code {code!r} is not in the catalogue{where}",
+            f"every error.code is a code of contracts/errors.yaml{where}",
+        )
     if entry.status != ex.status:
-        return Breach("envelope.code-status-catalogue", "code_in_catalogue",
-                      f"code {code} came with HTTP status {ex.status}",
-                      f"errors.yaml gives {code} the status {entry.status}")
+        return Breach(
+            "envelope.code-status-catalogue",
+            "code_in_catalogue",
+            f"code {code} came with HTTP status {ex.status}",
+            f"errors.yaml gives {code} the status {entry.status}",
+        )
     return None
 
 
@@ -213,8 +229,12 @@ def rate_limited(ex: HttpExchange, reading: Reading | None = None) -> Breach | N
     documented = _RATE_LIMITED.format(status=ex.status, code=code)
     header = ex.headers.get("retry-after", "").strip()
     if retry_after_seconds(header) is None:
-        return Breach("ratelimit.retry-after-seconds" if header else "ratelimit.429-envelope-retry-after",
-                      "rate_limited_answer", f"{ex.status} with Retry-After {header or '(absent)'!r}", documented)
+        return Breach(
+            "ratelimit.retry-after-seconds" if header else "ratelimit.429-envelope-retry-after",
+            "rate_limited_answer",
+            f"{ex.status} with Retry-After {header or '(absent)'!r}",
+            documented,
+        )
     err = ex.error
     received = err.get("code") if err is not None else None
     if reading is not None:
@@ -222,8 +242,12 @@ def rate_limited(ex: HttpExchange, reading: Reading | None = None) -> Breach | N
     else:  # either vocabulary
         meant = isinstance(received, str) and RATE_LIMIT_MEANING in catalogue.meanings(received)
     if ex.request_id is None or not meant:
-        return Breach("ratelimit.429-envelope-retry-after", "rate_limited_answer",
-                      f"{ex.status} without the rate-limit envelope", documented)
+        return Breach(
+            "ratelimit.429-envelope-retry-after",
+            "rate_limited_answer",
+            f"{ex.status} without the rate-limit envelope",
+            documented,
+        )
     return None
 
 
@@ -256,4 +280,3 @@ def _entry(code: str, reading: Reading | None) -> ErrorCode | None:
 
 def _kind(value: object) -> str:
     return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
-

@@ -419,9 +419,7 @@ def reproduce(
         if len(chosen) != 1:
             fail(f"--write-test writes one failure's test: name it (one of {', '.join(f.id for f in chosen)})")
         try:
-            written = repro.write_test(
-                chosen[0], write_path, reading=report.reading, run_id=report.run_id
-            )
+            written = repro.write_test(chosen[0], write_path, reading=report.reading, run_id=report.run_id)
         except repro.ReportError as exc:
             fail(str(exc))
         names = " ".join(f"{v}=…" for v in repro._variables(chosen[0].steps))
@@ -891,9 +889,12 @@ def variants(
         table.add_column(column)
     for o in outcomes:
         kind = (
-            "all at once" if o.name == mutation.ALL_VARIANTS
-            else "generated (sampled)" if o.name in selection.sampled and o.name in selection.generated
-            else "transport (sampled)" if o.name in selection.sampled
+            "all at once"
+            if o.name == mutation.ALL_VARIANTS
+            else "generated (sampled)"
+            if o.name in selection.sampled and o.name in selection.generated
+            else "transport (sampled)"
+            if o.name in selection.sampled
             else "hand-written"
         )
         table.add_row(

@@ -232,9 +232,7 @@ def compare(old: Report, new: Report, *, threshold: float = DEFAULT_THRESHOLD) -
                 detail = f"reading: {old_reading} → {new_reading}"
             drift.changes.append(Change(kind, bid, was, now, status, detail))
         elif reading_moved:
-            drift.changes.append(
-                Change("reading", bid, f"{was}: {old_reading}", f"{now}: {new_reading}", status)
-            )
+            drift.changes.append(Change("reading", bid, f"{was}: {old_reading}", f"{now}: {new_reading}", status))
     drift.new_failures, drift.vanished_failures = _diff_groups(old.failures, new.failures)
     drift.new_observations, drift.vanished_observations = _diff_groups(old.observations, new.observations)
     for name, a, b in (("requests", old.requests, new.requests), ("wall time", old.wall_seconds, new.wall_seconds)):

@@ -57,7 +57,6 @@ class Fault:
     #: earlier requests of the test not kept in ``exchanges``
     exchanges_omitted: int = 0
 
-
     @classmethod
     def observation(cls, obs: Any) -> Fault:
         """An ``observations.Observation`` as the fault of the test that logged it."""
@@ -72,6 +71,7 @@ class Fault:
             reproduction=obs.reproduction,
             observed=True,
         )
+
 
 @dataclass
 class TestRecord:
@@ -242,9 +242,7 @@ class Recorder:
         for rec in self.records:
             occurrences += [(rec, rec.nodeid, f) for f in rec.faults]
         for obs in observations:
-            fault = self._scrub(
-                Fault.observation(obs)
-            )
+            fault = self._scrub(Fault.observation(obs))
             occurrences.append((None, obs.source or "(outside any test)", fault))
         failures, observed = _distinct(occurrences)
         for group in failures + observed:  # texts recorded before the redactor was known are scrubbed here
@@ -519,8 +517,7 @@ def markdown(summary: Summary, meta: dict[str, Any]) -> str:
         f"# klikit-harness report — {summary.verdict}",
         "",
         f"Target: `{meta.get('target')}` · profile `{meta.get('profile')}` · contract `{meta.get('reading')}`"
-        f" · run id `{meta.get('run_id')}` · requests sent {meta.get('requests', 0)}"
-        + _fresh_line(meta),
+        f" · run id `{meta.get('run_id')}` · requests sent {meta.get('requests', 0)}" + _fresh_line(meta),
         "",
         *([_md_cell(_stopped_line(meta)), ""] if meta.get("stopped") else []),
         _counts_line(summary),
@@ -619,8 +616,10 @@ def html_report(summary: Summary, meta: dict[str, Any]) -> str:
             body.append(f"<h2>{title} ({len(groups)} distinct)</h2>")
             body += [_html_group(g, meta.get("report_dir")) for g in groups]
     if summary.readings:
-        body.append("<h2>Target profile</h2><table><tr><th>Behaviour</th><th>Status</th><th>Result</th>"
-                    "<th>Reading</th><th>Evidence</th></tr>")
+        body.append(
+            "<h2>Target profile</h2><table><tr><th>Behaviour</th><th>Status</th><th>Result</th>"
+            "<th>Reading</th><th>Evidence</th></tr>"
+        )
         for bid, rd in sorted(summary.readings.items()):
             ev = rd.evidence or {}
             evidence = " ".join(str(x) for x in (ev.get("failure"), ev.get("request_id")) if x)

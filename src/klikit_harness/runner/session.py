@@ -106,9 +106,7 @@ def open_target(config: pytest.Config) -> Iterator[Any]:
             )
         return
     if config.getoption("--klikit-variant"):
-        raise pytest.UsageError(
-            "--klikit-variant switches the embedded stand-in; drop it or drop the remote target"
-        )
+        raise pytest.UsageError("--klikit-variant switches the embedded stand-in; drop it or drop the remote target")
     try:
         read_only = guard_production(settings)
     except ConfigError as exc:  # before any request; exit 2 like the CLI

@@ -58,8 +58,10 @@ def derived_strict(lenient: SuiteResult) -> SuiteResult:
     goes on past each departure, so it records at least what --strict would fail.
     """
     failed = sorted({*lenient.failed, *lenient.departed})
-    exit_code = lenient.exit_code if lenient.exit_code not in (EXIT_OK, EXIT_VIOLATIONS) else (
-        EXIT_VIOLATIONS if failed else EXIT_OK
+    exit_code = (
+        lenient.exit_code
+        if lenient.exit_code not in (EXIT_OK, EXIT_VIOLATIONS)
+        else (EXIT_VIOLATIONS if failed else EXIT_OK)
     )
     return SuiteResult(exit_code, failed, 0.0, lenient.error, list(lenient.unobserved), [], ran=False)
 

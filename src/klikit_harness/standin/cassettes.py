@@ -191,7 +191,6 @@ def replay(
     return CassetteSimulator(load(path), base_url=base_url, strict=strict, secrets=secrets)
 
 
-
 class CassetteSimulator(Simulator):
     """A ``Simulator`` whose "real" answers come from a cassette instead of the domain core.
 

@@ -122,7 +122,6 @@ def _resolve(spec: Step) -> _Step:
     return _Step(kind, MappingProxyType(options), name)
 
 
-
 # ------------------------------------------------------------------ context
 
 

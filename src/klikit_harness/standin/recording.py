@@ -43,7 +43,6 @@ def _version() -> str:
         return "0+unknown"
 
 
-
 def _pairs(headers: Headers | None) -> list[tuple[str, str]]:
     if headers is None:
         return []

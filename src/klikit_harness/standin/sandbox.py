@@ -136,7 +136,6 @@ class SandboxApp:
                 ServiceError("internal", "unexpected stand-in failure"), f"req_{uuid.uuid4()}"
             )
 
-
     async def _wait_in_flight(self, api_request: ApiRequest, answer: InFlight) -> Prepared | ApiResponse:
         """Prepare a duplicate again until its first request has finished (then it replays)."""
         loop = asyncio.get_running_loop()

@@ -101,7 +101,6 @@ class Call:
         return json.loads(self.body)
 
 
-
 # ----------------------------------------------------------------- simulator
 
 

@@ -182,9 +182,7 @@ def choose_variants(
     registry = REGISTRY if registry is None else registry
     departing = {bid for bid, r in readings.items() if r.status != "contested" and r.reading == DEPARTS}
     following = {bid for bid, r in readings.items() if r.reading == REFERENCE}
-    qualifying = [
-        v for v in registry.values() if set(v.changes) & departing and not set(v.changes) & following
-    ]
+    qualifying = [v for v in registry.values() if set(v.changes) & departing and not set(v.changes) & following]
     chosen: list[Variant] = []
     covered: set[str] = set()
     remaining = list(qualifying)

@@ -92,14 +92,25 @@ _NO_DEFECTS = DefectSet()
 CHECK_ORDER = ("auth", "rate limit", "scope", "Idempotency-Key", "body parsing", "replay/conflict", "validation")
 #: the step of ``CHECK_ORDER`` each stage belongs to (``route`` comes before all: ``envelope.routing-before-auth``)
 CHECK_STEP: Mapping[str, str] = {
-    "key": "Idempotency-Key", "body": "body parsing", "query": "validation", "input": "validation",
+    "key": "Idempotency-Key",
+    "body": "body parsing",
+    "query": "validation",
+    "input": "validation",
     "rules": "validation",
 }
 #: the variants whose readings change what this module finds wrong with a request (the readings of a
 #: request the oracle may have to accept); ``last-fault-first`` changes only which fault is answered
 READING_VARIANTS = (
-    v.NO_405, v.DEPTH_64, v.UNKNOWN_QUERY_400, v.LEADING_ZERO_IDS_400, v.ZERO_IDS_404, v.NULL_REJECTED,
-    v.FLOAT_INTEGERS_ACCEPTED, v.TIMES_REQUIRED, v.UNKNOWN_FIELDS_IGNORED, v.CREATE_NOTHING_REQUIRED,
+    v.NO_405,
+    v.DEPTH_64,
+    v.UNKNOWN_QUERY_400,
+    v.LEADING_ZERO_IDS_400,
+    v.ZERO_IDS_404,
+    v.NULL_REJECTED,
+    v.FLOAT_INTEGERS_ACCEPTED,
+    v.TIMES_REQUIRED,
+    v.UNKNOWN_FIELDS_IGNORED,
+    v.CREATE_NOTHING_REQUIRED,
     v.SEQUENCE_OPTIONAL,
 )
 
@@ -157,29 +168,56 @@ def walk(
     """``faults`` and ``validate`` at once (one walk)."""
     routed = routes.match(request.method, request.path)
     if isinstance(routed, UnknownPath):
-        lost = _rejected("route", ServiceError("resource_not_found", f"no operation at {request.path}",
-                                               {"path": request.path}), ["routing.unknown-path-404"], ["path"])
+        lost = _rejected(
+            "route",
+            ServiceError("resource_not_found", f"no operation at {request.path}", {"path": request.path}),
+            ["routing.unknown-path-404"],
+            ["path"],
+        )
         return Walked((lost,), lost)
     if isinstance(routed, MethodNotAllowed):
         if variants.on(v.NO_405):
-            unserved = ServiceError("resource_not_found", f"no operation at {request.method} {request.path}",
-                                    {"path": request.path})
+            unserved = ServiceError(
+                "resource_not_found", f"no operation at {request.method} {request.path}", {"path": request.path}
+            )
             lost = _rejected("route", unserved, ["routing.method-not-allowed-405"], ["path"])
             return Walked((lost,), lost)
         allow = ", ".join(routed.allowed)
         dropped = "GET" not in routed.allowed and defects.on(d.ALLOW_MISSING_ON_WRITE_PATHS)
-        lost = _rejected("route", ServiceError("method_not_allowed", f"{request.method} is not allowed on "
-                                               f"{routed.template}; use {allow}", {"allowed": list(routed.allowed)},
-                                               headers={} if dropped else {"allow": allow}),
-                         ["routing.method-not-allowed-405"])
+        lost = _rejected(
+            "route",
+            ServiceError(
+                "method_not_allowed",
+                f"{request.method} is not allowed on {routed.template}; use {allow}",
+                {"allowed": list(routed.allowed)},
+                headers={} if dropped else {"allow": allow},
+            ),
+            ["routing.method-not-allowed-405"],
+        )
         return Walked((lost,), lost)
     op, params = routed.operation, routed.params
     state = _State()
     found = _walk(request, op, params, state, reading, variants, defects)
     ids = dict(state.ids)
     placed = tuple(
-        Rejected(f.stage, f.meaning, f.message, f.behaviour, f.behaviours, f.fields, f.details, f.headers, op,
-                 params, state.key, state.parsed, state.body, ids) if isinstance(f, Rejected) else f
+        Rejected(
+            f.stage,
+            f.meaning,
+            f.message,
+            f.behaviour,
+            f.behaviours,
+            f.fields,
+            f.details,
+            f.headers,
+            op,
+            params,
+            state.key,
+            state.parsed,
+            state.body,
+            ids,
+        )
+        if isinstance(f, Rejected)
+        else f
         for f in found
     )
     if placed:
@@ -223,8 +261,15 @@ class _State:
 _T = TypeVar("_T")
 
 
-def _walk(request: ApiRequest, op: contract.Operation, params: Mapping[str, str], state: _State,
-          reading: Reading, variants: VariantSet, defects: DefectSet) -> list[Fault]:
+def _walk(
+    request: ApiRequest,
+    op: contract.Operation,
+    params: Mapping[str, str],
+    state: _State,
+    reading: Reading,
+    variants: VariantSet,
+    defects: DefectSet,
+) -> list[Fault]:
     """The faults of a routed request, in the reference order; ``state`` holds what was read."""
     decoded: dict[str, Any] | None = None
     if op.is_write:
@@ -269,15 +314,26 @@ def _key(header: str | None, reading: Reading, defects: DefectSet) -> str | None
     key = idempotency_key(header)
     if key is None:
         if reading == "reference" and not defects.on(d.MISSING_KEY_ACCEPTED):
-            raise _Stop(_rejected("key", ServiceError(
-                "request_missing_idempotency_key",
-                f"write endpoints need an Idempotency-Key header (1-{MAX_KEY_LENGTH} characters, e.g. a UUID)",
-                {"field": "Idempotency-Key"},
-            ), ["idempotency.key-required-on-writes"], ["Idempotency-Key"]))
+            raise _Stop(
+                _rejected(
+                    "key",
+                    ServiceError(
+                        "request_missing_idempotency_key",
+                        f"write endpoints need an Idempotency-Key header (1-{MAX_KEY_LENGTH} characters, e.g. a UUID)",
+                        {"field": "Idempotency-Key"},
+                    ),
+                    ["idempotency.key-required-on-writes"],
+                    ["Idempotency-Key"],
+                )
+            )
         return None
     if len(key) > MAX_KEY_LENGTH:
-        raise _invalid("key", ["Idempotency-Key"], f"must be at most {MAX_KEY_LENGTH} characters, got {len(key)}",
-                       ["idempotency.key-over-64-invalid"])
+        raise _invalid(
+            "key",
+            ["Idempotency-Key"],
+            f"must be at most {MAX_KEY_LENGTH} characters, got {len(key)}",
+            ["idempotency.key-over-64-invalid"],
+        )
     return key
 
 
@@ -291,8 +347,14 @@ def _query(request: ApiRequest, op: contract.Operation, state: _State, variants:
     unknown = [name for name, _ in request.query if name not in known]
     if unknown and variants.on(v.UNKNOWN_QUERY_400):
         allowed = ", ".join(sorted(known)) or "none"
-        state.found.append(_invalid("query", [unknown[0]], f"unknown query parameter; this operation takes: {allowed}",
-                                    ["routing.unknown-query-ignored"]).outcome)
+        state.found.append(
+            _invalid(
+                "query",
+                [unknown[0]],
+                f"unknown query parameter; this operation takes: {allowed}",
+                ["routing.unknown-query-ignored"],
+            ).outcome
+        )
     if op.operation_id != "getMenu":
         return bool(unknown)
     for name in ("brand_id", "branch_id"):
@@ -305,9 +367,18 @@ def _query(request: ApiRequest, op: contract.Operation, state: _State, variants:
     if len(sent) == 1:
         missing = "brand_id" if "brand_id" not in sent else "branch_id"
         other = "branch_id" if missing == "brand_id" else "brand_id"
-        state.found.append(_rejected("query", ServiceError(
-            "request_invalid", "brand_id and branch_id must be passed together or omitted together", {"field": missing}
-        ), ["getmenu.one-param-400"], [missing, other]))
+        state.found.append(
+            _rejected(
+                "query",
+                ServiceError(
+                    "request_invalid",
+                    "brand_id and branch_id must be passed together or omitted together",
+                    {"field": missing},
+                ),
+                ["getmenu.one-param-400"],
+                [missing, other],
+            )
+        )
     return bool(unknown)
 
 
@@ -342,8 +413,13 @@ def _spells_zero(raw: str) -> bool:
 def _id(name: str, raw: str, relies: list[str], stage: Stage, variants: VariantSet) -> int:
     value = read_id(raw, variants)
     if value is None:
-        behaviour = ("input.query-id-leading-zeros" if int32_id(raw) is not None else
-                     "input.query-id-zero-invalid" if _spells_zero(raw) else "input.wrong-types")
+        behaviour = (
+            "input.query-id-leading-zeros"
+            if int32_id(raw) is not None
+            else "input.query-id-zero-invalid"
+            if _spells_zero(raw)
+            else "input.wrong-types"
+        )
         raise _invalid(stage, [name], f"must be a positive 32-bit integer, got {raw[:40]!r}", [behaviour])
     if raw.startswith("0") and value:
         relies.append("input.query-id-leading-zeros")
@@ -353,8 +429,9 @@ def _id(name: str, raw: str, relies: list[str], stage: Stage, variants: VariantS
 # -------------------------------------------------------------- body fields
 
 
-def _read_body(op_id: str, schema_name: str, body: dict[str, Any], state: _State, variants: VariantSet,
-               defects: DefectSet) -> dict[str, Any] | None:
+def _read_body(
+    op_id: str, schema_name: str, body: dict[str, Any], state: _State, variants: VariantSet, defects: DefectSet
+) -> dict[str, Any] | None:
     """The body after the variants' and defects' readings of it, if the schema accepts it (None when it
     does not: the business rules cannot be read then); each fault recorded in ``state``."""
     if variants.on(v.NULL_REJECTED):
@@ -366,11 +443,20 @@ def _read_body(op_id: str, schema_name: str, body: dict[str, Any], state: _State
     if not state.passes(lambda: _check_schema(schema_name, read, variants)):
         return None
     if variants.on(v.TIMES_REQUIRED) and op_id in {"populateMenu", "syncMenuToStores"}:
-        untimed = [f"sections.{raw_id}.availableTimes" for raw_id, entry in body["sections"].items()
-                   if entry.get("availableTimes") is None]
+        untimed = [
+            f"sections.{raw_id}.availableTimes"
+            for raw_id, entry in body["sections"].items()
+            if entry.get("availableTimes") is None
+        ]
         if untimed:
-            state.found.append(_invalid("input", untimed, "is required; send {} to use the business-level schedule",
-                                        ["populate.times-optional"]).outcome)
+            state.found.append(
+                _invalid(
+                    "input",
+                    untimed,
+                    "is required; send {} to use the business-level schedule",
+                    ["populate.times-optional"],
+                ).outcome
+            )
     return body
 
 

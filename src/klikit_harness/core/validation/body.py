@@ -60,8 +60,9 @@ def decode(request: ApiRequest, op: contract.Operation, variants: VariantSet, de
         raise _invalid("body", ["body"], f"request bodies are limited to {cap} bytes", ["input.body-too-large"])
     ctype = (request.header("content-type") or "").split(";")[0].strip().lower()
     if ctype != JSON_TYPE:
-        raise _invalid("body", ["Content-Type"], f"must be {JSON_TYPE}, got {ctype or 'nothing'}",
-                       ["input.wrong-content-type"])
+        raise _invalid(
+            "body", ["Content-Type"], f"must be {JSON_TYPE}, got {ctype or 'nothing'}", ["input.wrong-content-type"]
+        )
     if not request.body.strip():
         raise _invalid("body", ["body"], "a JSON object is required", ["input.malformed-json"])
     max_depth = VARIANT_MAX_DEPTH if variants.on(v.DEPTH_64) else MAX_DEPTH
@@ -79,6 +80,5 @@ def decode(request: ApiRequest, op: contract.Operation, variants: VariantSet, de
     if json_depth(body, max_depth) > max_depth:
         raise _invalid("body", ["body"], too_deep, ["input.deep-nesting"])
     if not isinstance(body, dict):
-        raise _invalid("body", ["body"], f"must be a JSON object, got {type(body).__name__}",
-                       ["input.non-object-body"])
+        raise _invalid("body", ["body"], f"must be a JSON object, got {type(body).__name__}", ["input.non-object-body"])
     return body

@@ -103,8 +103,7 @@ class _Stop(Exception):
 
 def _rejected(stage: Stage, error: ServiceError, behaviours: Iterable[str], fields: Sequence[str] = ()) -> Rejected:
     broken = tuple(dict.fromkeys(behaviours))
-    return Rejected(stage, error.meaning, error.message, broken[0], broken, tuple(fields), error.details,
-                    error.headers)
+    return Rejected(stage, error.meaning, error.message, broken[0], broken, tuple(fields), error.details, error.headers)
 
 
 def _invalid(stage: Stage, fields: Sequence[str], reason: str, behaviours: Iterable[str], **extra: Any) -> _Stop:

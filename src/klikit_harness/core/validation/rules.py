@@ -90,13 +90,19 @@ def rule_problems(op_id: str, body: Mapping[str, Any]) -> list[tuple[str, str, s
         schedule(body.get("availableTimes"), "availableTimes")
         for i, value in enumerate(body.get("blackoutDates") or []):
             if not is_calendar_date(value):
-                problems.append((f"blackoutDates[{i}]", "section.blackout-dates-format",
-                                 f"{value!r} is not a calendar date (YYYY-MM-DD)"))
+                problems.append(
+                    (
+                        f"blackoutDates[{i}]",
+                        "section.blackout-dates-format",
+                        f"{value!r} is not a calendar date (YYYY-MM-DD)",
+                    )
+                )
     elif op_id in {"populateMenu", "syncMenuToStores"}:
         for key, entry in body["sections"].items():
             if int(key) > INT32_MAX:
-                problems.append((f"sections.{key}", "input.id-keyed-map-keys",
-                                 "section ids are positive 32-bit integers"))
+                problems.append(
+                    (f"sections.{key}", "input.id-keyed-map-keys", "section ids are positive 32-bit integers")
+                )
             elif isinstance(entry, Mapping):
                 schedule(entry.get("availableTimes"), f"sections.{key}.availableTimes")
     elif op_id == "publishMenu":

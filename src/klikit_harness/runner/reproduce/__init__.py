@@ -86,7 +86,11 @@ def run(
 
     assert settings.base_url is not None
     target = Target(
-        settings.base_url, settings, reading=reading, strict=strict, read_only=guard_production(settings)  # type: ignore[arg-type]
+        settings.base_url,
+        settings,
+        reading=reading,
+        strict=strict,
+        read_only=guard_production(settings),  # type: ignore[arg-type]
     )
     keys = "the recorded Idempotency-Keys" if same_keys else "fresh Idempotency-Keys"
     outcomes: list[Outcome] = []
@@ -99,7 +103,11 @@ def run(
         else:
             echo(f"  {why}: re-running its test {failure.test}")
             outcome = rerun_test(
-                failure, base_url=settings.base_url, env_file=env_file, reading=reading, strict=strict,
+                failure,
+                base_url=settings.base_url,
+                env_file=env_file,
+                reading=reading,
+                strict=strict,
                 redact=target.redactor,
             )
         for line in outcome.lines:
@@ -111,9 +119,14 @@ def run(
         outcomes.append(outcome)
     verdicts = [o.verdict for o in outcomes]
     still = verdicts.count("still fails")
-    echo(f"reproduced {len(outcomes)} failure(s): {still} still fail, {verdicts.count('fixed')} no longer fail"
-         + (f", {len(outcomes) - still - verdicts.count('fixed')} could not be judged" if
-            len(outcomes) - still - verdicts.count("fixed") else ""))
+    echo(
+        f"reproduced {len(outcomes)} failure(s): {still} still fail, {verdicts.count('fixed')} no longer fail"
+        + (
+            f", {len(outcomes) - still - verdicts.count('fixed')} could not be judged"
+            if len(outcomes) - still - verdicts.count("fixed")
+            else ""
+        )
+    )
     if still:
         return EXIT_VIOLATIONS
     if "unreachable" in verdicts:
@@ -121,5 +134,3 @@ def run(
     if any(v not in {"fixed"} for v in verdicts):
         return EXIT_USAGE
     return EXIT_OK
-
-

@@ -43,6 +43,7 @@ __all__ = [
     "send_steps",
 ]
 
+
 @dataclass
 class Resent:
     step: dict[str, Any]
@@ -232,16 +233,29 @@ def rerun_test(
     outcome = Outcome(failure, "error", "", "test")
     with tempfile.TemporaryDirectory(prefix="klikit-reproduce-") as tmp:
         args = [
-            sys.executable, "-m", "pytest", suites.node_argument(failure.test), *suites.pytest_location(),
-            "-q", "-p", "no:cacheprovider", "--klikit-target", base_url, "--klikit-contract", reading,
-            "--klikit-report", tmp,
+            sys.executable,
+            "-m",
+            "pytest",
+            suites.node_argument(failure.test),
+            *suites.pytest_location(),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--klikit-target",
+            base_url,
+            "--klikit-contract",
+            reading,
+            "--klikit-report",
+            tmp,
         ]
         if env_file is not None:
             args += ["--klikit-env-file", str(env_file)]
         if strict:
             args.append("--klikit-strict")
-        outcome.lines.append(f"  re-running pytest {failure.test} --klikit-target {base_url}"
-                             + (f" --klikit-env-file {env_file}" if env_file else ""))
+        outcome.lines.append(
+            f"  re-running pytest {failure.test} --klikit-target {base_url}"
+            + (f" --klikit-env-file {env_file}" if env_file else "")
+        )
         proc = subprocess.run(
             args, capture_output=True, text=True, env={**os.environ, **(extra_env or {})}, check=False
         )
@@ -262,5 +276,3 @@ def rerun_test(
     tail = redact((proc.stdout + proc.stderr).strip())[-600:]
     outcome.detail = f"the test run ended with exit {proc.returncode}: {tail}"
     return outcome
-
-

@@ -61,8 +61,24 @@ def write_test(failure: Selected, path: Path, *, reading: str, run_id: str | Non
         )
     assert failure.expected is not None
     steps = [
-        {k: v for k, v in s.items() if k in {"method", "path", "query", "headers", "body", "body_base64",
-                                            "credential", "authorization", "status", "request_id", "created_id"}}
+        {
+            k: v
+            for k, v in s.items()
+            if k
+            in {
+                "method",
+                "path",
+                "query",
+                "headers",
+                "body",
+                "body_base64",
+                "credential",
+                "authorization",
+                "status",
+                "request_id",
+                "created_id",
+            }
+        }
         for s in failure.steps
     ]
     names = variables(steps)

@@ -123,7 +123,10 @@ def _send_all() -> list[httpx.Response]:
                 body = base64.b64decode(body) if step["body_base64"] else body.encode("utf-8")
             answers.append(
                 client.request(
-                    step["method"], step["path"], params=[tuple(q) for q in step["query"]], headers=headers,
+                    step["method"],
+                    step["path"],
+                    params=[tuple(q) for q in step["query"]],
+                    headers=headers,
                     content=body,
                 )
             )
@@ -172,7 +175,8 @@ def _check(name: str, response: httpx.Response, answers: list[httpx.Response]) -
         )
     elif name == "request_id_distinct":
         seen = [
-            _json(a).get("request_id") for a in answers
+            _json(a).get("request_id")
+            for a in answers
             if isinstance(_json(a), dict) and a.headers.get("idempotent-replayed", "").lower() != "true"
         ]
         rid = envelope.get("request_id") if envelope else None

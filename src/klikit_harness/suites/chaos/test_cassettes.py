@@ -87,6 +87,7 @@ def test_a_recorded_session_replays_identically_through_a_fresh_client(tmp_path)
     assert replayed == recorded
     assert replay.unmatched == []
     assert replay.replayed == list(range(len(cassette)))  # every entry answered once, in order
+
     def seen(calls):
         return [(c.operation_id, c.method, c.path, sorted(c.query), c.status, c.request_id, c.error) for c in calls]
 
@@ -120,13 +121,28 @@ def test_the_cassette_is_har_1_2_with_the_run_and_test_ids(tmp_path):
     for entry in (post, get):
         assert {"startedDateTime", "time", "request", "response", "cache", "timings"} <= set(entry)
         assert entry["_klikit"] == {"run_id": RUN_ID, "nodeid": "tests/a.py::test_b[x]", "behaviours": ["x.y", "z.w"]}
-        assert {"method", "url", "httpVersion", "cookies", "headers", "queryString", "headersSize", "bodySize"} <= set(entry["request"])
-        assert {"status", "statusText", "httpVersion", "cookies", "headers", "content", "redirectURL", "headersSize", "bodySize"} <= set(entry["response"])
+        assert {"method", "url", "httpVersion", "cookies", "headers", "queryString", "headersSize", "bodySize"} <= set(
+            entry["request"]
+        )
+        assert {
+            "status",
+            "statusText",
+            "httpVersion",
+            "cookies",
+            "headers",
+            "content",
+            "redirectURL",
+            "headersSize",
+            "bodySize",
+        } <= set(entry["response"])
         assert {"size", "mimeType", "text"} <= set(entry["response"]["content"])
     assert post["request"]["postData"]["mimeType"] == "application/json"
     assert json.loads(post["request"]["postData"]["text"]) == WRITES["createSection"][0]
     assert (post["response"]["status"], post["response"]["statusText"]) == (200, "OK")
-    assert sorted((q["name"], q["value"]) for q in get["request"]["queryString"]) == [("branch_id", "1062"), ("brand_id", "663")]
+    assert sorted((q["name"], q["value"]) for q in get["request"]["queryString"]) == [
+        ("branch_id", "1062"),
+        ("brand_id", "663"),
+    ]
 
 
 def test_closing_writes_atomically_and_only_once(tmp_path):
@@ -284,7 +300,13 @@ def tiny_cassette(tmp_path: Path, *exchanges: tuple[str, str, bytes, int, bytes]
 def test_matching_ignores_key_order_query_order_and_authorization(tmp_path):
     path = tiny_cassette(
         tmp_path,
-        ("POST", f"{BASE}/menus/sync?a=1&b=2&a=0", b'{"stores": [{"brandID": 1, "branchID": 2}], "sections": {}}', 200, b'{"request_id":"r1","data":{}}'),
+        (
+            "POST",
+            f"{BASE}/menus/sync?a=1&b=2&a=0",
+            b'{"stores": [{"brandID": 1, "branchID": 2}], "sections": {}}',
+            200,
+            b'{"request_id":"r1","data":{}}',
+        ),
     )
     with cassettes.replay(path) as replay:
         response = httpx.post(
@@ -330,9 +352,14 @@ def test_a_staging_cassette_replays_against_any_base_url(tmp_path):
 def test_replay_answers_with_the_recorded_status_headers_and_body(tmp_path):
     recorder = Recorder(tmp_path / "c.har", run_id=RUN_ID, base_url=BASE)
     recorder.add(
-        "POST", f"{BASE}/menus/publish", {}, b"{}", 200,
+        "POST",
+        f"{BASE}/menus/publish",
+        {},
+        b"{}",
+        200,
         [("content-type", "application/json"), ("idempotent-replayed", "true"), ("content-length", "999")],
-        b'{"request_id":"r9","data":{"success":1,"failed":0}}', nodeid="n",
+        b'{"request_id":"r9","data":{"success":1,"failed":0}}',
+        nodeid="n",
     )
     with cassettes.replay(recorder.close()):
         response = httpx.post(f"{BASE}/menus/publish", content=b"{}")
@@ -357,7 +384,13 @@ def test_chaos_steps_still_apply_on_top_of_a_cassette(tmp_path):
 def test_a_miss_names_the_request_and_the_nearest_recorded_candidates(tmp_path):
     path = tiny_cassette(
         tmp_path,
-        ("POST", f"{BASE}/menus/sync", b'{"stores":[{"brandID":663,"branchID":1062}]}', 200, b'{"request_id":"r1","data":{}}'),
+        (
+            "POST",
+            f"{BASE}/menus/sync",
+            b'{"stores":[{"brandID":663,"branchID":1062}]}',
+            200,
+            b'{"request_id":"r1","data":{}}',
+        ),
         ("GET", f"{BASE}/menus?brand_id=663&branch_id=1062", b"", 200, b'{"request_id":"r2","data":{}}'),
         ("POST", f"{BASE}/menus/publish", b'{"providerIDs":[1]}', 200, b'{"request_id":"r3","data":{}}'),
     )
@@ -408,7 +441,10 @@ def test_a_miss_never_shows_a_secret(tmp_path):
         ('{"entries": []}', r"has no 'log' object \(got keys \['entries'\]\)"),
         ('{"log": {"version": "1.1", "entries": []}}', r"HAR version '1.1'; expected a HAR 1.2 document"),
         ('{"log": {"version": "1.2", "entries": {}}}', r"log.entries is dict, expected a list"),
-        ('{"log": {"version": "1.2", "entries": [{"response": {}}]}}', r"log.entries\[0\].request is missing, expected dict"),
+        (
+            '{"log": {"version": "1.2", "entries": [{"response": {}}]}}',
+            r"log.entries\[0\].request is missing, expected dict",
+        ),
         (
             '{"log": {"version": "1.2", "entries": [{"request": {"method": "GET", "url": "https://x/v1/partner/menus"}, "response": {"status": "200", "content": {}}}]}}',
             r"log.entries\[0\].response.status is str, expected int",
@@ -436,13 +472,36 @@ def test_a_har_from_another_tool_replays_with_an_inferred_base_url(tmp_path):
             "creator": {"name": "devtools", "version": "1"},
             "entries": [
                 {
-                    "startedDateTime": "2024-01-01T00:00:00Z", "time": 5,
-                    "request": {"method": "get", "url": "https://api.example.test/v1/partner/menus?brand_id=1&branch_id=2",
-                                "httpVersion": "HTTP/2", "cookies": [], "headers": [], "queryString": [], "headersSize": -1, "bodySize": 0},
-                    "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/2", "cookies": [], "headers": [],
-                                 "content": {"size": 2, "mimeType": "application/json", "text": base64.b64encode(b'{"request_id":"r","data":{}}').decode(), "encoding": "base64"},
-                                 "redirectURL": "", "headersSize": -1, "bodySize": 2},
-                    "cache": {}, "timings": {"send": 0, "wait": 5, "receive": 0},
+                    "startedDateTime": "2024-01-01T00:00:00Z",
+                    "time": 5,
+                    "request": {
+                        "method": "get",
+                        "url": "https://api.example.test/v1/partner/menus?brand_id=1&branch_id=2",
+                        "httpVersion": "HTTP/2",
+                        "cookies": [],
+                        "headers": [],
+                        "queryString": [],
+                        "headersSize": -1,
+                        "bodySize": 0,
+                    },
+                    "response": {
+                        "status": 200,
+                        "statusText": "OK",
+                        "httpVersion": "HTTP/2",
+                        "cookies": [],
+                        "headers": [],
+                        "content": {
+                            "size": 2,
+                            "mimeType": "application/json",
+                            "text": base64.b64encode(b'{"request_id":"r","data":{}}').decode(),
+                            "encoding": "base64",
+                        },
+                        "redirectURL": "",
+                        "headersSize": -1,
+                        "bodySize": 2,
+                    },
+                    "cache": {},
+                    "timings": {"send": 0, "wait": 5, "receive": 0},
                 }
             ],
         }
@@ -469,7 +528,10 @@ def test_the_marker_makes_the_fixture_replay_a_cassette(klikit_simulator):
     with KlikitClient(sim.base_url, "pk_partner_team", "sk_partner_team_secret", sleep=sim.sleep) as client:
         assert client.get_menu(663, 1062) is not None
         assert client.create_section({"title": {"en": "Lunch"}, "sequence": 4}) == {"id": 2002}
-        assert client.publish({"stores": [{"brandID": 663, "branchID": 1062}], "providerIDs": [1]}) == {"success": 1, "failed": 0}
+        assert client.publish({"stores": [{"brandID": 663, "branchID": 1062}], "providerIDs": [1]}) == {
+            "success": 1,
+            "failed": 0,
+        }
     assert [c.status for c in sim.calls] == [200, 200, 502, 200]
     assert sim.unmatched == []
 
@@ -480,4 +542,3 @@ def test_the_committed_example_holds_no_seed_secret():
     raw = EXAMPLE.read_text()
     assert [f for f in forbidden_forms(sim.partner_key, sim.secret_key) if f in raw] == []
     assert {e.nodeid for e in load(EXAMPLE)} == {"chaos/test_cassettes.py::test_publish_flow"}
-

@@ -144,7 +144,9 @@ class FreshStorePool:
     def consume(self, plan: str) -> Store | None:
         """The fresh store a planned populate uses (taken once per plan entry)."""
         if plan not in PLAN:
-            raise KeyError(f"{plan!r} is not in klikit_harness.checking.freshstores.PLAN; add it there so doctor counts it")
+            raise KeyError(
+                f"{plan!r} is not in klikit_harness.checking.freshstores.PLAN; add it there so doctor counts it"
+            )
         if plan not in self._plan:
             taken = self._take()
             self._plan[plan] = taken
@@ -169,9 +171,7 @@ def pristine_store(fresh_pool: FreshStorePool, writes: None, request: pytest.Fix
 
 
 @pytest.fixture
-def never_published_store(
-    fresh_pool: FreshStorePool, writes: None, request: pytest.FixtureRequest
-) -> Iterator[Store]:
+def never_published_store(fresh_pool: FreshStorePool, writes: None, request: pytest.FixtureRequest) -> Iterator[Store]:
     """A fresh store this run has not published yet; only read."""
     store = fresh_pool.borrow(request.node.nodeid, unpublished=True)
     yield store
@@ -216,8 +216,13 @@ def create_section(api: TargetClient, name: str = "section", **fields: Any) -> i
     data = expect.ok(api, api.call("createSection", body), "section.create-returns-id")
     sid = expect.members(data, "id")["id"]
     if not isinstance(sid, int) or isinstance(sid, bool) or sid < 1:
-        raise expect.mismatch(api, "createSection answered no positive integer data.id", "section.create-returns-id",
-                              data, {"id": "<positive integer>"})
+        raise expect.mismatch(
+            api,
+            "createSection answered no positive integer data.id",
+            "section.create-returns-id",
+            data,
+            {"id": "<positive integer>"},
+        )
     return sid
 
 
@@ -236,7 +241,9 @@ def served(api: TargetClient, store: Store) -> list[dict[str, Any]]:
     data = expect.ok(api, api.get_menu(store), "getmenu.store-mode")
     sections = freshstores.menu_sections(data)
     if sections is None:
-        raise expect.mismatch(api, "store-mode getMenu without data.menu.sections", "getmenu.store-mode", data, "data.menu.sections[]")
+        raise expect.mismatch(
+            api, "store-mode getMenu without data.menu.sections", "getmenu.store-mode", data, "data.menu.sections[]"
+        )
     return sections
 
 

@@ -53,8 +53,13 @@ def test_every_path_answers_a_wrong_method_405_with_allow(api):
         expect.error(api, r, "method_not_allowed", "routing.method-not-allowed-405")
         allow = {m.strip().upper() for m in r.headers.get("allow", "").split(",") if m.strip()}
         if not methods <= allow:
-            raise expect.mismatch(api, f"405 on {path} whose Allow does not list {', '.join(sorted(methods))}",
-                                  "routing.method-not-allowed-405", r.headers.get("allow"), f"Allow: {', '.join(sorted(methods))}")
+            raise expect.mismatch(
+                api,
+                f"405 on {path} whose Allow does not list {', '.join(sorted(methods))}",
+                "routing.method-not-allowed-405",
+                r.headers.get("allow"),
+                f"Allow: {', '.join(sorted(methods))}",
+            )
 
 
 # ------------------------------------------------------------ credentials
@@ -62,7 +67,11 @@ def test_every_path_answers_a_wrong_method_405_with_allow(api):
 
 def _other_secret(target) -> str | None:
     """The secret of another credential of the same business (any the configuration gives)."""
-    for cred in (target.settings.second_credential, target.settings.limited_credential, target.settings.burst_credential):
+    for cred in (
+        target.settings.second_credential,
+        target.settings.limited_credential,
+        target.settings.burst_credential,
+    ):
         if cred is not None and cred.key != target.main[0]:
             return str(cred.pair()[1])
     return None
@@ -75,8 +84,11 @@ def test_every_wrong_credential_is_401(target, client_for, shape):
     if shape == "unknown-key":
         key = f"kh-unknown-{uuid.uuid4().hex[:10]}"
     elif shape == "secret-of-another-key":
-        secret = need(_other_secret(target), "KLIKIT_SECOND_CREDENTIAL",
-                      "another credential of the same business (its secret must not open the main key)")
+        secret = need(
+            _other_secret(target),
+            "KLIKIT_SECOND_CREDENTIAL",
+            "another credential of the same business (its secret must not open the main key)",
+        )
     elif shape == "truncated-secret":
         secret = secret[:-1]
     else:
@@ -110,7 +122,9 @@ def test_every_weekday_key_and_no_other(api, writes):
     business = expect.ok(api, api.call("getMenu"), "getmenu.business-mode")["menu"]["sections"]
     served_times = member(section_in(business, sid), "availableTimes")
     if served_times != every_day:
-        raise expect.mismatch(api, "a schedule of all seven weekdays did not come back as sent", "schedule.shape", served_times, every_day)
+        raise expect.mismatch(
+            api, "a schedule of all seven weekdays did not come back as sent", "schedule.shape", served_times, every_day
+        )
     for bad in profiles.cases(["7", "01"], ["-1", "8", "mon", "", " 1", "1.0"]):
         r = _section_with(api, f"weekday {bad!r}", {bad: _slot(900, 1000)})
         expect.error(api, r, "request_invalid", "schedule.shape")
@@ -121,9 +135,16 @@ def test_hhmm_boundaries(api, writes):
     edges = {"0": _slot(0, 2359), "1": _slot(0, 59), "2": _slot(2300, 2359), "3": _slot(1059, 1100)}
     with expect.settled(api):
         expect.ok(api, _section_with(api, "hhmm edges", edges), "schedule.hhmm-range")
-    for start, end in profiles.cases([(900, 2400), (900, 960)], [(2400, 2459), (900, 2360), (-1, 900), (1260, 1300), (900, 10000)]):
+    for start, end in profiles.cases(
+        [(900, 2400), (900, 960)], [(2400, 2459), (900, 2360), (-1, 900), (1260, 1300), (900, 10000)]
+    ):
         with expect.settled(api):
-            expect.error(api, _section_with(api, f"hhmm {start}-{end}", {"4": _slot(start, end)}), "request_invalid", "schedule.hhmm-range")
+            expect.error(
+                api,
+                _section_with(api, f"hhmm {start}-{end}", {"4": _slot(start, end)}),
+                "request_invalid",
+                "schedule.hhmm-range",
+            )
 
 
 # ----------------------------------------------------------------- input
@@ -170,7 +191,9 @@ def test_body_limit_is_one_mib(api, store):
         assert len(body) == size
         r = api.call("resetStoreOverrides", content=body, headers={"Content-Type": "application/json"})
         if r.status_code >= 500:
-            raise expect.mismatch(api, f"a {size}-byte body produced a 5xx", "input.body-too-large", f"HTTP {r.status_code}", "200 or 400")
+            raise expect.mismatch(
+                api, f"a {size}-byte body produced a 5xx", "input.body-too-large", f"HTTP {r.status_code}", "200 or 400"
+            )
         with expect.settled(api):
             if ok:
                 expect.ok(api, r, "input.body-too-large")
@@ -200,8 +223,11 @@ def test_a_near_future_publish_runs_on_time(api, store):
         pytest.skip(f"the first KLIKIT_STORES store ({store}) serves no section to change")
     sid = menu[0].get("id")
     marker = {"1": True, str(100 + uuid.uuid4().int % 900): True}
-    expect.ok(api, api.call("setSectionVisibilities", {"visibilities": marker, "zoneStores": [store.as_json()]}, sectionID=sid),
-              "visibility.zone-stores-override-only")
+    expect.ok(
+        api,
+        api.call("setSectionVisibilities", {"visibilities": marker, "zoneStores": [store.as_json()]}, sectionID=sid),
+        "visibility.zone-stores-override-only",
+    )
     # whole seconds (scheduledAt carries no fraction), at least LEAD_S ahead of the target's clock
     when = (_target_now(api.get_menu(store)) + timedelta(seconds=LEAD_S + 1)).replace(microsecond=0)
     body = {"stores": [store.as_json()], "providerIDs": [1], "scheduledAt": when.strftime("%Y-%m-%dT%H:%M:%SZ")}
@@ -211,12 +237,23 @@ def test_a_near_future_publish_runs_on_time(api, store):
     # runner, a far target) may reach the target after it, when the new snapshot is right.
     read_by = _target_now(api.get_menu(store))
     if early == marker and read_by < when:
-        raise expect.mismatch(api, f"a publish scheduled {LEAD_S:g} s ahead ran at once", "publish.scheduled", early, "the old snapshot until scheduledAt")
+        raise expect.mismatch(
+            api,
+            f"a publish scheduled {LEAD_S:g} s ahead ran at once",
+            "publish.scheduled",
+            early,
+            "the old snapshot until scheduledAt",
+        )
     deadline, now = time.monotonic() + LEAD_S + GRACE_S, early
     while time.monotonic() < deadline:
         time.sleep(1.0)
         now = member(section_in(served(api, store), sid), "visibilities")
         if now == marker:
             return
-    raise expect.mismatch(api, f"a publish scheduled {LEAD_S:g} s ahead had not run {GRACE_S:g} s after its time",
-                          "publish.scheduled", now, marker)
+    raise expect.mismatch(
+        api,
+        f"a publish scheduled {LEAD_S:g} s ahead had not run {GRACE_S:g} s after its time",
+        "publish.scheduled",
+        now,
+        marker,
+    )

@@ -42,7 +42,9 @@ class MenuMachine(RuleBasedStateMachine):
         self.attached: dict[Store, dict[int, int]] = {}
         self.overrides: dict[tuple[Store, int], dict[str, Any]] = {}
         self.snapshot: dict[Store, dict[int, dict[str, Any]]] = {}
-        self.foreign: dict[Store, dict[Any, Any] | None] = {}  # served schedules of sections we did not create, by id as served
+        self.foreign: dict[
+            Store, dict[Any, Any] | None
+        ] = {}  # served schedules of sections we did not create, by id as served
 
     @initialize()
     def pick_stores(self) -> None:
@@ -72,7 +74,12 @@ class MenuMachine(RuleBasedStateMachine):
         return bool(self.attached[store]) or bool(self.foreign[store])
 
     def render(self, store: Store, sid: int) -> dict[str, Any]:
-        out = menus.render_section(self.rows[sid], sequence=self.attached[store][sid], overrides=self.overrides.get((store, sid), {}), store_mode=True)
+        out = menus.render_section(
+            self.rows[sid],
+            sequence=self.attached[store][sid],
+            overrides=self.overrides.get((store, sid), {}),
+            store_mode=True,
+        )
         return {k: out[k] for k in COMPARED}
 
     def compare(self, store: Store, menu: list[dict[str, Any]]) -> None:
@@ -85,11 +92,18 @@ class MenuMachine(RuleBasedStateMachine):
         missing = sorted({k for s in nodes.values() for k in COMPARED if k not in s})
         if missing:
             with expect.settled(self.api):
-                raise expect.mismatch(self.api, f"section nodes served without {', '.join(missing)}",
-                                      "response.required-members", missing, list(COMPARED))
+                raise expect.mismatch(
+                    self.api,
+                    f"section nodes served without {', '.join(missing)}",
+                    "response.required-members",
+                    missing,
+                    list(COMPARED),
+                )
         got = {sid: {k: s[k] for k in COMPARED if k in s} for sid, s in nodes.items()}
-        want = {sid: {k: v for k, v in predicted.items() if k in nodes.get(sid, predicted)}
-                for sid, predicted in self.snapshot[store].items()}
+        want = {
+            sid: {k: v for k, v in predicted.items() if k in nodes.get(sid, predicted)}
+            for sid, predicted in self.snapshot[store].items()
+        }
         if got != want:
             raise Violation(
                 f"store {store} serves a menu the contract does not predict",
@@ -100,7 +114,13 @@ class MenuMachine(RuleBasedStateMachine):
                 reproduction=self.api.last.curl() if self.api.last else None,
             )
 
-    def collides(self, store: Store, attached: dict[int, int], overrides: dict[tuple[Store, int], dict[str, Any]], explicit: dict[int, Any]) -> bool:
+    def collides(
+        self,
+        store: Store,
+        attached: dict[int, int],
+        overrides: dict[tuple[Store, int], dict[str, Any]],
+        explicit: dict[int, Any],
+    ) -> bool:
         others: dict[int, Any] = dict(self.foreign[store] or {})
         for sid in attached:
             others[sid] = menus.effective_schedule(self.rows[sid], overrides.get((store, sid), {}))
@@ -155,7 +175,13 @@ class MenuMachine(RuleBasedStateMachine):
     )
     def push(self, data, operation, chosen):
         store = data.draw(st.sampled_from(self.stores))
-        entries = {sid: {"sequence": data.draw(st.integers(1, 9)), "availableTimes": data.draw(st.one_of(st.just({}), st.just({}), small_schedules))} for sid in chosen}
+        entries = {
+            sid: {
+                "sequence": data.draw(st.integers(1, 9)),
+                "availableTimes": data.draw(st.one_of(st.just({}), st.just({}), small_schedules)),
+            }
+            for sid in chosen
+        }
         extra: dict[str, Any] = {}
         if operation == "syncMenuToStores":
             if data.draw(st.booleans()):
@@ -185,15 +211,25 @@ class MenuMachine(RuleBasedStateMachine):
             keep = menus.persist_list(extra.get("fieldIncludeOnSync"), extra.get("persistFieldOnSync"))
             for sid, entry in entries.items():
                 attached[sid] = entry["sequence"]
-                overrides[(store, sid)] = menus.synced_overrides(overrides.get((store, sid), {}), keep, entry["availableTimes"] or None)
+                overrides[(store, sid)] = menus.synced_overrides(
+                    overrides.get((store, sid), {}), keep, entry["availableTimes"] or None
+                )
         if explicit and self.collides(store, attached, overrides, explicit):
             # the docs check against schedules already attached; sections the request itself attaches are the assumed scope
             unnamed = {sid: n for sid, n in self.attached[store].items() if sid not in entries}
             documented = self.collides(store, unnamed, self.overrides, explicit)
-            rule = ("populate.overlap-rejected" if operation == "populateMenu" else "sync.overlap-rejected") if documented else "populate.overlap-scope"
+            rule = (
+                ("populate.overlap-rejected" if operation == "populateMenu" else "sync.overlap-rejected")
+                if documented
+                else "populate.overlap-scope"
+            )
             expect.error(self.api, response, "request_invalid", rule)
             return
-        expect.ok(self.api, response, "populate.attaches-fresh-stores" if operation == "populateMenu" else "sync.persisted-fields-kept")
+        expect.ok(
+            self.api,
+            response,
+            "populate.attaches-fresh-stores" if operation == "populateMenu" else "sync.persisted-fields-kept",
+        )
         self.attached[store], self.overrides = attached, overrides
         self.stale_check()
 
@@ -209,7 +245,12 @@ class MenuMachine(RuleBasedStateMachine):
         expect.ok(self.api, self.api.call("setSectionVisibilities", body, sectionID=sid), "visibility.replaces-map")
         self.stale_check()
 
-    @rule(chosen=st.lists(sections, min_size=1, max_size=2, unique=True), value=st.sampled_from([True, False, None]), zone=st.booleans(), data=st.data())
+    @rule(
+        chosen=st.lists(sections, min_size=1, max_size=2, unique=True),
+        value=st.sampled_from([True, False, None]),
+        zone=st.booleans(),
+        data=st.data(),
+    )
     def enable(self, chosen, value, zone, data):
         body: dict[str, Any] = {"ids": chosen}
         if value is not None:
@@ -228,7 +269,9 @@ class MenuMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def reset(self, data):
         store = data.draw(st.sampled_from(self.stores))
-        expect.ok(self.api, self.api.call("resetStoreOverrides", {"stores": [store.as_json()]}), "reset.drops-overrides")
+        expect.ok(
+            self.api, self.api.call("resetStoreOverrides", {"stores": [store.as_json()]}), "reset.drops-overrides"
+        )
         for key in [k for k in self.overrides if k[0] == store]:
             del self.overrides[key]
         self.foreign[store] = None  # their overrides went too: unknown until the next publish
@@ -240,10 +283,19 @@ class MenuMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.behaviour(
-    "getmenu.stale-until-publish", "publish.rebuilds-snapshot", "populate.attaches-fresh-stores",
-    "populate.skips-populated-stores", "sync.persisted-fields-kept", "sync.field-include-overwrites",
-    "sync.persist-list-replaced", "reset.drops-overrides", "visibility.zone-stores-override-only",
-    "enable.zone-stores-override-only", "populate.overlap-rejected", "sync.overlap-rejected", "populate.overlap-scope",
+    "getmenu.stale-until-publish",
+    "publish.rebuilds-snapshot",
+    "populate.attaches-fresh-stores",
+    "populate.skips-populated-stores",
+    "sync.persisted-fields-kept",
+    "sync.field-include-overwrites",
+    "sync.persist-list-replaced",
+    "reset.drops-overrides",
+    "visibility.zone-stores-override-only",
+    "enable.zone-stores-override-only",
+    "populate.overlap-rejected",
+    "sync.overlap-rejected",
+    "populate.overlap-scope",
     "response.required-members",
 )
 def test_menu_state_machine(target, api, store):

@@ -57,23 +57,29 @@ class Budget:
 
 BUDGETS: dict[profiles.Profile, Budget] = {
     # smoke: the whole fuzz suite, coverage phase included, in well under a minute in-process on 2 cores
-    "smoke": Budget(max_examples=40, coverage=True, loopback=False, stateful_examples=20, stateful_steps=6,
-                    key_examples=8),
-    "release": Budget(max_examples=60, coverage=True, loopback=True, stateful_examples=40, stateful_steps=8,
-                      key_examples=20),
-    "nightly": Budget(max_examples=300, coverage=True, loopback=True, stateful_examples=150, stateful_steps=12,
-                      key_examples=60),
+    "smoke": Budget(
+        max_examples=40, coverage=True, loopback=False, stateful_examples=20, stateful_steps=6, key_examples=8
+    ),
+    "release": Budget(
+        max_examples=60, coverage=True, loopback=True, stateful_examples=40, stateful_steps=8, key_examples=20
+    ),
+    "nightly": Budget(
+        max_examples=300, coverage=True, loopback=True, stateful_examples=150, stateful_steps=12, key_examples=60
+    ),
 }
 
 #: a real target answers at most KLIKIT_MAX_RPS (5/s by default): smoke skips the coverage
 #: phase (~1,000 requests) and stays near 150 requests, about half a minute at 5/s
 REMOTE_BUDGETS: dict[profiles.Profile, Budget] = {
-    "smoke": Budget(max_examples=8, coverage=False, loopback=False, stateful_examples=3, stateful_steps=4,
-                    key_examples=2),
-    "release": Budget(max_examples=40, coverage=True, loopback=False, stateful_examples=20, stateful_steps=6,
-                      key_examples=10),
-    "nightly": Budget(max_examples=150, coverage=True, loopback=False, stateful_examples=80, stateful_steps=10,
-                      key_examples=30),
+    "smoke": Budget(
+        max_examples=8, coverage=False, loopback=False, stateful_examples=3, stateful_steps=4, key_examples=2
+    ),
+    "release": Budget(
+        max_examples=40, coverage=True, loopback=False, stateful_examples=20, stateful_steps=6, key_examples=10
+    ),
+    "nightly": Budget(
+        max_examples=150, coverage=True, loopback=False, stateful_examples=80, stateful_steps=10, key_examples=30
+    ),
 }
 
 #: whether the session's target is a real environment (decided in conftest.py before collection)
@@ -100,7 +106,9 @@ def budget() -> Budget:
     return (REMOTE_BUDGETS if REMOTE else BUDGETS)[profiles.current()]
 
 
-def config(*, mode: str = "all", phases: tuple[str, ...] | None = None, max_examples: int | None = None) -> SchemathesisConfig:
+def config(
+    *, mode: str = "all", phases: tuple[str, ...] | None = None, max_examples: int | None = None
+) -> SchemathesisConfig:
     """The Schemathesis configuration for the profile in force (every built-in check on)."""
     b = budget()
     chosen = phases or (("examples", "coverage", "fuzzing") if b.coverage else ("examples", "fuzzing"))
@@ -210,9 +218,16 @@ class FuzzRun:
         rid = None
         with contextlib.suppress(ValueError, AttributeError):
             rid = response.json().get("request_id")
-        self.target.settle(Violation(title, behaviour=behaviour, received=f"HTTP {response.status_code}: "
-                                     f"{self.target.redactor(response.text[:300])}", documented=documented,
-                                     request_id=rid if isinstance(rid, str) else None), source=title)
+        self.target.settle(
+            Violation(
+                title,
+                behaviour=behaviour,
+                received=f"HTTP {response.status_code}: {self.target.redactor(response.text[:300])}",
+                documented=documented,
+                request_id=rid if isinstance(rid, str) else None,
+            ),
+            source=title,
+        )
 
     def call(self, case: Any, transport: str | None = None) -> Any:
         return case.call(**self.use(case, transport or self.transports[0]))
@@ -286,6 +301,9 @@ def _fuzz_stores(target: Target) -> list[dict[str, int]]:
     sections = target.section_ids()[:2]
     with target.client() as client:
         for store in taken[:2]:
-            body = {"stores": [store.as_json()], "sections": {str(sid): {"sequence": i} for i, sid in enumerate(sections)}}
+            body = {
+                "stores": [store.as_json()],
+                "sections": {str(sid): {"sequence": i} for i, sid in enumerate(sections)},
+            }
             client.call("populateMenu", body, key=str(uuid.uuid4()))
     return [s.as_json() for s in taken] or list(target.stores)

@@ -47,8 +47,13 @@ def answered(status: int, statuses: set[int]) -> bool:
 
 def expect(fuzz: support.FuzzRun, responses: list[Any], statuses: set[int], behaviour: str, title: str) -> None:
     for response in responses:
-        fuzz.expect(answered(response.status_code, statuses), title, behaviour, response=response,
-                    documented=" or ".join("2xx" if s == 200 else str(s) for s in sorted(statuses)))
+        fuzz.expect(
+            answered(response.status_code, statuses),
+            title,
+            behaviour,
+            response=response,
+            documented=" or ".join("2xx" if s == 200 else str(s) for s in sorted(statuses)),
+        )
 
 
 def own_store(fuzz: support.FuzzRun) -> dict[str, int]:
@@ -56,20 +61,35 @@ def own_store(fuzz: support.FuzzRun) -> dict[str, int]:
 
 
 @pytest.mark.behaviour("input.wrong-types", "input.absurd-numbers")
-@pytest.mark.parametrize("brand", ["²", "٦٦٣", "9" * 5000, "0663", "+663"], ids=["superscript", "arabic-indic", "5000-digits", "leading-zero", "plus"])
+@pytest.mark.parametrize(
+    "brand",
+    ["²", "٦٦٣", "9" * 5000, "0663", "+663"],
+    ids=["superscript", "arabic-indic", "5000-digits", "leading-zero", "plus"],
+)
 def test_get_menu_store_ids_are_ascii_positive_int32(fuzz, brand):
     responses = send(fuzz, "/menus", "GET", query={"brand_id": brand, "branch_id": own_store(fuzz)["branchID"]})
     assert all(answered(r.status_code, {200, 400, 404}) for r in responses)  # the exact answer is klikit_input_answer's
 
 
 @pytest.mark.behaviour("input.wrong-types", "input.query-id-zero-invalid", "tenancy.foreign-section-404")
-@pytest.mark.parametrize(("section", "behaviour"),
-                         [("²", "input.wrong-types"), ("١٠٢٢", "input.wrong-types"), ("9" * 5000, "input.absurd-numbers"),
-                          ("0", "input.query-id-zero-invalid")],
-                         ids=["superscript", "arabic-indic", "5000-digits", "zero"])
+@pytest.mark.parametrize(
+    ("section", "behaviour"),
+    [
+        ("²", "input.wrong-types"),
+        ("١٠٢٢", "input.wrong-types"),
+        ("9" * 5000, "input.absurd-numbers"),
+        ("0", "input.query-id-zero-invalid"),
+    ],
+    ids=["superscript", "arabic-indic", "5000-digits", "zero"],
+)
 def test_section_path_ids_are_ascii_positive_int32(fuzz, section, behaviour):
-    responses = send(fuzz, "/menus/sections/{sectionID}/visibilities", "PATCH",
-                     path_parameters={"sectionID": section}, body={"visibilities": {"1": True}})
+    responses = send(
+        fuzz,
+        "/menus/sections/{sectionID}/visibilities",
+        "PATCH",
+        path_parameters={"sectionID": section},
+        body={"visibilities": {"1": True}},
+    )
     expect(fuzz, responses, {400}, behaviour, f"sectionID {section[:12]!r} is not a positive int32 id")
 
 
@@ -77,8 +97,9 @@ def test_section_path_ids_are_ascii_positive_int32(fuzz, section, behaviour):
 @pytest.mark.parametrize(("when", "status"), [("", 400), (FAR_FUTURE, 200), ("0001-01-01T00:00:00Z", 200)])
 def test_scheduled_at_edges(fuzz, when, status):
     body = {"stores": [own_store(fuzz)], "providerIDs": [1], "scheduledAt": when}
-    expect(fuzz, send(fuzz, "/menus/publish", "POST", body=body), {status}, "publish.scheduled",
-           f"scheduledAt {when!r}")
+    expect(
+        fuzz, send(fuzz, "/menus/publish", "POST", body=body), {status}, "publish.scheduled", f"scheduledAt {when!r}"
+    )
 
 
 @pytest.mark.behaviour("section.create-returns-id", "input.malformed-json")
@@ -90,6 +111,11 @@ def test_titles_outside_the_basic_multilingual_plane(fuzz):
 @pytest.mark.behaviour("input.id-keyed-map-keys")
 def test_id_keys_with_a_trailing_newline_are_rejected(fuzz):
     section = fuzz.settings.own_sections[0]
-    responses = send(fuzz, "/menus/sections/{sectionID}/visibilities", "PATCH",
-                     path_parameters={"sectionID": section}, body={"visibilities": {"1\n": True}})
+    responses = send(
+        fuzz,
+        "/menus/sections/{sectionID}/visibilities",
+        "PATCH",
+        path_parameters={"sectionID": section},
+        body={"visibilities": {"1\n": True}},
+    )
     expect(fuzz, responses, {400}, "input.id-keyed-map-keys", "a visibilities key with a trailing newline")

@@ -22,9 +22,9 @@ from klikit_harness.suites.fuzz import support
 # example itself, whose repr (the drawn case with its operation) can exceed Hypothesis's 30 kB warning.
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr:hypothesis.errors.HypothesisWarning")
 
-writes = support.load_schema(
-    mode="positive", phases=("fuzzing",), max_examples=support.budget().key_examples
-).include(method=["POST", "PATCH"])
+writes = support.load_schema(mode="positive", phases=("fuzzing",), max_examples=support.budget().key_examples).include(
+    method=["POST", "PATCH"]
+)
 
 CHECKS = [not_a_server_error, *fuzz_hooks.HARNESS_CHECKS]
 
@@ -62,11 +62,15 @@ def test_write_without_key(case, fuzz):
 @writes.given(length=st.integers(65, 300))
 @writes.parametrize()
 def test_write_with_key_over_64_characters(case, length, fuzz):
-    case.headers["Idempotency-Key"] = ("k" * length)
+    case.headers["Idempotency-Key"] = "k" * length
     response, before = _answer(fuzz, case)
     invalid = contract.errors().code_for("request_invalid", fuzz.target.reading)
     code = response.json().get("error", {}).get("code") if response.status_code >= 400 else None
-    fuzz.expect((response.status_code, code) == (invalid.status, invalid.code) or _other_faults(fuzz, response),
-                f"Idempotency-Key of {length} characters", "idempotency.key-over-64-invalid", response=response,
-                documented=f"{invalid.status} {invalid.code}")
+    fuzz.expect(
+        (response.status_code, code) == (invalid.status, invalid.code) or _other_faults(fuzz, response),
+        f"Idempotency-Key of {length} characters",
+        "idempotency.key-over-64-invalid",
+        response=response,
+        documented=f"{invalid.status} {invalid.code}",
+    )
     assert before is None or fuzz.writes() == before
