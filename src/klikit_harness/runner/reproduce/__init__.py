@@ -88,9 +88,9 @@ def run(
     target = Target(
         settings.base_url,
         settings,
-        reading=reading,
+        reading=reading,  # type: ignore[arg-type]
         strict=strict,
-        read_only=guard_production(settings),  # type: ignore[arg-type]
+        read_only=guard_production(settings),
     )
     keys = "the recorded Idempotency-Keys" if same_keys else "fresh Idempotency-Keys"
     outcomes: list[Outcome] = []
