@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import configparser
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +17,18 @@ def test_every_suite_sits_beside_its_pytest_ini_with_its_conftest() -> None:
     for name in suites.NAMES:
         assert (suites.HOME / name / "conftest.py").is_file(), name
     assert set(suites.REMOTE) < set(suites.NAMES) and "chaos" not in suites.REMOTE
+
+
+def test_the_suites_run_under_the_warning_filters_of_a_checkout() -> None:
+    """A run of the packaged suites (klikit-harness run, mutants, variants) reads suites/pytest.ini, not
+    pyproject.toml: every warning filter of the checkout's pytest options is there too, so a warning a
+    checkout ignores cannot turn into a failure of the run (or hide the failure it was about)."""
+    ini = configparser.ConfigParser()
+    ini.read(suites.INI)
+    packaged = [line.strip() for line in ini["pytest"]["filterwarnings"].splitlines() if line.strip()]
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    checkout = tomllib.loads(pyproject.read_text())["tool"]["pytest"]["ini_options"]["filterwarnings"]
+    assert [f for f in checkout if f not in packaged] == []
 
 
 def test_paths_takes_suite_names_and_files_inside_a_suite() -> None:
