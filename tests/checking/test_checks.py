@@ -19,8 +19,9 @@ from schemathesis.core.failures import AcceptedNegativeData, ServerError
 from schemathesis.openapi.checks import EnsureResourceAvailability, RejectedPositiveData
 
 from klikit_harness import contract
-from klikit_harness.checking import checks, fuzz_hooks, fuzz_session
+from klikit_harness.checking import checks, fuzz_hooks, fuzz_session, verdicts
 from klikit_harness.checking.checks import HttpExchange
+from klikit_harness.checking.context import Context
 from klikit_harness.checking.failures import Violation
 from klikit_harness.core import variants as v
 
@@ -32,14 +33,14 @@ FOREIGN_STORE = {"brandID": 900, "branchID": 3001}
 OWN_SECTION = 1022
 
 
-def ctx(**kw: Any) -> checks.Context:
+def ctx(**kw: Any) -> Context:
     defaults: dict[str, Any] = {
         "main": MAIN,
         "credentials": (MAIN,),
         "own_stores": frozenset({(663, 1062)}),
         "own_sections": frozenset({OWN_SECTION}),
     }
-    return checks.Context(**{**defaults, **kw})
+    return Context(**{**defaults, **kw})
 
 
 def envelope_ok(data: Any = None, rid: str = "req_1") -> bytes:
@@ -82,11 +83,11 @@ def exchange(
     )
 
 
-def run(name: str, ex: HttpExchange, context: checks.Context | None = None) -> None:
+def run(name: str, ex: HttpExchange, context: Context | None = None) -> None:
     checks.CHECKS[name].function(ex, context or ctx())
 
 
-def fails(name: str, ex: HttpExchange, kind: type[Exception], context: checks.Context | None = None) -> Exception:
+def fails(name: str, ex: HttpExchange, kind: type[Exception], context: Context | None = None) -> Exception:
     with pytest.raises(kind) as info:
         run(name, ex, context)
     return info.value
@@ -529,21 +530,21 @@ def test_every_harness_check_is_registered_with_schemathesis():
 @pytest.mark.behaviour("input.strict-integers", "getmenu.one-param-400", "tenancy.unknown-same-as-foreign")
 def test_each_verdict_is_its_own_class():
     floats = {"stores": [{"brandID": 663.0, "branchID": 1062}], "providerIDs": [1]}
-    reject = checks.expected_answer(exchange("POST", "/menus/publish", 400, b"", request=floats), ctx())
-    assert isinstance(reject, checks.Reject) and reject.behaviour == "input.strict-integers"
+    reject = verdicts.expected_answer(exchange("POST", "/menus/publish", 400, b"", request=floats), ctx())
+    assert isinstance(reject, verdicts.Reject) and reject.behaviour == "input.strict-integers"
     assert reject.fields == ("stores.0.brandID",) and reject.stage == "input"
-    valid = checks.expected_answer(exchange("POST", "/menus/publish", 200, b"", request=PUBLISH), ctx())
-    assert isinstance(valid, checks.Valid) and not valid.ids_outside and valid.behaviour == "publish.counts"
-    either = checks.expected_answer(
+    valid = verdicts.expected_answer(exchange("POST", "/menus/publish", 200, b"", request=PUBLISH), ctx())
+    assert isinstance(valid, verdicts.Valid) and not valid.ids_outside and valid.behaviour == "publish.counts"
+    either = verdicts.expected_answer(
         exchange("GET", "/menus", 200, b"", query="brand_id=663&branch_id=1062&brand_id=7"), ctx()
     )
-    assert isinstance(either, checks.Either) and not isinstance(either, checks.Valid)
+    assert isinstance(either, verdicts.Either) and not isinstance(either, verdicts.Valid)
     stranger = exchange("GET", "/menus", 200, b"")
     stranger = HttpExchange(**{**stranger.__dict__, "request_headers": {"authorization": "Basic eDp5"}})
-    assert isinstance(checks.expected_answer(stranger, ctx()), checks.Unknown)
+    assert isinstance(verdicts.expected_answer(stranger, ctx()), verdicts.Unknown)
     foreign = {"stores": [FOREIGN_STORE], "providerIDs": [1], "scheduledAt": "soon"}
-    late = checks.expected_answer(exchange("POST", "/menus/publish", 404, b"", request=foreign), ctx())
-    assert isinstance(late, checks.Reject) and late.stage == "rules" and late.ids_outside
+    late = verdicts.expected_answer(exchange("POST", "/menus/publish", 404, b"", request=foreign), ctx())
+    assert isinstance(late, verdicts.Reject) and late.stage == "rules" and late.ids_outside
 
 
 @pytest.mark.behaviour("idempotency.key-required-on-writes")
@@ -551,8 +552,8 @@ def test_each_verdict_is_its_own_class():
 def test_a_blank_idempotency_key_is_a_missing_one_for_the_oracle_and_the_stand_in(key):
     from klikit_harness.core import validation
 
-    oracle = checks.expected_answer(exchange("POST", "/menus/publish", 400, b"", request=PUBLISH, key=key), ctx())
-    assert isinstance(oracle, checks.Reject) and oracle.meaning == "request_missing_idempotency_key"
+    oracle = verdicts.expected_answer(exchange("POST", "/menus/publish", 400, b"", request=PUBLISH, key=key), ctx())
+    assert isinstance(oracle, verdicts.Reject) and oracle.meaning == "request_missing_idempotency_key"
     assert validation.idempotency_key(key) is None
 
 
@@ -642,10 +643,10 @@ def test_a_request_with_two_faults_may_be_answered_for_either_of_them():
 @pytest.mark.behaviour("input.missing-required", "input.wrong-types", "idempotency.key-required-on-writes")
 def test_every_fault_of_a_request_is_in_the_verdict():
     body = {"zoneStores": [OWN_STORE]}
-    verdict = checks.expected_answer(
+    verdict = verdicts.expected_answer(
         exchange("PATCH", "/menus/sections/abc/visibilities", 400, b"", request=body, key=None), ctx()
     )
-    assert isinstance(verdict, checks.Reject)
+    assert isinstance(verdict, verdicts.Reject)
     assert [(f.stage, f.fields[0], f.behaviours[0]) for f in verdict.faults] == [
         ("key", "Idempotency-Key", "idempotency.key-required-on-writes"),
         ("input", "visibilities", "input.missing-required"),

@@ -20,7 +20,7 @@ from schemathesis.core.failures import AcceptedNegativeData
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from klikit_harness import contract
-from klikit_harness.checking import checks, fuzz_hooks
+from klikit_harness.checking import checks, context, fuzz_hooks
 from klikit_harness.checking.failures import Violation
 from klikit_harness.checking.observations import ObservationLog, settle
 from klikit_harness.contract import view as schema_view
@@ -103,7 +103,7 @@ def settings_as(fuzz: support.FuzzRun) -> Iterator[Any]:
             settle(violation, judgement=judge, log=log, source=source)
 
         base = fuzz.settings.ctx if session else crafted_context()
-        ctx = dataclasses.replace(base, judgement=judge, request_ids=checks.RequestIdLog())
+        ctx = dataclasses.replace(base, judgement=judge, request_ids=context.RequestIdLog())
         fuzz_hooks.configure(dataclasses.replace(fuzz.settings, ctx=ctx, settle=settled, record=None))
         return log
 
@@ -131,14 +131,14 @@ def blamed(case: Any, response: schemathesis.Response) -> str | None:
 
 @pytest.mark.behaviour("envelope.request-id")
 def test_a_2xx_without_request_id_blames_only_the_request_id(settings_as):
-    settings_as(checks.everything_enforced)
+    settings_as(context.everything_enforced)
     case, response = populate_answer(json.dumps({"data": {"populated": 1, "skipped": 0}}).encode())
     assert blamed(case, response) == "envelope.request-id"
 
 
 @pytest.mark.behaviour("populate.result-counts")
 def test_a_wrong_payload_shape_blames_its_incidental_behaviour_and_is_only_observed_off_the_reference(settings_as):
-    settings_as(checks.everything_enforced)
+    settings_as(context.everything_enforced)
     case, response = populate_answer(envelope_ok({}))
     assert blamed(case, response) == "populate.result-counts"
     log = settings_as(REAL)
@@ -151,7 +151,7 @@ def test_a_wrong_payload_shape_blames_its_incidental_behaviour_and_is_only_obser
 def test_an_accepted_schema_violating_request_fails_only_for_an_enforced_constraint(settings_as):
     untitled = exchange("POST", "/menus/sections", 200, envelope_ok({"id": 9}), request={})
     failure = AcceptedNegativeData(operation="op", message="m", status_code=200, expected_statuses=["400"])
-    settings_as(checks.everything_enforced)
+    settings_as(context.everything_enforced)
     assert fuzz_hooks.filter_failure(schemathesis.HookContext(), failure, None, st_response(untitled))
     assert getattr(failure, fuzz_hooks.VIOLATION).behaviour == "section.create-title-required"
     log = settings_as(REAL)
@@ -255,7 +255,7 @@ def test_case_a_a_business_menu_without_brand_ids_is_only_observed_on_a_real_tar
     sections: [...]}}}: brandIDs is the stand-in's member, so the stand-in's run fails it on
     response.required-members and a run judged as a real target records it and passes."""
     case, response = business_menu_answer(BUSINESS_MENU_WITHOUT_BRAND_IDS)
-    settings_as(checks.everything_enforced)
+    settings_as(context.everything_enforced)
     assert blamed(case, response) == "response.required-members"
     assert contract.behaviour("response.required-members").status == "incidental"
     log = settings_as(REAL)
@@ -280,7 +280,7 @@ def test_another_2xx_and_further_members_are_the_stand_ins_choices(settings_as):
         case = load(None)["/menus/sections"]["POST"].Case(
             body=request, headers={"Idempotency-Key": "k"}, media_type="application/json"
         )
-        settings_as(checks.everything_enforced)
+        settings_as(context.everything_enforced)
         with pytest.raises(Violation) as info, fuzz_hooks.judged():
             case.validate_response(
                 st_response(ex),
@@ -310,8 +310,8 @@ def test_another_2xx_and_further_members_are_the_stand_ins_choices(settings_as):
 # ------------------------------------------------------------------ the oracle's verdicts
 
 
-def verdict_of(ex: Any, judge: Any = checks.everything_enforced) -> str | None:
-    ctx = checks.Context(
+def verdict_of(ex: Any, judge: Any = context.everything_enforced) -> str | None:
+    ctx = context.Context(
         main=("pk_test", "sk_test_secret_1234"),
         own_stores=frozenset({(663, 1062)}),
         own_sections=frozenset({1022}),
@@ -460,7 +460,7 @@ def independent(fuzz: support.FuzzRun, settings_as: Any) -> Any:
 
     def send(judge: Any, path: str, method: str, **parts: Any) -> ObservationLog:
         log = settings_as(judge, session=True)
-        schema = load(judge if judge is not checks.everything_enforced else None)
+        schema = load(judge if judge is not context.everything_enforced else None)
         if method != "GET":
             parts.setdefault("headers", {"Idempotency-Key": "edge"})
             parts.setdefault("media_type", "application/json")
@@ -523,5 +523,5 @@ def test_an_independent_server_raises_no_false_alarm_off_the_reference(fuzz, ind
 def test_the_same_answers_fail_the_reference_each_on_its_own_behaviour(fuzz, independent):
     for path, method, parts, behaviour in cases(fuzz):
         with pytest.raises(Violation) as info:
-            independent(checks.everything_enforced, path, method, **parts)
+            independent(context.everything_enforced, path, method, **parts)
         assert info.value.behaviour == behaviour, (path, str(info.value)[:300])

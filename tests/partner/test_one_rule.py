@@ -17,7 +17,7 @@ import httpx
 import pytest
 import respx
 
-from klikit_harness.checking import checks, expect
+from klikit_harness.checking import checks, context, expect
 from klikit_harness.checking.config import MAIN_CREDENTIAL, load_settings
 from klikit_harness.checking.failures import Violation
 from klikit_harness.checking.target import Target
@@ -138,7 +138,7 @@ def test_each_breach_names_its_behaviour_and_a_registered_check(ex, behaviour):
 def test_the_fuzz_check_reports_a_bad_retry_after(value):
     ex = answer(429, RATE_LIMITED, {"retry-after": value})
     with pytest.raises(checks.RateLimitViolation) as info:
-        checks.CHECKS["rate_limited_answer"].function(ex, checks.Context())
+        checks.CHECKS["rate_limited_answer"].function(ex, context.Context())
     assert info.value.behaviour in {"ratelimit.retry-after-seconds", "ratelimit.429-envelope-retry-after"}
     assert info.value.expected == {"check": "rate_limited_answer"}
 

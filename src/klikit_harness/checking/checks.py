@@ -3,13 +3,12 @@
 Owns: the check registry (``CHECKS``, ``@check``), the checks every answer
 must pass — the envelope / catalogue / rate-limit ones state the rules of
 ``envelope`` (their one definition), plus request_id uniqueness, no 5xx and no
-echoed secret — and the input oracle
-(``expected_answer``): what the reference semantics say a given request must
-be answered with — decided from the request alone (route, credential,
-Idempotency-Key, body, query), never from the target's state. Must not: send
-requests, import Schemathesis or read the stand-in's internals; adapters (the
-fuzz hooks, other suites) build an ``HttpExchange`` (``exchange``, re-exported
-here) and call these.
+echoed secret — and ``input_answer``, which holds an answer to the verdict of
+the input oracle (``verdicts.expected_answer``: what the reference semantics
+say a given request must be answered with). Must not: send requests, import
+Schemathesis or read the stand-in's internals; adapters (the fuzz hooks, other
+suites) build an ``HttpExchange`` (``exchange``, re-exported here) and a
+``context.Context`` and call these.
 
 Every failure is a ``failures.Violation`` subclass whose message carries a
 title, ``Received:`` / ``Documented:`` lines, the behaviour id, the
@@ -21,47 +20,46 @@ from __future__ import annotations
 import json
 import re
 import sys
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
 
 from .. import contract
-from ..contract import Judgement, Reading
 from ..contract import view as schema_view
-from ..contract.limits import BASE_PATH
 from ..core import validation
 from ..core import variants as v
-from ..core.credentials import parse_basic
 from ..partner import envelope
 from ..partner.basic import basic_token
 from ..partner.envelope import Breach
 from ..partner.envelope import is_success as _is_success
 from ..partner.exchange import HttpExchange
+from .context import Context
 from .failures import Violation
+from .verdicts import (
+    NO_CREDENTIAL,
+    Either,
+    Fault,
+    Reject,
+    Unknown,
+    Valid,
+    api_request,
+    expected_answer,
+    fault_of,
+    route_table,
+)
 
 __all__ = [
     "CHECKS",
     "CatalogueViolation",
     "Check",
-    "Context",
     "DuplicateRequestId",
-    "Either",
     "EnvelopeViolation",
     "HttpExchange",
     "InputAnswerViolation",
     "RateLimitViolation",
-    "Reject",
-    "RequestIdLog",
     "SecretEchoed",
     "ServerErrorViolation",
-    "Unknown",
-    "Valid",
-    "Verdict",
     "check",
-    "expected_answer",
 ]
 
 
@@ -94,74 +92,6 @@ class DuplicateRequestId(Violation):
 
 class InputAnswerViolation(Violation):
     """The answer is not the one the reference semantics give this request."""
-
-
-# ------------------------------------------------------------------- context
-
-
-class RequestIdLog:
-    """The ``request_id`` of every answer seen, to prove they are distinct.
-
-    A replay (``Idempotent-Replayed: true``) repeats the first answer's id by
-    design, and the same exchange may be checked twice (Schemathesis re-runs
-    checks while shrinking); both are told apart from a real duplicate by the
-    exchange's identity: method, URL, request body and answer body.
-    """
-
-    def __init__(self, capacity: int = 200_000) -> None:
-        self._seen: OrderedDict[str, int] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def seen(self, request_id: str, exchange: HttpExchange) -> bool:
-        """Record ``request_id``; True when a *different* exchange already carried it."""
-        identity = hash(
-            (
-                exchange.method,
-                exchange.url,
-                exchange.request_body,
-                exchange.body,
-                exchange.request_headers.get("x-schemathesis-testcaseid"),
-            )
-        )
-        with self._lock:
-            previous = self._seen.get(request_id)
-            if previous is None:
-                self._seen[request_id] = identity
-                if len(self._seen) > self._capacity:
-                    self._seen.popitem(last=False)
-                return False
-            return previous != identity
-
-
-def everything_enforced(_behaviour: str) -> Judgement:
-    """The judgement of the embedded stand-in without variants: every behaviour is enforced."""
-    return "enforced"
-
-
-@dataclass
-class Context:
-    """What the checks need to know about the run; nothing secret is ever printed."""
-
-    reading: Reading = "reference"
-    #: the full-scope credential the requests are signed with; the oracle judges only its requests
-    main: tuple[str, str] | None = None
-    #: (partner_key, secret_key) pairs whose secrets must never be echoed
-    credentials: tuple[tuple[str, str], ...] = ()
-    #: stores and sections known to belong to the caller's business
-    own_stores: frozenset[tuple[int, int]] = frozenset()
-    own_sections: frozenset[int] = frozenset()
-    request_ids: RequestIdLog = field(default_factory=RequestIdLog)
-    redact: Callable[[str], str] = str
-    #: operationId -> path template, for targets whose undocumented paths differ
-    paths: Mapping[str, str] = field(default_factory=dict)
-    #: the path of the target's base URL (``/v1/partner`` on klikit)
-    base_path: str = BASE_PATH
-    #: scheme://host[:port] reproductions point at (in-process exchanges have a placeholder host)
-    origin: str | None = None
-    #: whether a behaviour fails the run or is only observed (``Target.judgement``); the oracle blames
-    #: an enforced behaviour first when one request breaks several
-    judgement: Callable[[str], Judgement] = everything_enforced
 
 
 # ------------------------------------------------------------------ registry
@@ -325,232 +255,7 @@ def _status_of(meaning: str, ctx: Context) -> int:
     return contract.errors().code_for(meaning, ctx.reading).status
 
 
-# ---------------------------------------------------------------- the oracle
-
-_OPERATION_BEHAVIOUR = {
-    "createSection": "section.create-returns-id",
-    "setSectionVisibilities": "visibility.replaces-map",
-    "enableSections": "enable.missing-is-false",
-    "populateMenu": "populate.attaches-fresh-stores",
-    "syncMenuToStores": "sync.persisted-fields-kept",
-    "publishMenu": "publish.counts",
-    "resetStoreOverrides": "reset.drops-overrides",
-    "getMenu": "getmenu.store-mode",
-}
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One thing wrong with a request, as the rejection that says so: the error ``meaning`` (a reference
-    code) with its catalogue status, ``details`` naming one of ``fields``."""
-
-    meaning: str
-    fields: tuple[str, ...]
-    #: every behaviour the fault breaks (the first is the one broken first)
-    behaviours: tuple[str, ...]
-    #: a stage of ``core.validation`` or ``auth`` (the credential, looked at after the route)
-    stage: str
-    reason: str
-
-    @property
-    def step(self) -> str | None:
-        """The step of DESIGN's order of checks the fault belongs to (None: routing, before them all)."""
-        return "auth" if self.stage == "auth" else validation.CHECK_STEP.get(self.stage)
-
-
-def _fault(found: validation.Fault) -> Fault:
-    assert isinstance(found, validation.Rejected)  # only a defect crashes, and the oracle passes none
-    return Fault(found.meaning, found.fields, found.behaviours, found.stage, found.message)
-
-
-_NO_CREDENTIAL = Fault("auth_missing", (), ("auth.missing",), "auth", "no usable Basic credential")
-
-
-@dataclass(frozen=True)
-class Reject:
-    """The request must be rejected for one of its ``faults`` (reference order; the reference semantics
-    answer the first, and an answer for any other is accepted unless an order-of-checks behaviour is
-    about exactly these faults).
-
-    A fault of the ``rules`` stage (what schemas cannot express) may instead be answered 404 when the
-    request names ids not known to be the caller's: the contract does not order ownership before
-    business rules.
-    """
-
-    operation_id: str | None
-    faults: tuple[Fault, ...]
-    #: the behaviour blamed when the answer answers none of the faults (an enforced one first)
-    behaviour: str
-    ids_outside: bool = False
-    body_schema: str | None = None
-    body: Any = field(default=None, compare=False, repr=False)
-
-    @property
-    def first(self) -> Fault:
-        return self.faults[0]
-
-    @property
-    def meaning(self) -> str:
-        return self.first.meaning
-
-    @property
-    def fields(self) -> tuple[str, ...]:
-        return self.first.fields
-
-    @property
-    def reason(self) -> str:
-        return self.first.reason
-
-    @property
-    def stage(self) -> str:
-        return self.first.stage
-
-    @property
-    def behaviours(self) -> tuple[str, ...]:
-        """Every behaviour the request breaks, fault by fault."""
-        return tuple(dict.fromkeys(b for f in self.faults for b in f.behaviours))
-
-
-@dataclass(frozen=True)
-class _Accepting:
-    operation_id: str
-    behaviour: str
-    ids_outside: bool = False
-    has_explicit_times: bool = False
-    #: behaviours of the reference semantics' permissions the request relies on (a query id with
-    #: leading zeros); those of its body are found from ``body`` when an answer rejects it
-    relies_on: tuple[str, ...] = ()
-    body_schema: str | None = None
-    body: Any = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class Valid(_Accepting):
-    """The request must be accepted: 2xx (404 only for ids not known to be the caller's; a 400 only for
-    the state-dependent schedule overlap of populate / sync)."""
-
-
-@dataclass(frozen=True)
-class Either(_Accepting):
-    """The contract does not decide (a repeated query parameter): a 2xx and a 400 both pass."""
-
-
-@dataclass(frozen=True)
-class Unknown:
-    """The oracle cannot tell (a credential it does not know)."""
-
-    operation_id: str | None
-    reason: str
-
-
-#: what the reference semantics say a request must be answered with
-Verdict = Reject | Valid | Either | Unknown
-
-
-def _routes(ctx: Context) -> validation.RouteTable:
-    return validation.RouteTable(ctx.base_path, ctx.paths)
-
-
-def _api_request(ex: HttpExchange) -> validation.ApiRequest:
-    """The request as a server reads it: the path percent-decoded, as servers route it."""
-    return validation.ApiRequest(ex.method, unquote(ex.path), ex.query, ex.request_headers, ex.request_body or b"")
-
-
-def operation_of(ex: HttpExchange, ctx: Context) -> str | None:
-    """The operationId an exchange was routed to (None for an unknown path or an unserved method)."""
-    return _routes(ctx).operation_id(ex.method, unquote(ex.path))
-
-
-def _ids_outside(
-    op_id: str, body: Mapping[str, Any] | None, params: Mapping[str, str], query: Mapping[str, str], ctx: Context
-) -> bool:
-    """Does the request name a store or section not known to be the caller's?"""
-    stores: list[Any] = []
-    sections: list[Any] = []
-    if body is not None:
-        stores += list(body.get("stores") or []) + list(body.get("zoneStores") or [])
-        sections += list(body.get("ids") or []) if op_id == "enableSections" else []
-        sections += list((body.get("sections") or {}).keys()) if op_id in {"populateMenu", "syncMenuToStores"} else []
-    if "sectionID" in params:
-        sections.append(params["sectionID"])
-    if op_id == "getMenu" and "brand_id" in query and "branch_id" in query:
-        stores.append({"brandID": query["brand_id"], "branchID": query["branch_id"]})
-    for s in stores:
-        try:
-            key = (validation.int32_id(str(s["brandID"])), validation.int32_id(str(s["branchID"])))
-        except (KeyError, TypeError):
-            return True
-        if key not in ctx.own_stores:
-            return True
-    for sid in sections:
-        value = sid if isinstance(sid, int) and not isinstance(sid, bool) else validation.int32_id(str(sid))
-        if value is None or value not in ctx.own_sections:
-            return True
-    return False
-
-
-def expected_answer(ex: HttpExchange, ctx: Context) -> Verdict:
-    """The answer the reference semantics give this request, decided from the request alone.
-
-    ``core.validation`` finds every fault of the request in the documented order (route,
-    Idempotency-Key, body parsing, query, validation: schema, path ids, then the rules schemas cannot
-    express); the credential is looked at after the route, as the stand-in does.
-    """
-    walked = validation.walk(_api_request(ex), _routes(ctx), reading=ctx.reading)
-    found = tuple(_fault(f) for f in walked.faults)
-    outcome = walked.outcome
-    assert not isinstance(outcome, validation.Crashed)  # only a defect crashes
-    credential = parse_basic(ex.request_headers.get("authorization"))
-    op = outcome.operation
-    if op is None:
-        faults = (*found, _NO_CREDENTIAL) if credential is None else found
-        return Reject(None, faults, found[0].behaviours[0])
-    op_id = op.operation_id
-    if credential is None:
-        found = (_NO_CREDENTIAL, *found)
-    elif ctx.main is None or credential != ctx.main:
-        return Unknown(op_id, "not the run's main credential")
-    query: dict[str, list[str]] = {}
-    for name, value in ex.query:
-        query.setdefault(name, []).append(value)
-    body = outcome.parsed
-    if found:
-        outside = _ids_outside_safely(op_id, body, outcome.params, _first(query), ctx)
-        broken = [b for f in found for b in f.behaviours]
-        behaviour = schema_view.strongest(broken, ctx.judgement) or broken[0]
-        return Reject(op_id, found, behaviour, ids_outside=outside, body_schema=op.body_schema, body=body)
-    assert isinstance(outcome, validation.Accepted)
-    outside = _ids_outside(op_id, body, outcome.params, _first(query), ctx)
-    explicit = op_id in {"populateMenu", "syncMenuToStores"} and any(
-        isinstance(e, Mapping) and bool(e.get("availableTimes")) for e in ((body or {}).get("sections") or {}).values()
-    )
-    duplicated = any(len(query.get(name, [])) > 1 for name in ("brand_id", "branch_id"))
-    # The contract says nothing about a repeated query parameter: the first value or a 400 are both fine.
-    kind = Either if duplicated else Valid
-    return kind(
-        op_id,
-        _OPERATION_BEHAVIOUR[op_id],
-        ids_outside=outside,
-        has_explicit_times=explicit,
-        relies_on=outcome.relies_on,
-        body_schema=op.body_schema,
-        body=body,
-    )
-
-
-def _ids_outside_safely(
-    op_id: str, body: Any, params: Mapping[str, str], query: Mapping[str, str], ctx: Context
-) -> bool:
-    """``_ids_outside`` for a body that may not match its schema (then: can it name a foreign id at all?)."""
-    try:
-        return _ids_outside(op_id, body if isinstance(body, Mapping) else None, params, query, ctx)
-    except (AttributeError, TypeError, ValueError):
-        return True
-
-
-def _first(query: Mapping[str, list[str]]) -> dict[str, str]:
-    return {k: v[0] for k, v in query.items() if v}
-
+# ---------------------------------------------------- an answer to a verdict
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
 
@@ -642,14 +347,14 @@ def _other_reading(ex: HttpExchange, verdict: Reject, ctx: Context) -> _OtherRea
     """The readings of ``core.validation``'s variants: an answer for a fault one of them finds is
     accepted when the run accepts that reading (every behaviour it changes is only observed), and is
     blamed on the behaviour that reading changes when not. None: no reading explains the answer."""
-    request, routes = _api_request(ex), _routes(ctx)
+    request, routes = api_request(ex), route_table(ctx)
     blamed: list[str] = []
     for name in validation.READING_VARIANTS:
         found = tuple(
-            _fault(f) for f in validation.faults(request, routes, reading=ctx.reading, variants=v.VariantSet([name]))
+            fault_of(f) for f in validation.faults(request, routes, reading=ctx.reading, variants=v.VariantSet([name]))
         )
-        if _NO_CREDENTIAL in verdict.faults:  # after the route, before everything else
-            found = (*found, _NO_CREDENTIAL) if verdict.operation_id is None else (_NO_CREDENTIAL, *found)
+        if NO_CREDENTIAL in verdict.faults:  # after the route, before everything else
+            found = (*found, NO_CREDENTIAL) if verdict.operation_id is None else (NO_CREDENTIAL, *found)
         answered = answered_fault(ex, found, ctx, ids_outside=verdict.ids_outside)
         if answered is None:
             continue

@@ -41,7 +41,7 @@ from schemathesis.openapi.checks import (
 
 from .. import contract
 from ..contract import view as schema_view
-from . import checks
+from . import checks, context, verdicts
 from .failures import Violation
 from .fuzz_session import Case, FuzzSettings, exchange_of, operation_id_of
 
@@ -127,7 +127,7 @@ def violation_of(
     """
     ex = exchange_of(response)
     ctx = settings.ctx
-    op_id = operation_id_of(case) if case is not None else checks.operation_of(ex, ctx)
+    op_id = operation_id_of(case) if case is not None else verdicts.operation_of(ex, ctx)
 
     def made(title: str, behaviour: str | None, documented: str) -> Violation:
         return Violation.of(
@@ -151,7 +151,7 @@ def violation_of(
         except Violation as found:
             found.title = f"{failure.title}: {found.title}"
             return found
-        if not isinstance(checks.expected_answer(ex, ctx), checks.Unknown):
+        if not isinstance(verdicts.expected_answer(ex, ctx), verdicts.Unknown):
             return None
         behaviour = (
             _header_behaviour(failure.header_name, "required")
@@ -160,8 +160,8 @@ def violation_of(
         )
         return made(failure.title, behaviour, str(failure.message)[:300])
     if isinstance(failure, EnsureResourceAvailability):
-        verdict = checks.expected_answer(ex, ctx)
-        if not isinstance(verdict, checks.Valid) or verdict.ids_outside:
+        verdict = verdicts.expected_answer(ex, ctx)
+        if not isinstance(verdict, verdicts.Valid) or verdict.ids_outside:
             # A request that names ids not known to be the caller's, or that has faults of its own (whose
             # answer input_answer judges: a 404 may be ownership checked first), says nothing of the
             # created resource.
@@ -263,7 +263,7 @@ def _payload_behaviour(label: str) -> str:
     return "section.create-returns-id"
 
 
-def _response_behaviour(op_id: str | None, ex: checks.HttpExchange, ctx: checks.Context) -> str:
+def _response_behaviour(op_id: str | None, ex: checks.HttpExchange, ctx: context.Context) -> str:
     """The behaviour of the response-schema fragment the answer breaks (against the raw contract)."""
     name = schema_view.response_schema_name(op_id, ex.status) if op_id else None
     if name is None:

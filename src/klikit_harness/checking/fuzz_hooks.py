@@ -36,7 +36,7 @@ from ..contract import WRITE_METHODS
 from ..contract import view as schema_view
 from ..contract.limits import MAX_KEY_LENGTH
 from ..core import schedules, validation
-from . import checks
+from . import checks, verdicts
 from .failures import Violation
 from .fuzz_attribution import VIOLATION as VIOLATION
 from .fuzz_attribution import _label
@@ -376,9 +376,9 @@ def klikit_no_write_on_rejection(
     if before is None:
         return None
     ex = exchange_of(response)
-    verdict = checks.expected_answer(ex, settings.ctx)
+    verdict = verdicts.expected_answer(ex, settings.ctx)
     after = settings.writes()
-    if isinstance(verdict, checks.Reject) and after != before:
+    if isinstance(verdict, verdicts.Reject) and after != before:
         raise Violation.of(
             ex,
             f"{verdict.operation_id}: a rejected request wrote {after - before} time(s)",

@@ -22,7 +22,7 @@ import schemathesis
 from .. import contract
 from ..contract import Judgement
 from ..partner.bounded import BoundedTransport
-from . import checks
+from . import checks, context
 from .config import host_of
 from .failures import Violation
 from .observations import ObservationLog, settle
@@ -39,7 +39,7 @@ FUZZ_SECTION_TITLE = "klikit-harness fuzz"
 class FuzzSettings:
     """What the hooks know about the run."""
 
-    ctx: checks.Context
+    ctx: context.Context
     #: stores the harness may write to (they have a menu), as {brandID, branchID}
     stores: list[dict[str, int]] = field(default_factory=list)
     #: sections of the business pushed by populate / sync (store-level effects only; the run's own
@@ -170,7 +170,7 @@ def settings_from_env() -> FuzzSettings:
     stores = [s.as_json() for s in env.stores]
     judge = cli_judgement()
     log = ObservationLog()
-    ctx = checks.Context(
+    ctx = context.Context(
         reading=reading,
         main=(key, secret),
         credentials=tuple(pair for pair in _pairs(env.secrets())),
@@ -285,7 +285,7 @@ def settings_for(
     writes: Callable[[], int] | None = (lambda: int(service.world.writes)) if service is not None else None
     paths: Mapping[str, str] = dict(getattr(target, "paths", {}) or {})
     known_stores = [*stores, *target.stores, *(s.as_json() for s in target.settings.fresh_stores)]
-    ctx = checks.Context(
+    ctx = context.Context(
         reading=target.reading,
         main=tuple(target.main),
         credentials=tuple(_pairs(target.settings.secrets())),

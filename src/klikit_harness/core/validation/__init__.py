@@ -14,7 +14,7 @@ request in that order (``faults``), going on past a fault wherever a later rule
 can still be read; ``validate`` returns ``Accepted`` or the first fault, a
 ``Rejected`` (or ``Crashed``), each rejection tagged with the stage it belongs
 to. The stand-in (``core.service``) calls ``validate``, the fuzz oracle
-(``checks.expected_answer``) ``walk``; a variant or defect that changes
+(``verdicts.expected_answer``) ``walk``; a variant or defect that changes
 validation is passed in (none: the reference semantics; ``READING_VARIANTS``
 lists the variants read in this package). Every name other layers use is
 importable from here. Must not: read state (stores, sections, credentials,

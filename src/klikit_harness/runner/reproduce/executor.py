@@ -142,10 +142,10 @@ def judge(expected: Mapping[str, Any], responses: Sequence[httpx.Response], ctx:
 
 def check_context(target: Any) -> Any:
     """The checks' context for a target (as the fuzz suite builds it, without probing the target)."""
-    from ...checking import checks
+    from ...checking import context
 
     own = [*target.settings.stores, *target.settings.fresh_stores]
-    return checks.Context(
+    return context.Context(
         reading=target.reading,
         main=tuple(target.main),
         credentials=tuple((k or "", s) for k, s in target.settings.secrets()),

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
 from klikit_harness import contract
-from klikit_harness.checking import checks, fuzz_hooks
+from klikit_harness.checking import fuzz_hooks, verdicts
 from klikit_harness.suites.fuzz import support
 
 # A failure is raised as the Violation of the behaviour it breaks, so Hypothesis prints the failing
@@ -39,8 +39,8 @@ def _answer(fuzz, case):
 def _other_faults(fuzz, response) -> bool:
     """Does the request break more than its key (a body the documented view generates may break a rule the
     target applies)? A server may then answer another fault: ``klikit_input_answer`` has judged which."""
-    verdict = checks.expected_answer(fuzz_hooks.exchange_of(response), fuzz.settings.ctx)
-    return isinstance(verdict, checks.Reject) and len(verdict.faults) > 1
+    verdict = verdicts.expected_answer(fuzz_hooks.exchange_of(response), fuzz.settings.ctx)
+    return isinstance(verdict, verdicts.Reject) and len(verdict.faults) > 1
 
 
 @pytest.mark.behaviour("idempotency.key-required-on-writes", "codes.vocabulary")
