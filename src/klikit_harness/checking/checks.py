@@ -294,8 +294,8 @@ def answers_fault(ex: HttpExchange, fault: Fault, ctx: Context, *, ids_outside: 
     """Is the answer the rejection that says ``fault``: its code with the catalogue's status, details naming
     one of its fields (or, for a business rule, 404 when the request names ids not known to be the caller's)?
 
-    ``details`` is optional: an error without it (and whose message names no field) cannot say which
-    field it is about, so the field it names is not observable there and the code decides.
+    ``details`` is optional: an error without it cannot say in a stated place which field it is about,
+    so the field is not observable there and the code (with its status) decides.
     """
     entry = contract.errors().code_for(fault.meaning, ctx.reading)
     err = ex.error

@@ -24,11 +24,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from .. import contract
-from .generated_variants import Departure, departures
+from .generated_variants import CHANGEABLE, Departure, departures
 from .switches import SwitchSet
-
-#: the behaviour statuses a variant may change
-CHANGEABLE = ("assumed", "incidental")
 
 
 @dataclass(frozen=True)
